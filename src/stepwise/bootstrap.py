@@ -1,0 +1,54 @@
+"""Composition root: settings -> database, catalog, signer, transport, worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stepwise.clock import Clock, system_clock
+from stepwise.config import Settings
+from stepwise.delivery.tokens import TokenSigner
+from stepwise.delivery.transports import CaptureTransport, Transport
+from stepwise.services.accounts import instance_secret
+from stepwise.services.catalog import SequenceCatalog
+from stepwise.storage import migrate as migrations
+from stepwise.storage.database import Database
+from stepwise.worker.advancing import Advancer
+from stepwise.worker.delivery import Deliverer
+from stepwise.worker.runner import WorkerThreads
+
+
+@dataclass
+class Stepwise:
+    """Everything a process needs, wired once."""
+
+    settings: Settings
+    db: Database
+    signer: TokenSigner
+    clock: Clock = system_clock
+    catalog: SequenceCatalog = field(default_factory=SequenceCatalog)
+
+    def transport(self) -> Transport:
+        """The email transport: SMTP when configured, else the capture mailbox."""
+        if self.settings.smtp_url:
+            from stepwise.delivery.smtp import SmtpTransport
+
+            return SmtpTransport.from_url(self.settings.smtp_url, rate=self.settings.send_rate)
+        return CaptureTransport()
+
+    def worker(self) -> WorkerThreads:
+        advancer = Advancer(self.db, self.catalog, self.clock, batch_size=self.settings.batch_size)
+        deliverer = Deliverer(self.db, self.transport(), self.signer, self.settings.base_url, self.clock)
+        return WorkerThreads(advancer, deliverer, self.db.wakeup, poll_interval=self.settings.poll_interval)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build(settings: Settings | None = None, *, clock: Clock = system_clock, migrate: bool = True) -> Stepwise:
+    """Open the database (creating and migrating it if asked) and wire the services."""
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    if migrate:
+        migrations.upgrade(db)
+    signer = TokenSigner(instance_secret(db, settings.secret_key))
+    return Stepwise(settings=settings, db=db, signer=signer, clock=clock)

@@ -1,0 +1,1 @@
+"""Making and delivering messages: rendering, tokens, message building, transports."""

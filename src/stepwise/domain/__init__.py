@@ -1,0 +1,1 @@
+"""Pure domain: definitions, events, actions, predicates, schedules. No I/O, no clock."""

@@ -1,0 +1,45 @@
+"""ISO-8601 instants and relative "now" offsets, as predicates and templates see them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from stepwise.domain.durations import InvalidDuration, parse_duration
+
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def parse_instant(value: object) -> datetime | None:
+    """Return the UTC instant an ISO-8601 date or date-time string names, else None."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not _DATE_LIKE.match(value):
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_offset(text: str) -> timedelta:
+    """Parse "-7d", "+3h" or "2d" into a signed timedelta (raise InvalidDuration)."""
+    if not isinstance(text, str):
+        raise InvalidDuration("must be a string such as '-7d'")
+    raw = text.strip()
+    if raw in ("", "0"):
+        return timedelta(0)
+    sign = -1 if raw.startswith("-") else 1
+    body = raw.lstrip("+-")
+    return sign * parse_duration(body)
+
+
+def iso(moment: datetime) -> str:
+    """Format an instant as ISO-8601 UTC with a Z suffix."""
+    text = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return text

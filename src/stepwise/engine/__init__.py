@@ -1,0 +1,1 @@
+"""The pure sequence engine: state + inputs + now -> new state + commands (SPEC §4)."""

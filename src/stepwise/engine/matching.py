@@ -1,0 +1,94 @@
+"""Does an edge event match an event spec of a step? (SPEC §2.1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from stepwise.domain import definition as d
+from stepwise.domain.paths import path_touches
+from stepwise.domain.predicates import evaluate
+from stepwise.engine.model import Event
+
+
+def edge_matches(
+    spec: d.EventSpec,
+    event: Event,
+    *,
+    step: int,
+    sequence: str,
+    pass_no: int | None,
+    data: dict[str, Any],
+) -> bool:
+    """Tell whether event satisfies spec at this step of this run (pass_no None: not yet entered)."""
+    p = event.payload
+    if spec.event != event.kind:
+        return False
+    match spec:
+        case d.SubscriberAdded(confirmed=confirmed):
+            return confirmed is None or bool(p.get("confirmed")) == confirmed
+        case d.SubscriptionConfirmed(method=method):
+            return method == "any" or p.get("method") == "link"
+        case d.Unsubscribed():
+            return True
+        case d.LinkClicked() | d.EmailOpened():
+            if spec.draft is not None and p.get("draft") != spec.draft:
+                return False
+            if isinstance(spec, d.LinkClicked) and spec.url is not None and not url_matches(spec.url, p.get("url")):
+                return False
+            scope = spec.scope or ("any" if step == 1 else "sequence")
+            if scope == "sequence":
+                if p.get("sequence") != sequence:
+                    return False
+                return pass_no is None or p.get("pass") == pass_no
+            return True
+        case d.FormSubmitted(form=form) | d.FormConfirmed(form=form):
+            return form is None or p.get("form") == form
+        case d.ListJoined(list=key) | d.ListLeft(list=key):
+            return key is None or p.get("list") == key
+        case d.DataChanged(fields=fields, where=where):
+            changed = p.get("fields") or []
+            if fields and not any(path_touches(changed, watched) for watched in fields):
+                return False
+            if where is not None:
+                after = p.get("data")
+                return evaluate(where, after if isinstance(after, dict) else data, event.at)
+            return True
+        case d.CustomEvent(name=name, where=where):
+            if p.get("name") != name:
+                return False
+            if where is not None:
+                body = p.get("data")
+                return evaluate(where, data, event.at, body if isinstance(body, dict) else {})
+            return True
+        case _:
+            return False
+
+
+def url_matches(pattern: str, url: Any) -> bool:
+    """Exact match, or prefix match when the pattern ends with '*'."""
+    if not isinstance(url, str):
+        return False
+    if pattern.endswith("*"):
+        return url.startswith(pattern[:-1])
+    return url == pattern
+
+
+def state_holds(spec: d.StateWait, data: dict[str, Any], lists: set[str], now: datetime) -> bool:
+    """Tell whether a state wait's condition holds now (S6)."""
+    match spec:
+        case d.DataMatches(where=where):
+            return evaluate(where, data, now)
+        case d.ListMatches(list=key, member=member):
+            return (key in lists) == member
+    return False
+
+
+def template_event(event: Event | None) -> dict[str, Any]:
+    """The `event` variable templates see: a custom event's data, else its payload."""
+    if event is None:
+        return {}
+    if event.kind == "custom":
+        body = event.payload.get("data")
+        return dict(body) if isinstance(body, dict) else {}
+    return {k: v for k, v in event.payload.items() if k != "data"}

@@ -1,0 +1,174 @@
+"""Values the engine reads and returns. Plain data: no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from stepwise.domain.definition import SequenceDefinition
+
+RunStatus = Literal["active", "paused", "completed", "stopped"]
+EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted"]
+END_REASONS: tuple[EndReason, ...] = ("stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted")
+UNAVAILABLE = {"unsubscribed": "subscriber_unsubscribed", "bounced": "subscriber_bounced",
+               "unconfirmed": "subscriber_unconfirmed"}
+MAX_CHAIN = 20  # S10: transitions per subscriber caused by one outside input
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """The subscriber being processed (a working copy the engine may change)."""
+
+    id: int
+    email: str
+    status: str
+    data: dict[str, Any]
+    lists: set[str]
+
+
+@dataclass(slots=True)
+class Run:
+    """One pass of one subscriber through one sequence."""
+
+    sequence: str
+    pass_no: int
+    status: RunStatus
+    step: int  # 1-based step the run waits at (the last step once completed)
+    entered_at: datetime
+    step_entered_at: datetime
+    wake_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: EndReason | None = None
+    recheck: bool = False  # state waits must be re-tested (after a resume)
+    id: int | None = None  # storage identity; None until stored
+    # Ordinal of the arrival during the current processing, for S4 "after the run arrived".
+    arrival_no: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceInfo:
+    """A sequence as the engine needs it."""
+
+    key: str
+    status: Literal["active", "paused"]
+    definition: SequenceDefinition
+    timezone: str
+
+    @property
+    def steps(self) -> int:
+        return len(self.definition.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An edge event about the subscriber. `at` is its logical time (acceptance, or the chain's time)."""
+
+    kind: str
+    payload: dict[str, Any]
+    source: str
+    at: datetime
+    occurred_at: datetime | None = None
+    id: int | None = None  # inbox row, for outside events
+
+
+# ---------------------------------------------------------------- inputs other than events
+
+
+@dataclass(frozen=True, slots=True)
+class StartRun:
+    """Enter a sequence bypassing its step-1 event (S9), on behalf of `source`."""
+
+    sequence: str
+    at: datetime
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class StopRun:
+    sequence: str
+    at: datetime
+    reason: EndReason = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseRun:
+    sequence: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRun:
+    sequence: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteSubscriber:
+    at: datetime
+
+
+Input = Event | StartRun | StopRun | PauseRun | ResumeRun | DeleteSubscriber
+
+
+# ---------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class EmailCommand:
+    """Queue an issue: send this draft to the subscriber (or record it skipped)."""
+
+    sequence: str
+    pass_no: int
+    step: int
+    variant: int
+    draft: str
+    event: dict[str, Any]
+    data: dict[str, Any]  # the profile as it was when the action ran (templates render with it)
+    at: datetime
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UrlCommand:
+    """Queue a URL call."""
+
+    sequence: str
+    pass_no: int
+    step: int
+    variant: int
+    action: dict[str, Any]
+    event: dict[str, Any]
+    data: dict[str, Any]
+    at: datetime
+
+
+Command = EmailCommand | UrlCommand
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    kind: str
+    sequence: str | None
+    detail: dict[str, Any]
+
+
+CounterKey = tuple[str, str, int, int]  # (sequence, metric, step, variant)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Everything one processing call decided, to be committed in one transaction."""
+
+    subscriber: Subscriber
+    data_changed: bool = False
+    lists_joined: set[str] = field(default_factory=set)
+    lists_left: set[str] = field(default_factory=set)
+    runs: dict[tuple[str, int], Run] = field(default_factory=dict)  # touched runs by (sequence, pass)
+    commands: list[Command] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    counters: Counter[CounterKey] = field(default_factory=Counter)
+    deleted: bool = False
+    transitions: int = 0

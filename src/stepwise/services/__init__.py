@@ -1,0 +1,1 @@
+"""Use cases: ingest events, edit subscribers, sequences, runs, stats. Transactions live here."""

@@ -1,0 +1,50 @@
+"""Who refers to what: keeps definitions valid when lists, drafts, forms or sequences change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import Connection
+
+from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.validation import References, referenced
+from stepwise.storage import drafts as draft_store
+from stepwise.storage import forms as form_store
+from stepwise.storage import lists as list_store
+from stepwise.storage import sequences as sequence_store
+
+
+def definitions(conn: Connection, account_id: int) -> dict[str, SequenceDefinition]:
+    return {row.key: SequenceDefinition.model_validate(row.definition)
+            for row in sequence_store.all_sequences(conn, account_id)}
+
+
+def gather(conn: Connection, account_id: int, *, exclude: str | None = None) -> References:
+    """Collect the keys a definition may use, and which sequences start which."""
+    defs = definitions(conn, account_id)
+    targeted: dict[str, set[str]] = defaultdict(set)
+    for key, definition in defs.items():
+        if key == exclude:
+            continue
+        for target in referenced(definition)["sequences"]:
+            targeted[target].add(key)
+    return References(
+        drafts=draft_store.keys(conn, account_id),
+        lists=list_store.keys(conn, account_id),
+        forms=form_store.keys(conn, account_id),
+        step_one_variants={key: len(d.steps[0].variants) for key, d in defs.items()},
+        targeted_by={k: frozenset(v) for k, v in targeted.items()},
+    )
+
+
+def users_of(conn: Connection, account_id: int, kind: str, key: str) -> list[str]:
+    """Return the sequences (and forms, as 'form:key') whose definitions use this draft/list/form/sequence."""
+    users = [seq_key for seq_key, definition in definitions(conn, account_id).items()
+             if key in referenced(definition)[kind] and not (kind == "sequences" and seq_key == key)]
+    if kind in ("drafts", "lists"):
+        for form_key, spec in form_store.specs(conn, account_id).items():
+            if (kind == "drafts" and spec.get("confirmation_draft") == key) or (
+                kind == "lists" and key in (spec.get("lists") or [])
+            ):
+                users.append(f"form:{form_key}")
+    return sorted(users)

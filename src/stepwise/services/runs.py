@@ -1,0 +1,99 @@
+"""Runs as the API shows them, and control of one run (S9, S11)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from stepwise.domain.instants import iso
+from stepwise.engine.model import Input, PauseRun, ResumeRun, StartRun, StopRun
+from stepwise.errors import Conflict, NotFound
+from stepwise.services import cursors
+from stepwise.services.catalog import SequenceCatalog
+from stepwise.services.processing import process_locked
+from stepwise.services.subscribers import find_row
+from stepwise.storage import runs as run_store
+from stepwise.storage import sequences as sequence_store
+from stepwise.storage import subscribers as subscriber_store
+from stepwise.storage.codec import opt_from_us
+from stepwise.storage.database import Database
+from stepwise.storage.dialects import lock_subscribers
+from stepwise.storage.runs import RunRow
+
+
+def _time(value: int | None) -> str | None:
+    moment = opt_from_us(value)
+    return iso(moment) if moment else None
+
+
+def view(run: RunRow, sequence: str, email: str) -> dict[str, Any]:
+    return {"sequence": sequence, "email": email, "status": run.status, "step": run.step, "pass": run.pass_no,
+            "entered_at": _time(run.entered_at), "step_entered_at": _time(run.step_entered_at),
+            "wake_at": _time(run.wake_at), "ended_at": _time(run.ended_at), "end_reason": run.end_reason}
+
+
+def of_subscriber(db: Database, account_id: int, raw_email: str) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        sub = find_row(conn, account_id, raw_email)
+        keys = {row.id: row.key for row in sequence_store.all_sequences(conn, account_id)}
+        rows = run_store.of_subscriber(conn, account_id, sub.id)
+    return [view(r, keys.get(r.sequence_id, "?"), sub.email) for r in rows]
+
+
+def of_sequence(db: Database, account_id: int, key: str, *, status: str | None, step: int | None,
+                cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    after = cursors.decode_int(cursor)
+    with db.read() as conn:
+        seq = sequence_store.get(conn, account_id, key)
+        if seq is None:
+            raise NotFound(f"no sequence {key!r}")
+        rows = run_store.page_for_sequence(conn, account_id, seq.id, after_id=after, limit=limit, status=status,
+                                           step=step)
+        emails = {s.id: s.email for s in subscriber_store.by_ids(conn, list({r.subscriber_id for r in rows}))}
+    items = [view(r, key, emails.get(r.subscriber_id, "")) for r in rows]
+    return items, cursors.encode(rows[-1].id) if len(rows) == limit else None
+
+
+def control(db: Database, catalog: SequenceCatalog, account_id: int, key: str, raw_email: str, action: str,
+            now: datetime) -> dict[str, Any]:
+    """Start (S9), stop, pause or resume one subscriber's run; return the run afterwards."""
+    with db.write() as conn:
+        seq = sequence_store.get(conn, account_id, key)
+        if seq is None:
+            raise NotFound(f"no sequence {key!r}")
+        sub = find_row(conn, account_id, raw_email)
+        lock_subscribers(conn, [sub.id], skip_locked=False)
+        current = _open_run(conn, account_id, sub.id, seq.id)
+        command: Input
+        if action == "start":
+            if current is not None:
+                raise Conflict(f"{sub.email} is already in sequence {key!r}", code="already_running")
+            if seq.status != "active":
+                raise Conflict(f"sequence {key!r} is paused", code="sequence_paused")
+            command = StartRun(sequence=key, at=now)
+        else:
+            if current is None:
+                raise NotFound(f"{sub.email} has no active or paused run of {key!r}")
+            command = {"stop": StopRun(sequence=key, at=now), "pause": PauseRun(sequence=key, at=now),
+                       "resume": ResumeRun(sequence=key, at=now)}[action]
+        result = process_locked(conn, catalog, [sub.id], now, extra={sub.id: [command]})
+        outcome = result.outcomes.get(sub.id)
+        rows = run_store.of_subscriber(conn, account_id, sub.id)
+    db.wakeup.set()
+    mine = [r for r in rows if r.sequence_id == seq.id]
+    if action == "start" and (not mine or (current is None and not _entered(outcome, key))):
+        raise Conflict(f"{sub.email} could not enter {key!r} (see the timeline)", code="start_rejected")
+    return view(mine[-1], key, sub.email)
+
+
+def _entered(outcome: Any, key: str) -> bool:
+    return outcome is not None and any(seq == key for seq, _ in outcome.runs)
+
+
+def _open_run(conn: Connection, account_id: int, subscriber_id: int, sequence_id: int) -> RunRow | None:
+    for run in run_store.open_runs(conn, account_id, [subscriber_id]).get(subscriber_id, []):
+        if run.sequence_id == sequence_id:
+            return run
+    return None

@@ -1,0 +1,212 @@
+"""Sequence definitions: save with full validation, activate, pause, delete, statistics (§4, §7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection
+
+from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.instants import iso
+from stepwise.domain.problems import Problem, from_validation_error
+from stepwise.domain.validation import check_sequence, referenced
+from stepwise.engine.deadlines import has_state_waits, step_deadline
+from stepwise.engine.model import END_REASONS, SequenceInfo
+from stepwise.errors import Conflict, NotFound, Unprocessable
+from stepwise.services.references import gather, users_of
+from stepwise.storage import accounts as account_store
+from stepwise.storage import counters as counter_store
+from stepwise.storage import drafts as draft_store
+from stepwise.storage import runs as run_store
+from stepwise.storage import sequences as sequence_store
+from stepwise.storage.codec import from_us, opt_to_us, to_us
+from stepwise.storage.database import Database
+from stepwise.storage.sequences import SequenceRow
+
+
+def parse(document: Any) -> SequenceDefinition:
+    """Validate a definition's shape; raise 422 with a JSON path per problem."""
+    try:
+        return SequenceDefinition.model_validate(document)
+    except ValidationError as exc:
+        raise Unprocessable.of(from_validation_error(exc, document), "the sequence definition is invalid") from exc
+
+
+def view(row: SequenceRow) -> dict[str, Any]:
+    return {"key": row.key, "name": row.name, "status": row.status, "version": row.version,
+            "definition": row.definition, "created_at": iso(from_us(row.created_at)),
+            "updated_at": iso(from_us(row.updated_at))}
+
+
+def activation_problems(conn: Connection, account_id: int, definition: SequenceDefinition) -> list[Problem]:
+    """An active sequence may only use drafts that have a subject and a sender."""
+    found = []
+    drafts = draft_store.many(conn, account_id, referenced(definition)["drafts"])
+    for key in sorted(referenced(definition)["drafts"]):
+        draft = drafts.get(key)
+        if draft is None:
+            continue
+        if not draft.subject.strip():
+            found.append(Problem("$.steps", f"draft {key!r} has no subject"))
+        if not draft.from_email:
+            found.append(Problem("$.steps", f"draft {key!r} has no sender (from_email)"))
+    return found
+
+
+def put(db: Database, account_id: int, key: str, document: Any, now: datetime) -> tuple[dict[str, Any], bool]:
+    """Create or replace a definition; 422 lists every problem, 409 if runs wait on removed steps."""
+    definition = parse(document)
+    status = definition.status or "paused"
+    stored = definition.dump()
+    stored.pop("status", None)
+    with db.write() as conn:
+        problems = check_sequence(key, definition, gather(conn, account_id, exclude=key))
+        if status == "active":
+            problems += activation_problems(conn, account_id, definition)
+        if problems:
+            raise Unprocessable.of(problems, "the sequence definition is invalid")
+        existing = sequence_store.get(conn, account_id, key, for_update=True)
+        now_us = to_us(now)
+        if existing is None:
+            seq_id = sequence_store.insert_one(conn, account_id, key, definition.name, status, stored, now_us)
+            created = True
+        else:
+            seq_id = existing.id
+            stranded = run_store.count_open_on_steps(conn, account_id, seq_id, len(definition.steps))
+            if stranded:
+                raise Conflict(
+                    f"{stranded} run(s) wait on steps this definition removes; stop them first",
+                    code="runs_on_removed_steps", details={"runs": stranded},
+                )
+            sequence_store.replace(conn, seq_id, definition.name, status, stored, now_us)
+            _refresh_runs(conn, account_id, seq_id, existing, definition, status, now)
+            created = False
+        row = sequence_store.get(conn, account_id, key)
+    assert row is not None
+    db.wakeup.set()
+    return view(row), created
+
+
+def _info(conn: Connection, account_id: int, key: str, definition: SequenceDefinition, status: str) -> SequenceInfo:
+    account = account_store.by_id(conn, account_id)
+    tz = definition.timezone or (account.timezone if account else "UTC")
+    return SequenceInfo(key=key, status="active" if status == "active" else "paused", definition=definition,
+                        timezone=tz)
+
+
+def _refresh_runs(conn: Connection, account_id: int, seq_id: int, old: SequenceRow,
+                  definition: SequenceDefinition, status: str, now: datetime) -> None:
+    """After a replace: recompute deadlines of steps whose time waits changed, and re-test state waits."""
+    before = SequenceDefinition.model_validate(old.definition)
+    info = _info(conn, account_id, old.key, definition, status)
+    changed_steps = {
+        number for number in range(2, len(definition.steps) + 1)
+        if number > len(before.steps)
+        or definition.steps[number - 1].model_dump() != before.steps[number - 1].model_dump()
+        or definition.timezone != before.timezone
+    }
+    if changed_steps:
+        after_id = 0
+        while True:
+            page = run_store.open_page(conn, account_id, seq_id, after_id=after_id, limit=1000)
+            if not page:
+                break
+            updates = []
+            for run in page:
+                if run.step not in changed_steps:
+                    continue
+                deadline = step_deadline(info, run.step, from_us(run.step_entered_at))
+                wake = opt_to_us(deadline[0]) if deadline else None
+                recheck = has_state_waits(info, run.step)
+                open_ = run.status == "active" and status == "active"
+                claimable = (to_us(now) if recheck else wake) if open_ else None
+                updates.append({"b_id": run.id, "status": run.status, "step": run.step,
+                                "step_entered_at": run.step_entered_at, "wake_at": wake, "claimable_at": claimable,
+                                "recheck": recheck, "ended_at": None, "end_reason": None})
+            run_store.update_many(conn, updates)
+            after_id = page[-1].id
+    if old.status != status:
+        _apply_status(conn, account_id, seq_id, info, status, now)
+
+
+def _apply_status(conn: Connection, account_id: int, seq_id: int, info: SequenceInfo, status: str,
+                  now: datetime) -> None:
+    if status == "paused":
+        run_store.hold_sequence(conn, account_id, seq_id)
+    else:
+        steps = [n for n in range(2, info.steps + 1) if has_state_waits(info, n)]
+        run_store.release_sequence(conn, account_id, seq_id, to_us(now), steps)
+
+
+def set_status(db: Database, account_id: int, key: str, status: str, now: datetime) -> dict[str, Any]:
+    """Activate (after checking drafts) or pause a sequence (S11)."""
+    with db.write() as conn:
+        row = sequence_store.get(conn, account_id, key, for_update=True)
+        if row is None:
+            raise NotFound(f"no sequence {key!r}")
+        definition = SequenceDefinition.model_validate(row.definition)
+        if status == "active":
+            problems = activation_problems(conn, account_id, definition)
+            if problems:
+                raise Unprocessable.of(problems, "the sequence cannot be activated")
+        if row.status != status:
+            sequence_store.set_status(conn, row.id, status, to_us(now))
+            _apply_status(conn, account_id, row.id, _info(conn, account_id, key, definition, status), status, now)
+        fresh = sequence_store.get(conn, account_id, key)
+    assert fresh is not None
+    db.wakeup.set()
+    return view(fresh)
+
+
+def get(db: Database, account_id: int, key: str) -> dict[str, Any]:
+    with db.read() as conn:
+        row = sequence_store.get(conn, account_id, key)
+    if row is None:
+        raise NotFound(f"no sequence {key!r}")
+    return view(row)
+
+
+def all_sequences(db: Database, account_id: int) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        return [view(row) for row in sequence_store.all_sequences(conn, account_id)]
+
+
+def delete(db: Database, account_id: int, key: str) -> None:
+    with db.write() as conn:
+        row = sequence_store.get(conn, account_id, key, for_update=True)
+        if row is None:
+            raise NotFound(f"no sequence {key!r}")
+        users = users_of(conn, account_id, "sequences", key)
+        if users:
+            raise Conflict(f"sequence {key!r} is used by {', '.join(users)}", code="in_use",
+                           details={"used_by": users})
+        sequence_store.delete_sequence(conn, account_id, row.id)
+
+
+def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
+    """SPEC §7, read from the counters the engine writes with every transition (S15)."""
+    with db.read() as conn:
+        row = sequence_store.get(conn, account_id, key)
+        if row is None:
+            raise NotFound(f"no sequence {key!r}")
+        counts = counter_store.read(conn, account_id, row.id)
+    definition = SequenceDefinition.model_validate(row.definition)
+
+    def total(metric: str) -> int:
+        return counts.get((metric, 0, 0), 0)
+
+    stopped_by = {reason: total(f"stopped:{reason}") for reason in END_REASONS}
+    steps = []
+    for number, step in enumerate(definition.steps, start=1):
+        steps.append({
+            "step": number,
+            "on_step": counts.get(("on_step", number, 0), 0),
+            "variants": [{"variant": v, "fired": counts.get(("fired", number, v), 0)}
+                         for v in range(1, len(step.variants) + 1)],
+        })
+    on_steps = sum(value for (metric, _, _), value in counts.items() if metric == "on_step")
+    return {"sequence": key, "status": row.status, "entered": total("entered"), "subscribers": total("subscribers"),
+            "on_steps": on_steps, "completed": total("completed"), "stopped": sum(stopped_by.values()),
+            "stopped_by": stopped_by, "steps": steps}

@@ -1,0 +1,74 @@
+"""Accepted events waiting to be processed, and the ids that make posting idempotent (S13, S14)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from stepwise.storage import schema as t
+from stepwise.storage.codec import dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    account_id: int
+    subscriber_id: int
+    kind: str
+    payload: dict[str, Any]
+    source: str
+    occurred_at: int
+    accepted_at: int
+
+
+def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append events; each row has account_id, subscriber_id, kind, payload (dict), source, times."""
+    if rows:
+        conn.execute(insert(t.inbox), [{**r, "payload": dumps(r["payload"])} for r in rows])
+
+
+def pending_subscribers(conn: Connection, limit: int) -> list[int]:
+    """Return subscribers with the oldest pending events (oldest first)."""
+    stmt = select(t.inbox.c.subscriber_id).order_by(t.inbox.c.id).limit(limit)
+    return list(dict.fromkeys(r[0] for r in conn.execute(stmt)))
+
+
+def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, list[InboxRow]]:
+    """Return pending events of these subscribers in acceptance order."""
+    found: dict[int, list[InboxRow]] = defaultdict(list)
+    if subscriber_ids:
+        stmt = select(t.inbox).where(t.inbox.c.subscriber_id.in_(list(subscriber_ids))).order_by(t.inbox.c.id)
+        for r in conn.execute(stmt):
+            found[r.subscriber_id].append(InboxRow(r.id, r.account_id, r.subscriber_id, r.kind, loads(r.payload),
+                                                   r.source, r.occurred_at, r.accepted_at))
+    return found
+
+
+def remove(conn: Connection, ids: Sequence[int]) -> None:
+    for start in range(0, len(ids), 900):
+        conn.execute(delete(t.inbox).where(t.inbox.c.id.in_(list(ids[start:start + 900]))))
+
+
+def depth(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(t.inbox)).scalar_one())
+
+
+def known_ids(conn: Connection, account_id: int, ext_ids: Sequence[str]) -> set[str]:
+    """Return which of these client event ids the account already accepted."""
+    found: set[str] = set()
+    for start in range(0, len(ext_ids), 500):
+        chunk = list(ext_ids[start:start + 500])
+        rows = conn.execute(select(t.event_ids.c.ext_id).where(t.event_ids.c.account_id == account_id,
+                                                              t.event_ids.c.ext_id.in_(chunk)))
+        found.update(r[0] for r in rows)
+    return found
+
+
+def remember_ids(conn: Connection, account_id: int, ext_ids: Sequence[str], now_us: int) -> None:
+    if ext_ids:
+        conn.execute(insert(t.event_ids), [{"account_id": account_id, "ext_id": e, "accepted_at": now_us}
+                                           for e in ext_ids])

@@ -1,0 +1,109 @@
+"""The outbox: emails and URL calls decided by a transition, delivered after commit (S7, S14).
+
+A claim is a lease: `available_at` moves to the lease's end and a fresh `lease_token` fences the
+holder. Finishing or rescheduling checks the token, so a worker whose lease ran out (and whose row
+another worker took) cannot overwrite the newer holder's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from stepwise.storage import schema as t
+from stepwise.storage.codec import dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    account_id: int
+    kind: str
+    issue_id: str | None
+    subscriber_id: int
+    sequence_id: int
+    pass_no: int
+    payload: dict[str, Any]
+    attempts: int
+    lease_token: str
+    created_at: int
+
+
+def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(t.outbox), [{**r, "payload": dumps(r["payload"])} for r in rows])
+
+
+_older = aliased(t.outbox)
+_NO_OLDER_IN_RUN = ~exists().where(
+    and_(
+        _older.c.account_id == t.outbox.c.account_id,
+        _older.c.subscriber_id == t.outbox.c.subscriber_id,
+        _older.c.sequence_id == t.outbox.c.sequence_id,
+        _older.c.pass_no == t.outbox.c.pass_no,
+        _older.c.id < t.outbox.c.id,
+    )
+)
+
+
+def claim(conn: Connection, now_us: int, limit: int, lease_us: int, token: str,
+          kinds: Sequence[str] = ("email", "url")) -> list[OutboxRow]:
+    """Lease up to `limit` rows that are due and first in their run's order."""
+    candidates = (
+        select(t.outbox.c.id)
+        .where(t.outbox.c.available_at <= now_us, t.outbox.c.kind.in_(list(kinds)), _NO_OLDER_IN_RUN)
+        .order_by(t.outbox.c.available_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True, of=t.outbox)
+    ids = [r[0] for r in conn.execute(candidates)]
+    if not ids:
+        return []
+    # Compare-and-set: another worker may have leased a row between our read and this write.
+    conn.execute(
+        update(t.outbox)
+        .where(t.outbox.c.id.in_(ids), t.outbox.c.available_at <= now_us)
+        .values(available_at=now_us + lease_us, lease_token=token, attempts=t.outbox.c.attempts + 1)
+    )
+    rows = conn.execute(select(t.outbox).where(t.outbox.c.id.in_(ids), t.outbox.c.lease_token == token)
+                        .order_by(t.outbox.c.id))
+    return [
+        OutboxRow(r.id, r.account_id, r.kind, r.issue_id, r.subscriber_id, r.sequence_id, r.pass_no,
+                  loads(r.payload), r.attempts, token, r.created_at)
+        for r in rows
+    ]
+
+
+def finish(conn: Connection, row_id: int, token: str) -> bool:
+    """Remove a delivered row; False when the lease was lost to another worker."""
+    result = conn.execute(delete(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token))
+    return result.rowcount == 1
+
+
+def reschedule(conn: Connection, row_id: int, token: str, at_us: int, error: str) -> bool:
+    """Release a row for another attempt at `at_us`; False when the lease was lost."""
+    result = conn.execute(
+        update(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token)
+        .values(available_at=at_us, lease_token=None, last_error=error[:2000])
+    )
+    return result.rowcount == 1
+
+
+def renew(conn: Connection, row_id: int, token: str, until_us: int) -> bool:
+    result = conn.execute(update(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token)
+                          .values(available_at=until_us))
+    return result.rowcount == 1
+
+
+def depth(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(t.outbox)).scalar_one())
+
+
+def next_available(conn: Connection) -> int | None:
+    row = conn.execute(select(func.min(t.outbox.c.available_at))).first()
+    return None if row is None or row[0] is None else int(row[0])

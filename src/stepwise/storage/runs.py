@@ -1,0 +1,160 @@
+"""Runs: one subscriber's pass through one sequence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+
+from stepwise.storage import schema as t
+
+OPEN = ("active", "paused")
+
+
+@dataclass(slots=True)
+class RunRow:
+    id: int
+    account_id: int
+    sequence_id: int
+    subscriber_id: int
+    pass_no: int
+    status: str
+    step: int
+    entered_at: int
+    step_entered_at: int
+    wake_at: int | None
+    claimable_at: int | None
+    recheck: bool
+    ended_at: int | None
+    end_reason: str | None
+
+
+_COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
+
+
+def _row(r: Any) -> RunRow:
+    return RunRow(*r[:11], bool(r[11]), r[12], r[13])
+
+
+def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, list[RunRow]]:
+    """Return the active-or-paused runs of these subscribers."""
+    found: dict[int, list[RunRow]] = defaultdict(list)
+    if subscriber_ids:
+        stmt = select(*_COLS).where(t.runs.c.account_id == account_id,
+                                    t.runs.c.subscriber_id.in_(list(subscriber_ids)),
+                                    t.runs.c.status.in_(OPEN))
+        for r in conn.execute(stmt):
+            found[r[3]].append(_row(r))
+    return found
+
+
+def passes(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, dict[int, int]]:
+    """Return {subscriber: {sequence id: highest pass number}}."""
+    found: dict[int, dict[int, int]] = defaultdict(dict)
+    if subscriber_ids:
+        stmt = (
+            select(t.runs.c.subscriber_id, t.runs.c.sequence_id, func.max(t.runs.c.pass_no))
+            .where(t.runs.c.account_id == account_id, t.runs.c.subscriber_id.in_(list(subscriber_ids)))
+            .group_by(t.runs.c.subscriber_id, t.runs.c.sequence_id)
+        )
+        for sid, seq_id, top in conn.execute(stmt):
+            found[sid][seq_id] = int(top)
+    return found
+
+
+def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(t.runs), list(rows))
+
+
+_UPDATE = (
+    update(t.runs)
+    .where(t.runs.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"), step=bindparam("step"), step_entered_at=bindparam("step_entered_at"),
+        wake_at=bindparam("wake_at"), claimable_at=bindparam("claimable_at"), recheck=bindparam("recheck"),
+        ended_at=bindparam("ended_at"), end_reason=bindparam("end_reason"),
+    )
+)
+
+
+def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write changed runs; each row holds b_id and the mutable columns."""
+    if rows:
+        conn.execute(_UPDATE, list(rows))
+
+
+def due_subscribers(conn: Connection, now_us: int, limit: int) -> list[int]:
+    """Return subscribers with a run due by now, earliest first (uses the partial due index)."""
+    stmt = (
+        select(t.runs.c.subscriber_id)
+        .where(t.runs.c.claimable_at.is_not(None), t.runs.c.claimable_at <= now_us)
+        .order_by(t.runs.c.claimable_at)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(r[0] for r in conn.execute(stmt)))
+
+
+def oldest_due(conn: Connection, now_us: int) -> int | None:
+    """Return the claimable time of the most overdue run, if any."""
+    row = conn.execute(select(func.min(t.runs.c.claimable_at)).where(t.runs.c.claimable_at.is_not(None),
+                                                                      t.runs.c.claimable_at <= now_us)).first()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def next_due(conn: Connection) -> int | None:
+    row = conn.execute(select(func.min(t.runs.c.claimable_at)).where(t.runs.c.claimable_at.is_not(None))).first()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def of_subscriber(conn: Connection, account_id: int, subscriber_id: int) -> list[RunRow]:
+    stmt = select(*_COLS).where(t.runs.c.account_id == account_id, t.runs.c.subscriber_id == subscriber_id)
+    return [_row(r) for r in conn.execute(stmt.order_by(t.runs.c.id))]
+
+
+def page_for_sequence(conn: Connection, account_id: int, sequence_id: int, *, after_id: int, limit: int,
+                      status: str | None = None, step: int | None = None) -> list[RunRow]:
+    stmt = select(*_COLS).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
+                                t.runs.c.id > after_id)
+    if status:
+        stmt = stmt.where(t.runs.c.status == status)
+    if step is not None:
+        stmt = stmt.where(t.runs.c.step == step)
+    return [_row(r) for r in conn.execute(stmt.order_by(t.runs.c.id).limit(limit))]
+
+
+def hold_sequence(conn: Connection, account_id: int, sequence_id: int) -> None:
+    """Take a paused sequence's runs out of the due index (S11: they move no one)."""
+    conn.execute(update(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
+                                      t.runs.c.status == "active", t.runs.c.claimable_at.is_not(None))
+                 .values(claimable_at=None))
+
+
+def release_sequence(conn: Connection, account_id: int, sequence_id: int, now_us: int,
+                     state_wait_steps: Sequence[int]) -> None:
+    """Put a resumed sequence's runs back: overdue deadlines fire at once, state waits are re-tested."""
+    recheck = t.runs.c.step.in_(list(state_wait_steps)) if state_wait_steps else None
+    values: dict[str, Any] = {"claimable_at": t.runs.c.wake_at}
+    if recheck is not None:
+        values = {
+            "claimable_at": case((recheck, now_us), else_=t.runs.c.wake_at),
+            "recheck": case((recheck, True), else_=t.runs.c.recheck),
+        }
+    conn.execute(update(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
+                                      t.runs.c.status == "active").values(**values))
+
+
+def count_open_on_steps(conn: Connection, account_id: int, sequence_id: int, steps_above: int) -> int:
+    """Count active-or-paused runs waiting at steps beyond `steps_above`."""
+    return int(conn.execute(select(func.count()).select_from(t.runs).where(
+        t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
+        t.runs.c.status.in_(OPEN), t.runs.c.step > steps_above)).scalar_one())
+
+
+def open_page(conn: Connection, account_id: int, sequence_id: int, *, after_id: int, limit: int) -> list[RunRow]:
+    stmt = select(*_COLS).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
+                                t.runs.c.status.in_(OPEN), t.runs.c.id > after_id)
+    return [_row(r) for r in conn.execute(stmt.order_by(t.runs.c.id).limit(limit))]

@@ -1,0 +1,85 @@
+"""Sequence definitions and their status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from stepwise.storage import schema as t
+from stepwise.storage.codec import dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceRow:
+    id: int
+    account_id: int
+    key: str
+    name: str
+    status: str
+    definition: dict[str, Any]
+    version: int
+    created_at: int
+    updated_at: int
+
+
+_COLS = (t.sequences.c.id, t.sequences.c.account_id, t.sequences.c.key, t.sequences.c.name,
+         t.sequences.c.status, t.sequences.c.definition, t.sequences.c.version, t.sequences.c.created_at,
+         t.sequences.c.updated_at)
+
+
+def _row(r: Any) -> SequenceRow:
+    return SequenceRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6], r[7], r[8])
+
+
+def get(conn: Connection, account_id: int, key: str, *, for_update: bool = False) -> SequenceRow | None:
+    stmt = select(*_COLS).where(t.sequences.c.account_id == account_id, t.sequences.c.key == key)
+    if for_update and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    return _row(row) if row else None
+
+
+def all_sequences(conn: Connection, account_id: int) -> list[SequenceRow]:
+    stmt = select(*_COLS).where(t.sequences.c.account_id == account_id).order_by(t.sequences.c.key)
+    return [_row(r) for r in conn.execute(stmt)]
+
+
+def versions(conn: Connection, account_id: int) -> dict[int, int]:
+    """Return {sequence id: version}: a cheap check of whether cached definitions are stale."""
+    rows = conn.execute(select(t.sequences.c.id, t.sequences.c.version)
+                        .where(t.sequences.c.account_id == account_id))
+    return {sid: version for sid, version in rows}
+
+
+def by_ids(conn: Connection, ids: list[int]) -> list[SequenceRow]:
+    if not ids:
+        return []
+    return [_row(r) for r in conn.execute(select(*_COLS).where(t.sequences.c.id.in_(ids)))]
+
+
+def insert_one(conn: Connection, account_id: int, key: str, name: str, status: str,
+               definition: dict[str, Any], now_us: int) -> int:
+    result = conn.execute(insert(t.sequences).values(
+        account_id=account_id, key=key, name=name, status=status, definition=dumps(definition), version=1,
+        created_at=now_us, updated_at=now_us))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def replace(conn: Connection, seq_id: int, name: str, status: str, definition: dict[str, Any], now_us: int) -> None:
+    conn.execute(update(t.sequences).where(t.sequences.c.id == seq_id).values(
+        name=name, status=status, definition=dumps(definition), version=t.sequences.c.version + 1,
+        updated_at=now_us))
+
+
+def set_status(conn: Connection, seq_id: int, status: str, now_us: int) -> None:
+    conn.execute(update(t.sequences).where(t.sequences.c.id == seq_id).values(
+        status=status, version=t.sequences.c.version + 1, updated_at=now_us))
+
+
+def delete_sequence(conn: Connection, account_id: int, seq_id: int) -> None:
+    conn.execute(delete(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == seq_id))
+    conn.execute(delete(t.counters).where(t.counters.c.account_id == account_id,
+                                          t.counters.c.sequence_id == seq_id))
+    conn.execute(delete(t.sequences).where(t.sequences.c.id == seq_id))

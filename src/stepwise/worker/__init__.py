@@ -1,0 +1,1 @@
+"""Loops: claim events and due deadlines -> engine -> persist; outbox -> delivery."""

@@ -1,0 +1,41 @@
+"""The advancing loop: claim subscribers with pending events or due deadlines, run the engine, commit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from stepwise.clock import Clock
+from stepwise.services.catalog import SequenceCatalog
+from stepwise.services.processing import BatchResult, forget_orphans, process_locked
+from stepwise.storage import inbox as inbox_store
+from stepwise.storage import runs as run_store
+from stepwise.storage.codec import to_us
+from stepwise.storage.database import Database
+from stepwise.storage.dialects import lock_subscribers
+
+log = logging.getLogger("stepwise.worker")
+
+
+@dataclass
+class Advancer:
+    """One batch at a time: claim -> engine -> persist, in one transaction (S7, S14)."""
+
+    db: Database
+    catalog: SequenceCatalog
+    clock: Clock
+    batch_size: int = 200
+
+    def run_once(self) -> BatchResult:
+        """Process one batch; return what it did (an empty result when idle)."""
+        now = self.clock()
+        with self.db.write() as conn:
+            candidates = inbox_store.pending_subscribers(conn, self.batch_size)
+            due = run_store.due_subscribers(conn, to_us(now), self.batch_size)
+            wanted = list(dict.fromkeys(candidates + due))[: self.batch_size]
+            if not wanted:
+                return BatchResult()
+            # Another worker may hold some of these subscribers: skip them rather than wait (PostgreSQL).
+            locked = lock_subscribers(conn, wanted, skip_locked=True)
+            forget_orphans(conn, candidates, locked)
+            return process_locked(conn, self.catalog, locked, now)

@@ -1,0 +1,97 @@
+"""Run the worker loops in background threads (inside `serve`, or alone in `stepwise worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from stepwise.worker.advancing import Advancer
+from stepwise.worker.delivery import Deliverer
+
+log = logging.getLogger("stepwise.worker")
+
+
+class WorkerThreads:
+    """The advancing loop and the delivery loop, each on its own thread, stoppable and drainable."""
+
+    def __init__(self, advancer: Advancer, deliverer: Deliverer, wakeup: threading.Event, *,
+                 poll_interval: float = 0.2, on_batch: Callable[[object], None] | None = None) -> None:
+        self.advancer = advancer
+        self.deliverer = deliverer
+        self.wakeup = wakeup
+        self.poll_interval = poll_interval
+        self.stopping = threading.Event()
+        self.on_batch = on_batch or (lambda result: None)
+        self._threads: list[threading.Thread] = []
+        self.delivery_wakeup = threading.Event()
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._advance_loop, name="stepwise-advance", daemon=True),
+            threading.Thread(target=self._delivery_loop, name="stepwise-delivery", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand, then stop (graceful drain)."""
+        self.stopping.set()
+        self.wakeup.set()
+        self.delivery_wakeup.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _advance_loop(self) -> None:
+        backoff = self.poll_interval
+        while not self.stopping.is_set():
+            try:
+                result = self.advancer.run_once()
+                backoff = self.poll_interval
+            except Exception:
+                log.exception("advancing batch failed; will retry")
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self.on_batch(result)
+            if result.commands:
+                self.delivery_wakeup.set()
+            if result.subscribers == 0:
+                self.wakeup.wait(self.poll_interval)
+                self.wakeup.clear()
+
+    def _delivery_loop(self) -> None:
+        asyncio.run(self._deliver())
+
+    async def _deliver(self) -> None:
+        backoff = self.poll_interval
+        try:
+            while not self.stopping.is_set():
+                try:
+                    handled = await self.deliverer.run_once()
+                    backoff = self.poll_interval
+                except Exception:
+                    log.exception("delivery batch failed; will retry")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if handled == 0:
+                    await asyncio.to_thread(self._wait_delivery)
+        finally:
+            await self.deliverer.transport.close()
+
+    def _wait_delivery(self) -> None:
+        self.delivery_wakeup.wait(self.poll_interval)
+        self.delivery_wakeup.clear()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll until predicate() holds or timeout passes (for tools and tests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
