@@ -8,6 +8,7 @@ from stepwise.clock import Clock, system_clock
 from stepwise.config import Settings
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import CaptureTransport, Transport
+from stepwise.metrics import observe_batch, observe_delivery
 from stepwise.services.accounts import instance_secret
 from stepwise.services.catalog import SequenceCatalog
 from stepwise.storage import migrate as migrations
@@ -36,9 +37,18 @@ class Stepwise:
         return CaptureTransport()
 
     def worker(self) -> WorkerThreads:
+        """The advancing and delivery loops of this process (not started)."""
         advancer = Advancer(self.db, self.catalog, self.clock, batch_size=self.settings.batch_size)
-        deliverer = Deliverer(self.db, self.transport(), self.signer, self.settings.base_url, self.clock)
-        return WorkerThreads(advancer, deliverer, self.db.wakeup, poll_interval=self.settings.poll_interval)
+        deliverer = Deliverer(
+            self.db, self.transport(), self.signer, self.settings.base_url, self.clock, on_result=observe_delivery
+        )
+        return WorkerThreads(
+            advancer,
+            deliverer,
+            self.db.wakeup,
+            poll_interval=self.settings.poll_interval,
+            on_batch=lambda r: observe_batch(r.events, r.transitions, r.commands),
+        )
 
     def close(self) -> None:
         self.db.dispose()

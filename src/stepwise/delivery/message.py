@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.charset import QP, Charset
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from datetime import datetime
 from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
 
@@ -64,9 +64,15 @@ def build(
     with_raw: bool = True,
 ) -> Outgoing:
     """Return the message with text and HTML parts and the list headers (RFC 2369, RFC 8058)."""
-    for value, what in ((sender_email, "sender"), (recipient, "recipient"), (subject, "subject"),
-                        (sender_name or "", "sender name"), (reply_to or "", "reply-to"),
-                        (unsubscribe_url, "unsubscribe URL"), (list_id, "list id")):
+    for value, what in (
+        (sender_email, "sender"),
+        (recipient, "recipient"),
+        (subject, "subject"),
+        (sender_name or "", "sender name"),
+        (reply_to or "", "reply-to"),
+        (unsubscribe_url, "unsubscribe URL"),
+        (list_id, "list id"),
+    ):
         clean(value, what)
     from_header = formataddr((sender_name, sender_email), charset="utf-8") if sender_name else sender_email
     headers = {
@@ -83,8 +89,16 @@ def build(
     if reply_to:
         headers["Reply-To"] = reply_to
     if not with_raw:
-        return Outgoing(issue_id=issue_id, sender=sender_email, recipient=recipient, subject=subject,
-                        from_header=from_header, headers=headers, html=html, text=text)
+        return Outgoing(
+            issue_id=issue_id,
+            sender=sender_email,
+            recipient=recipient,
+            subject=subject,
+            from_header=from_header,
+            headers=headers,
+            html=html,
+            text=text,
+        )
     root = MIMEMultipart("alternative")
     for name, value in headers.items():
         if name == "Subject":
@@ -93,5 +107,14 @@ def build(
             root[name] = value
     root.attach(MIMEText(text, "plain", _UTF8))
     root.attach(MIMEText(html, "html", _UTF8))
-    return Outgoing(issue_id=issue_id, sender=sender_email, recipient=recipient, subject=subject,
-                    from_header=from_header, headers=headers, html=html, text=text, raw=root.as_bytes())
+    return Outgoing(
+        issue_id=issue_id,
+        sender=sender_email,
+        recipient=recipient,
+        subject=subject,
+        from_header=from_header,
+        headers=headers,
+        html=html,
+        text=text,
+        raw=root.as_bytes(),
+    )

@@ -78,8 +78,9 @@ class _Environment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
     def __init__(self, *, autoescape: bool) -> None:
-        super().__init__(autoescape=autoescape, undefined=ChainableUndefined, finalize=_finalize,
-                         auto_reload=False, cache_size=0)
+        super().__init__(
+            autoescape=autoescape, undefined=ChainableUndefined, finalize=_finalize, auto_reload=False, cache_size=0
+        )
         self.filters = {name: _bounded_filter(fn) for name, fn in self.filters.items()}
 
     def guard_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
@@ -104,8 +105,9 @@ class _Environment(ImmutableSandboxedEnvironment):
         # Route every loop through guard_iter so that no loop escapes the budget.
         if isinstance(source, nodes.Template):
             for loop in source.find_all(nodes.For):
-                loop.iter = nodes.Call(nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None,
-                                       lineno=loop.lineno)
+                loop.iter = nodes.Call(
+                    nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None, lineno=loop.lineno
+                )
         return super()._generate(source, name, filename, defer_init)  # type: ignore[no-any-return]
 
 
@@ -166,8 +168,18 @@ def render_string(source: str, context: dict[str, Any], *, html: bool) -> str:
         raise
     except SecurityError as exc:
         raise RenderError(f"template tried something unsafe: {exc}") from exc
-    except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError, IndexError, AttributeError,
-            RecursionError, MemoryError, OverflowError) as exc:
+    except (
+        TemplateError,
+        ArithmeticError,
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        MemoryError,
+        OverflowError,
+    ) as exc:
         raise RenderError(f"template failed: {type(exc).__name__}: {exc}") from exc
     return "".join(parts)
 

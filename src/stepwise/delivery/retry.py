@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-EMAIL_BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
-                 timedelta(hours=1), timedelta(hours=2), timedelta(hours=4), timedelta(hours=8))
+EMAIL_BACKOFF = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+    timedelta(hours=8),
+)
 URL_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
 

@@ -5,8 +5,28 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section", "article",
-          "header", "footer", "blockquote", "hr", "ul", "ol"}
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "tr",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "hr",
+    "ul",
+    "ol",
+}
 _SKIP = {"style", "script", "head", "title"}
 
 

@@ -57,11 +57,11 @@ class TokenSigner:
         expected = hmac.new(self._keys[purpose], body, hashlib.sha256).digest()[:_TAG_BYTES]
         if not hmac.compare_digest(tag, expected):
             return None
-        version, code, account_id, number = _HEADER.unpack(body[:_HEADER.size])
+        version, code, account_id, number = _HEADER.unpack(body[: _HEADER.size])
         if version != _VERSION or code != _PURPOSES[purpose]:
             return None
         try:
-            subject = body[_HEADER.size:].decode()
+            subject = body[_HEADER.size :].decode()
         except UnicodeDecodeError:
             return None
         return TokenData(purpose=purpose, account_id=account_id, subject=subject, number=number)

@@ -227,15 +227,38 @@ class ListMatches(_Spec):
 
 
 EdgeSpec = (
-    SubscriberAdded | SubscriptionConfirmed | Unsubscribed | LinkClicked | EmailOpened | FormSubmitted
-    | FormConfirmed | ListJoined | ListLeft | DataChanged | CustomEvent | Never
+    SubscriberAdded
+    | SubscriptionConfirmed
+    | Unsubscribed
+    | LinkClicked
+    | EmailOpened
+    | FormSubmitted
+    | FormConfirmed
+    | ListJoined
+    | ListLeft
+    | DataChanged
+    | CustomEvent
+    | Never
 )
 TimeWait = TimePassed | Schedule
 StateWait = DataMatches | ListMatches
 EventSpec = Annotated[
-    SubscriberAdded | SubscriptionConfirmed | Unsubscribed | LinkClicked | EmailOpened | FormSubmitted
-    | FormConfirmed | ListJoined | ListLeft | DataChanged | CustomEvent | Never
-    | TimePassed | Schedule | DataMatches | ListMatches,
+    SubscriberAdded
+    | SubscriptionConfirmed
+    | Unsubscribed
+    | LinkClicked
+    | EmailOpened
+    | FormSubmitted
+    | FormConfirmed
+    | ListJoined
+    | ListLeft
+    | DataChanged
+    | CustomEvent
+    | Never
+    | TimePassed
+    | Schedule
+    | DataMatches
+    | ListMatches,
     Field(discriminator="event"),
 ]
 WAIT_EVENTS = frozenset({"time_passed", "schedule", "data_matches", "list_matches"})
@@ -326,8 +349,15 @@ class GoToSequence(_Spec):
 
 
 Action = Annotated[
-    Nothing | SendEmail | CallUrl | ChangeData | AddToList | RemoveFromList | StopSequence
-    | StartSequence | GoToSequence,
+    Nothing
+    | SendEmail
+    | CallUrl
+    | ChangeData
+    | AddToList
+    | RemoveFromList
+    | StopSequence
+    | StartSequence
+    | GoToSequence,
     Field(discriminator="action"),
 ]
 

@@ -130,9 +130,7 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
     # JSON tells true from 1 and [1] from [true], which Python's == does not.
     if isinstance(a, list | dict) or isinstance(b, list | dict):
-        return bool(
-            orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(b, option=orjson.OPT_SORT_KEYS)
-        )
+        return bool(orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(b, option=orjson.OPT_SORT_KEYS))
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return bool(a == b) and (isinstance(a, int | float) == isinstance(b, int | float))

@@ -14,8 +14,19 @@ from stepwise.domain.instants import parse_instant, parse_offset
 from stepwise.domain.paths import MISSING, InvalidPath, get_path, split_path
 
 Op = Literal[
-    "eq", "ne", "gt", "gte", "lt", "lte", "contains", "starts_with", "ends_with",
-    "in", "not_in", "exists", "not_exists",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "in",
+    "not_in",
+    "exists",
+    "not_exists",
 ]
 _ORDER_OPS = {"gt", "gte", "lt", "lte"}
 _STRING_OPS = {"starts_with", "ends_with"}
@@ -183,7 +194,7 @@ def evaluate(
 
 def _resolve(field: str, data: Mapping[str, Any], event: Mapping[str, Any] | None) -> Any:
     if event is not None and field.startswith(EVENT_PREFIX):
-        return get_path(event, field[len(EVENT_PREFIX):])
+        return get_path(event, field[len(EVENT_PREFIX) :])
     return get_path(data, field)
 
 
@@ -259,8 +270,10 @@ def _equal(actual: Any, expected: Any, ignore_case: bool) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return isinstance(actual, bool) and isinstance(expected, bool) and actual == expected
     a_num, e_num = _number(actual), _number(expected)
-    if a_num is not None and e_num is not None and (
-        isinstance(actual, int | float) or isinstance(expected, int | float)
+    if (
+        a_num is not None
+        and e_num is not None
+        and (isinstance(actual, int | float) or isinstance(expected, int | float))
     ):
         return a_num == e_num
     if isinstance(actual, str) and isinstance(expected, str):

@@ -40,8 +40,10 @@ def json_path(loc: Sequence[str | int], document: Any = None, root: str = "$") -
             continue
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif part.startswith("#") or (node is not None and not isinstance(node, dict)) or (
-            isinstance(node, dict) and part in (node.get("event"), node.get("action"))
+        elif (
+            part.startswith("#")
+            or (node is not None and not isinstance(node, dict))
+            or (isinstance(node, dict) and part in (node.get("event"), node.get("action")))
         ):
             continue  # a discriminated-union tag, not a field
         else:
@@ -56,7 +58,7 @@ def from_validation_error(error: ValidationError, document: Any = None, root: st
     for item in error.errors(include_url=False):
         message = str(item["msg"])
         if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(Problem(json_path(item["loc"], document, root), message))

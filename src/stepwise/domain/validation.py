@@ -34,15 +34,19 @@ def check_sequence(key: str, sequence: d.SequenceDefinition, refs: References) -
             for a, action in enumerate(variant.do):
                 path = f"{base}.do[{a}]"
                 if ended:
-                    found.append(Problem(path, "no action may follow stop_sequence of this sequence or go_to_sequence (S8)"))
+                    found.append(
+                        Problem(path, "no action may follow stop_sequence of this sequence or go_to_sequence (S8)")
+                    )
                 found += _check_action(action, key, own_step_one, path, refs)
                 ended = ended or d.is_terminal(action, key)
     starters = sorted(refs.targeted_by.get(key, frozenset()) - {key})
     if own_step_one > 1 and starters:
-        found.append(Problem(
-            "$.steps[0].variants",
-            f"step 1 must have exactly one variant because sequence(s) {', '.join(starters)} start this one (S9)",
-        ))
+        found.append(
+            Problem(
+                "$.steps[0].variants",
+                f"step 1 must have exactly one variant because sequence(s) {', '.join(starters)} start this one (S9)",
+            )
+        )
     return found
 
 
@@ -57,9 +61,7 @@ def _check_event(spec: d.EventSpec, step: int, path: str, refs: References) -> l
             found.append(Problem(f"{path}.draft", f"unknown draft {draft!r}"))
         case d.FormSubmitted(form=form) | d.FormConfirmed(form=form) if form and form not in refs.forms:
             found.append(Problem(f"{path}.form", f"unknown form {form!r}"))
-        case d.ListJoined(list=key) | d.ListLeft(list=key) | d.ListMatches(list=key) if (
-            key and key not in refs.lists
-        ):
+        case d.ListJoined(list=key) | d.ListLeft(list=key) | d.ListMatches(list=key) if key and key not in refs.lists:
             found.append(Problem(f"{path}.list", f"unknown list {key!r}"))
         case d.DataChanged(where=where) | d.DataMatches(where=where) if where is not None:
             found += [Problem(f"{path}.where", m) for m in predicate_problems(where, allow_event=False)]
@@ -85,10 +87,12 @@ def _check_action(action: d.Action, own: str, own_step_one: int, path: str, refs
             if count is None:
                 return [Problem(f"{path}.sequence", f"unknown sequence {target!r}")]
             if count != 1:
-                return [Problem(
-                    f"{path}.sequence",
-                    f"sequence {target!r} has {count} variants in step 1; a start target needs exactly one (S9)",
-                )]
+                return [
+                    Problem(
+                        f"{path}.sequence",
+                        f"sequence {target!r} has {count} variants in step 1; a start target needs exactly one (S9)",
+                    )
+                ]
         case _:
             pass
     return []
@@ -135,5 +139,9 @@ def referenced(sequence: d.SequenceDefinition) -> dict[str, frozenset[str]]:
                         sequences.add(x)
                     case _:
                         pass
-    return {"drafts": frozenset(drafts), "lists": frozenset(lists), "forms": frozenset(forms),
-            "sequences": frozenset(sequences)}
+    return {
+        "drafts": frozenset(drafts),
+        "lists": frozenset(lists),
+        "forms": frozenset(forms),
+        "sequences": frozenset(sequences),
+    }

@@ -12,8 +12,11 @@ from stepwise.domain.definition import SequenceDefinition
 RunStatus = Literal["active", "paused", "completed", "stopped"]
 EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted"]
 END_REASONS: tuple[EndReason, ...] = ("stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted")
-UNAVAILABLE = {"unsubscribed": "subscriber_unsubscribed", "bounced": "subscriber_bounced",
-               "unconfirmed": "subscriber_unconfirmed"}
+UNAVAILABLE = {
+    "unsubscribed": "subscriber_unsubscribed",
+    "bounced": "subscriber_bounced",
+    "unconfirmed": "subscriber_unconfirmed",
+}
 MAX_CHAIN = 20  # S10: transitions per subscriber caused by one outside input
 
 

@@ -108,9 +108,9 @@ class Processor:
         """Fire every deadline due at or before `until`, earliest first (S5, S11)."""
         for _ in range(MAX_DEADLINES_PER_CALL):
             due = [
-                run for run in self.runs.values()
-                if run.status == "active" and run.wake_at is not None and run.wake_at <= until
-                and self._movable(run)
+                run
+                for run in self.runs.values()
+                if run.status == "active" and run.wake_at is not None and run.wake_at <= until and self._movable(run)
             ]
             if not due:
                 break
@@ -188,8 +188,10 @@ class Processor:
         for index, variant in enumerate(variants):
             for spec in variant.when:
                 if isinstance(spec, d.DataMatches | d.ListMatches):
-                    relevant = event.kind == "data_changed" if isinstance(spec, d.DataMatches) else (
-                        event.kind in ("list_joined", "list_left") and event.payload.get("list") == spec.list
+                    relevant = (
+                        event.kind == "data_changed"
+                        if isinstance(spec, d.DataMatches)
+                        else (event.kind in ("list_joined", "list_left") and event.payload.get("list") == spec.list)
                     )
                     if state_change and relevant and state_holds(spec, self.sub.data, self.sub.lists, event.at):
                         return index
@@ -238,8 +240,13 @@ class Processor:
             self.out.counters[(seq.key, "on_step", step, 0)] -= 1
         variant = seq.definition.steps[step - 1].variants[variant_index]
         trigger = event.kind if event is not None else "start"
-        detail: dict[str, Any] = {"pass": run.pass_no, "step": step, "variant": variant_index + 1,
-                                  "trigger": trigger, "actions": []}
+        detail: dict[str, Any] = {
+            "pass": run.pass_no,
+            "step": step,
+            "variant": variant_index + 1,
+            "trigger": trigger,
+            "actions": [],
+        }
         self._record(at, "transition", seq.key, detail)
         ended = False
         for action in variant.do:
@@ -305,8 +312,11 @@ class Processor:
             run.wake_at = None  # the guard tripped; do not fire this deadline again and again
             self._touch(run)
             return
-        spec = next(s for s in seq.definition.steps[run.step - 1].variants[index].when
-                    if isinstance(s, d.TimePassed | d.Schedule))
+        spec = next(
+            s
+            for s in seq.definition.steps[run.step - 1].variants[index].when
+            if isinstance(s, d.TimePassed | d.Schedule)
+        )
         event = Event(kind=spec.event, payload={"deadline": iso(moment)}, source="engine", at=moment)
         self._transition(run, seq, index, event)
 
@@ -317,7 +327,13 @@ class Processor:
     # ------------------------------------------------------------ actions (§3)
 
     def _act(
-        self, action: d.Action, run: Run, seq: SequenceInfo, step: int, variant: int, event: Event | None,
+        self,
+        action: d.Action,
+        run: Run,
+        seq: SequenceInfo,
+        step: int,
+        variant: int,
+        event: Event | None,
         at: datetime,
     ) -> dict[str, Any]:
         match action:
@@ -325,16 +341,33 @@ class Processor:
                 return {"action": "nothing"}
             case d.SendEmail(draft=draft):
                 skip = UNAVAILABLE.get(self.sub.status)
-                self.out.commands.append(EmailCommand(
-                    sequence=seq.key, pass_no=run.pass_no, step=step, variant=variant + 1, draft=draft,
-                    event=template_event(event), data=self.sub.data, at=at, skip_reason=skip,
-                ))
+                self.out.commands.append(
+                    EmailCommand(
+                        sequence=seq.key,
+                        pass_no=run.pass_no,
+                        step=step,
+                        variant=variant + 1,
+                        draft=draft,
+                        event=template_event(event),
+                        data=self.sub.data,
+                        at=at,
+                        skip_reason=skip,
+                    )
+                )
                 return {"action": "send_email", "draft": draft, "result": f"skipped: {skip}" if skip else "queued"}
             case d.CallUrl():
-                self.out.commands.append(UrlCommand(
-                    sequence=seq.key, pass_no=run.pass_no, step=step, variant=variant + 1,
-                    action=action.dump(), event=template_event(event), data=self.sub.data, at=at,
-                ))
+                self.out.commands.append(
+                    UrlCommand(
+                        sequence=seq.key,
+                        pass_no=run.pass_no,
+                        step=step,
+                        variant=variant + 1,
+                        action=action.dump(),
+                        event=template_event(event),
+                        data=self.sub.data,
+                        at=at,
+                    )
+                )
                 return {"action": "call_url", "url": action.url, "result": "queued"}
             case d.ChangeData():
                 changed = self._change_data(action, seq.key, at)
@@ -383,8 +416,13 @@ class Processor:
             current = get_path(after, path)
             base = current if isinstance(current, int | float) and not isinstance(current, bool) else 0
             total = base + amount
-            set_path(after, path, int(total) if float(total).is_integer() and isinstance(base, int)
-                     and float(amount).is_integer() else total)
+            set_path(
+                after,
+                path,
+                int(total)
+                if float(total).is_integer() and isinstance(base, int) and float(amount).is_integer()
+                else total,
+            )
         changed = changed_paths(before, after)
         if changed:
             self.sub.data = after
@@ -482,4 +520,3 @@ def process(
         processor.fire_due(now)
         processor.recheck(now)
     return processor.outcome()
-

@@ -52,8 +52,12 @@ class SequenceCatalog:
                 if row is None:  # changed again between the two queries; take it now
                     row = sequence_store.by_ids(conn, [sid])[0]
                 definition = SequenceDefinition.model_validate(row.definition)
-                info = SequenceInfo(key=row.key, status="active" if row.status == "active" else "paused",
-                                    definition=definition, timezone=definition.timezone or tz)
+                info = SequenceInfo(
+                    key=row.key,
+                    status="active" if row.status == "active" else "paused",
+                    definition=definition,
+                    timezone=definition.timezone or tz,
+                )
                 version = row.version
             fresh.infos[info.key] = info
             fresh.ids[info.key] = sid

@@ -59,9 +59,17 @@ def problems(body: DraftBody) -> list[Problem]:
 
 
 def view(row: DraftRow) -> dict[str, Any]:
-    return {"key": row.key, "subject": row.subject, "html": row.html, "text": row.text,
-            "from_email": row.from_email, "from_name": row.from_name, "reply_to": row.reply_to,
-            "created_at": iso(from_us(row.created_at)), "updated_at": iso(from_us(row.updated_at))}
+    return {
+        "key": row.key,
+        "subject": row.subject,
+        "html": row.html,
+        "text": row.text,
+        "from_email": row.from_email,
+        "from_name": row.from_name,
+        "reply_to": row.reply_to,
+        "created_at": iso(from_us(row.created_at)),
+        "updated_at": iso(from_us(row.updated_at)),
+    }
 
 
 def put(db: Database, account_id: int, key: str, body: DraftBody, now: datetime) -> tuple[dict[str, Any], bool]:
@@ -113,9 +121,15 @@ def preview(db: Database, account_id: int, key: str, raw_email: str, base_url: s
         if row is None:
             raise NotFound(f"no draft {key!r}")
         sub = subscriber_store.find(conn, account_id, email.key)
-    context = {"email": sub.email if sub else email.value, "data": sub.data if sub else {}, "sequence": None,
-               "event": {}, "now": now, "unsubscribe_url": f"{base_url}/t/u/preview",
-               "confirm_url": f"{base_url}/t/confirm/preview"}
+    context = {
+        "email": sub.email if sub else email.value,
+        "data": sub.data if sub else {},
+        "sequence": None,
+        "event": {},
+        "now": now,
+        "unsubscribe_url": f"{base_url}/t/u/preview",
+        "confirm_url": f"{base_url}/t/confirm/preview",
+    }
     try:
         rendered = render_draft(row.subject, row.html, row.text, context)
     except RenderError as exc:

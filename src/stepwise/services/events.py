@@ -72,9 +72,17 @@ def ingest(db: Database, account_id: int, events: list[PostedEvent], now: dateti
                 unknown += 1
                 continue
             occurred = parse_instant(event.occurred_at) if event.occurred_at else None
-            rows.append({"account_id": account_id, "subscriber_id": sub.id, "kind": "custom",
-                         "payload": {"name": event.name, "data": event.data or {}}, "source": "api",
-                         "occurred_at": to_us(occurred) if occurred else now_us, "accepted_at": now_us})
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "subscriber_id": sub.id,
+                    "kind": "custom",
+                    "payload": {"name": event.name, "data": event.data or {}},
+                    "source": "api",
+                    "occurred_at": to_us(occurred) if occurred else now_us,
+                    "accepted_at": now_us,
+                }
+            )
             accepted += 1
         inbox_store.add(conn, rows)
         inbox_store.remember_ids(conn, account_id, new_ids, now_us)

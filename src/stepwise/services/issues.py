@@ -21,16 +21,39 @@ def _time(value: int | None) -> str | None:
 
 
 def view(row: Row[Any]) -> dict[str, Any]:
-    return {"id": row.id, "email": row.email, "draft": row.draft, "sequence": row.sequence, "step": row.step,
-            "variant": row.variant, "group": row.group_name, "status": row.status, "reason": row.reason,
-            "message_id": row.message_id, "transport": row.transport, "subject": row.subject,
-            "created_at": _time(row.created_at), "sent_at": _time(row.sent_at), "opened_at": _time(row.opened_at),
-            "clicked_at": _time(row.clicked_at), "unsubscribed_at": _time(row.unsubscribed_at)}
+    return {
+        "id": row.id,
+        "email": row.email,
+        "draft": row.draft,
+        "sequence": row.sequence,
+        "step": row.step,
+        "variant": row.variant,
+        "group": row.group_name,
+        "status": row.status,
+        "reason": row.reason,
+        "message_id": row.message_id,
+        "transport": row.transport,
+        "subject": row.subject,
+        "created_at": _time(row.created_at),
+        "sent_at": _time(row.sent_at),
+        "opened_at": _time(row.opened_at),
+        "clicked_at": _time(row.clicked_at),
+        "unsubscribed_at": _time(row.unsubscribed_at),
+    }
 
 
-def page(db: Database, account_id: int, *, email: str | None, sequence: str | None, draft: str | None,
-         status: str | None, cursor: str | None, limit: int,
-         transport: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def page(
+    db: Database,
+    account_id: int,
+    *,
+    email: str | None,
+    sequence: str | None,
+    draft: str | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    transport: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     before = cursors.decode_str(cursor)
     email_key = None
     if email is not None:
@@ -39,8 +62,17 @@ def page(db: Database, account_id: int, *, email: str | None, sequence: str | No
         except InvalidEmail:
             return [], None
     with db.read() as conn:
-        rows = issue_store.page(conn, account_id, before_id=before, limit=limit, email_key=email_key,
-                                sequence=sequence, draft=draft, status=status, transport=transport)
+        rows = issue_store.page(
+            conn,
+            account_id,
+            before_id=before,
+            limit=limit,
+            email_key=email_key,
+            sequence=sequence,
+            draft=draft,
+            status=status,
+            transport=transport,
+        )
     return [view(r) for r in rows], cursors.encode(rows[-1].id) if len(rows) == limit else None
 
 
@@ -60,8 +92,15 @@ def message(db: Database, account_id: int, issue_id: str) -> dict[str, Any]:
         raise NotFound(f"no issue {issue_id!r}")
     if row.headers is None:
         raise Conflict(f"issue {issue_id!r} has no message ({row.status})", code="no_message")
-    return {"id": row.id, "subject": row.subject, "from": row.from_addr, "to": row.email,
-            "headers": loads(row.headers), "html": row.html, "text": row.text}
+    return {
+        "id": row.id,
+        "subject": row.subject,
+        "from": row.from_addr,
+        "to": row.email,
+        "headers": loads(row.headers),
+        "html": row.html,
+        "text": row.text,
+    }
 
 
 def stats(db: Database, account_id: int, *, sequence: str | None, draft: str | None) -> dict[str, Any]:

@@ -17,8 +17,12 @@ from stepwise.storage.lists import ListRow
 
 
 def view(row: ListRow, members: int | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": row.key, "name": row.name, "created_at": iso(from_us(row.created_at)),
-                           "updated_at": iso(from_us(row.updated_at))}
+    out: dict[str, Any] = {
+        "key": row.key,
+        "name": row.name,
+        "created_at": iso(from_us(row.created_at)),
+        "updated_at": iso(from_us(row.updated_at)),
+    }
     if members is not None:
         out["members"] = members
     return out
@@ -56,8 +60,9 @@ def delete(db: Database, account_id: int, key: str) -> None:
         list_store.delete_list(conn, account_id, row.id)
 
 
-def set_member(db: Database, account_id: int, key: str, raw_email: str, member: bool, *, source: str,
-               now: datetime) -> None:
+def set_member(
+    db: Database, account_id: int, key: str, raw_email: str, member: bool, *, source: str, now: datetime
+) -> None:
     """Add or remove a subscriber (idempotent), emitting list_joined / list_left."""
     email = parse_address(raw_email)
     with db.write() as conn:
@@ -71,8 +76,9 @@ def set_member(db: Database, account_id: int, key: str, raw_email: str, member: 
         db.wakeup.set()
 
 
-def members(db: Database, account_id: int, key: str, *, cursor: str | None,
-            limit: int) -> tuple[list[dict[str, Any]], str | None]:
+def members(
+    db: Database, account_id: int, key: str, *, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
     after = cursors.decode_int(cursor)
     with db.read() as conn:
         row = list_store.get(conn, account_id, key)

@@ -83,13 +83,20 @@ def _process_account(
     for sub in members:
         pending = events.get(sub.id, [])
         inputs: list[Input] = [
-            Event(kind=e.kind, payload=e.payload, source=e.source, at=from_us(e.accepted_at),
-                  occurred_at=from_us(e.occurred_at), id=e.id)
+            Event(
+                kind=e.kind,
+                payload=e.payload,
+                source=e.source,
+                at=from_us(e.accepted_at),
+                occurred_at=from_us(e.occurred_at),
+                id=e.id,
+            )
             for e in pending
         ]
         inputs.extend(extra.get(sub.id, ()))
-        subscriber = Subscriber(id=sub.id, email=sub.email, status=sub.status, data=sub.data,
-                                lists=set(memberships.get(sub.id, ())))
+        subscriber = Subscriber(
+            id=sub.id, email=sub.email, status=sub.status, data=sub.data, lists=set(memberships.get(sub.id, ()))
+        )
         rows = {row.sequence_id: row for row in open_runs.get(sub.id, [])}
         runs = [_to_run(row, seqs) for row in rows.values() if row.sequence_id in seqs.keys]
         sub_passes = {seqs.keys[sid]: n for sid, n in passes.get(sub.id, {}).items() if sid in seqs.keys}
@@ -105,11 +112,17 @@ def _process_account(
 
 def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
     return Run(
-        sequence=seqs.keys[row.sequence_id], pass_no=row.pass_no, status=row.status,  # type: ignore[arg-type]
-        step=row.step, entered_at=from_us(row.entered_at), step_entered_at=from_us(row.step_entered_at),
-        wake_at=opt_from_us(row.wake_at), ended_at=opt_from_us(row.ended_at),
+        sequence=seqs.keys[row.sequence_id],
+        pass_no=row.pass_no,
+        status=row.status,  # type: ignore[arg-type]
+        step=row.step,
+        entered_at=from_us(row.entered_at),
+        step_entered_at=from_us(row.step_entered_at),
+        wake_at=opt_from_us(row.wake_at),
+        ended_at=opt_from_us(row.ended_at),
         end_reason=row.end_reason,  # type: ignore[arg-type]
-        recheck=row.recheck, id=row.id,
+        recheck=row.recheck,
+        id=row.id,
     )
 
 
@@ -143,8 +156,16 @@ class _Writer:
         for run in outcome.runs.values():
             self._run(sub.id, run)
         for entry in outcome.timeline:
-            self.timeline.append({"account_id": self.account_id, "subscriber_id": sub.id, "at": to_us(entry.at),
-                                  "kind": entry.kind, "sequence": entry.sequence, "detail": entry.detail})
+            self.timeline.append(
+                {
+                    "account_id": self.account_id,
+                    "subscriber_id": sub.id,
+                    "at": to_us(entry.at),
+                    "kind": entry.kind,
+                    "sequence": entry.sequence,
+                    "detail": entry.detail,
+                }
+            )
         for command in outcome.commands:
             self._command(sub, command)
         for (seq_key, metric, step, variant), delta in outcome.counters.items():
@@ -158,45 +179,100 @@ class _Writer:
         if open_:
             claimable = self.now_us if run.recheck else opt_to_us(run.wake_at)
         values = {
-            "status": run.status, "step": run.step, "step_entered_at": to_us(run.step_entered_at),
-            "wake_at": opt_to_us(run.wake_at), "claimable_at": claimable, "recheck": run.recheck,
-            "ended_at": opt_to_us(run.ended_at), "end_reason": run.end_reason,
+            "status": run.status,
+            "step": run.step,
+            "step_entered_at": to_us(run.step_entered_at),
+            "wake_at": opt_to_us(run.wake_at),
+            "claimable_at": claimable,
+            "recheck": run.recheck,
+            "ended_at": opt_to_us(run.ended_at),
+            "end_reason": run.end_reason,
         }
         if run.id is None:
-            self.new_runs.append({"account_id": self.account_id, "sequence_id": self.seqs.ids[run.sequence],
-                                  "subscriber_id": subscriber_id, "pass_no": run.pass_no,
-                                  "entered_at": to_us(run.entered_at), **values})
+            self.new_runs.append(
+                {
+                    "account_id": self.account_id,
+                    "sequence_id": self.seqs.ids[run.sequence],
+                    "subscriber_id": subscriber_id,
+                    "pass_no": run.pass_no,
+                    "entered_at": to_us(run.entered_at),
+                    **values,
+                }
+            )
         else:
             self.changed_runs.append({"b_id": run.id, **values})
 
     def _command(self, sub: SubscriberRow, command: EmailCommand | UrlCommand) -> None:
         seq_id = self.seqs.ids[command.sequence]
-        base = {"account_id": self.account_id, "subscriber_id": sub.id, "sequence_id": seq_id,
-                "pass_no": command.pass_no, "available_at": self.now_us, "created_at": self.now_us}
+        base = {
+            "account_id": self.account_id,
+            "subscriber_id": sub.id,
+            "sequence_id": seq_id,
+            "pass_no": command.pass_no,
+            "available_at": self.now_us,
+            "created_at": self.now_us,
+        }
         if isinstance(command, EmailCommand):
             issue_id = new_id()
-            self.issues.append({
-                "id": issue_id, "account_id": self.account_id, "subscriber_id": sub.id, "email": sub.email,
-                "email_key": sub.email_key, "draft": command.draft, "sequence": command.sequence,
-                "step": command.step, "variant": command.variant, "pass_no": command.pass_no,
-                "group_name": "transactional", "status": "skipped" if command.skip_reason else "queued",
-                "reason": command.skip_reason, "created_at": to_us(command.at),
-            })
+            self.issues.append(
+                {
+                    "id": issue_id,
+                    "account_id": self.account_id,
+                    "subscriber_id": sub.id,
+                    "email": sub.email,
+                    "email_key": sub.email_key,
+                    "draft": command.draft,
+                    "sequence": command.sequence,
+                    "step": command.step,
+                    "variant": command.variant,
+                    "pass_no": command.pass_no,
+                    "group_name": "transactional",
+                    "status": "skipped" if command.skip_reason else "queued",
+                    "reason": command.skip_reason,
+                    "created_at": to_us(command.at),
+                }
+            )
             if command.skip_reason is None:
-                self.outbox.append({**base, "kind": "email", "issue_id": issue_id, "payload": {
-                    "draft": command.draft, "event": command.event, "data": command.data,
-                    "sequence": command.sequence, "step": command.step, "at": to_us(command.at)}})
+                self.outbox.append(
+                    {
+                        **base,
+                        "kind": "email",
+                        "issue_id": issue_id,
+                        "payload": {
+                            "draft": command.draft,
+                            "event": command.event,
+                            "data": command.data,
+                            "sequence": command.sequence,
+                            "step": command.step,
+                            "at": to_us(command.at),
+                        },
+                    }
+                )
         else:
-            self.outbox.append({**base, "kind": "url", "issue_id": None, "payload": {
-                "action": command.action, "event": command.event, "data": command.data, "email": sub.email,
-                "sequence": command.sequence, "step": command.step, "at": to_us(command.at)}})
+            self.outbox.append(
+                {
+                    **base,
+                    "kind": "url",
+                    "issue_id": None,
+                    "payload": {
+                        "action": command.action,
+                        "event": command.event,
+                        "data": command.data,
+                        "email": sub.email,
+                        "sequence": command.sequence,
+                        "step": command.step,
+                        "at": to_us(command.at),
+                    },
+                }
+            )
 
     def flush(self, conn: Connection) -> None:
         subscriber_store.save_data_many(conn, self.data, self.now_us)
         if self.joined or self.left:
             ids = list_store.ids_by_key(conn, self.account_id, [k for _, k in self.joined + self.left])
-            list_store.add_members(conn, self.account_id, [(ids[k], s) for s, k in self.joined if k in ids],
-                                   self.now_us)
+            list_store.add_members(
+                conn, self.account_id, [(ids[k], s) for s, k in self.joined if k in ids], self.now_us
+            )
             list_store.remove_members(conn, self.account_id, [(ids[k], s) for s, k in self.left if k in ids])
         run_store.insert_many(conn, self.new_runs)
         run_store.update_many(conn, self.changed_runs)
@@ -204,8 +280,13 @@ class _Writer:
         timeline_store.add(conn, self.timeline)
         issue_store.add(conn, self.issues)
         outbox_store.add(conn, self.outbox)
-        counter_store.add(conn, [(self.account_id, sid, metric, step, variant, delta)
-                                 for (sid, metric, step, variant), delta in self.counters.items()])
+        counter_store.add(
+            conn,
+            [
+                (self.account_id, sid, metric, step, variant, delta)
+                for (sid, metric, step, variant), delta in self.counters.items()
+            ],
+        )
         for subscriber_id in self.deleted:
             subscriber_store.delete_one(conn, self.account_id, subscriber_id)
 

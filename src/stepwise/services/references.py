@@ -15,8 +15,10 @@ from stepwise.storage import sequences as sequence_store
 
 
 def definitions(conn: Connection, account_id: int) -> dict[str, SequenceDefinition]:
-    return {row.key: SequenceDefinition.model_validate(row.definition)
-            for row in sequence_store.all_sequences(conn, account_id)}
+    return {
+        row.key: SequenceDefinition.model_validate(row.definition)
+        for row in sequence_store.all_sequences(conn, account_id)
+    }
 
 
 def gather(conn: Connection, account_id: int, *, exclude: str | None = None) -> References:
@@ -39,8 +41,11 @@ def gather(conn: Connection, account_id: int, *, exclude: str | None = None) -> 
 
 def users_of(conn: Connection, account_id: int, kind: str, key: str) -> list[str]:
     """Return the sequences (and forms, as 'form:key') whose definitions use this draft/list/form/sequence."""
-    users = [seq_key for seq_key, definition in definitions(conn, account_id).items()
-             if key in referenced(definition)[kind] and not (kind == "sequences" and seq_key == key)]
+    users = [
+        seq_key
+        for seq_key, definition in definitions(conn, account_id).items()
+        if key in referenced(definition)[kind] and not (kind == "sequences" and seq_key == key)
+    ]
     if kind in ("drafts", "lists"):
         for form_key, spec in form_store.specs(conn, account_id).items():
             if (kind == "drafts" and spec.get("confirmation_draft") == key) or (

@@ -29,9 +29,18 @@ def _time(value: int | None) -> str | None:
 
 
 def view(run: RunRow, sequence: str, email: str) -> dict[str, Any]:
-    return {"sequence": sequence, "email": email, "status": run.status, "step": run.step, "pass": run.pass_no,
-            "entered_at": _time(run.entered_at), "step_entered_at": _time(run.step_entered_at),
-            "wake_at": _time(run.wake_at), "ended_at": _time(run.ended_at), "end_reason": run.end_reason}
+    return {
+        "sequence": sequence,
+        "email": email,
+        "status": run.status,
+        "step": run.step,
+        "pass": run.pass_no,
+        "entered_at": _time(run.entered_at),
+        "step_entered_at": _time(run.step_entered_at),
+        "wake_at": _time(run.wake_at),
+        "ended_at": _time(run.ended_at),
+        "end_reason": run.end_reason,
+    }
 
 
 def of_subscriber(db: Database, account_id: int, raw_email: str) -> list[dict[str, Any]]:
@@ -42,22 +51,25 @@ def of_subscriber(db: Database, account_id: int, raw_email: str) -> list[dict[st
     return [view(r, keys.get(r.sequence_id, "?"), sub.email) for r in rows]
 
 
-def of_sequence(db: Database, account_id: int, key: str, *, status: str | None, step: int | None,
-                cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+def of_sequence(
+    db: Database, account_id: int, key: str, *, status: str | None, step: int | None, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
     after = cursors.decode_int(cursor)
     with db.read() as conn:
         seq = sequence_store.get(conn, account_id, key)
         if seq is None:
             raise NotFound(f"no sequence {key!r}")
-        rows = run_store.page_for_sequence(conn, account_id, seq.id, after_id=after, limit=limit, status=status,
-                                           step=step)
+        rows = run_store.page_for_sequence(
+            conn, account_id, seq.id, after_id=after, limit=limit, status=status, step=step
+        )
         emails = {s.id: s.email for s in subscriber_store.by_ids(conn, list({r.subscriber_id for r in rows}))}
     items = [view(r, key, emails.get(r.subscriber_id, "")) for r in rows]
     return items, cursors.encode(rows[-1].id) if len(rows) == limit else None
 
 
-def control(db: Database, catalog: SequenceCatalog, account_id: int, key: str, raw_email: str, action: str,
-            now: datetime) -> dict[str, Any]:
+def control(
+    db: Database, catalog: SequenceCatalog, account_id: int, key: str, raw_email: str, action: str, now: datetime
+) -> dict[str, Any]:
     """Start (S9), stop, pause or resume one subscriber's run; return the run afterwards."""
     with db.write() as conn:
         seq = sequence_store.get(conn, account_id, key)
@@ -76,8 +88,11 @@ def control(db: Database, catalog: SequenceCatalog, account_id: int, key: str, r
         else:
             if current is None:
                 raise NotFound(f"{sub.email} has no active or paused run of {key!r}")
-            command = {"stop": StopRun(sequence=key, at=now), "pause": PauseRun(sequence=key, at=now),
-                       "resume": ResumeRun(sequence=key, at=now)}[action]
+            command = {
+                "stop": StopRun(sequence=key, at=now),
+                "pause": PauseRun(sequence=key, at=now),
+                "resume": ResumeRun(sequence=key, at=now),
+            }[action]
         result = process_locked(conn, catalog, [sub.id], now, extra={sub.id: [command]})
         outcome = result.outcomes.get(sub.id)
         rows = run_store.of_subscriber(conn, account_id, sub.id)

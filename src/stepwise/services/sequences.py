@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.instants import iso
 from stepwise.domain.problems import Problem, from_validation_error
-from stepwise.domain.validation import check_sequence, referenced
+from stepwise.domain.validation import References, check_sequence, referenced
 from stepwise.engine.deadlines import has_state_waits, step_deadline
 from stepwise.engine.model import END_REASONS, SequenceInfo
 from stepwise.errors import Conflict, NotFound, Unprocessable
@@ -35,9 +35,15 @@ def parse(document: Any) -> SequenceDefinition:
 
 
 def view(row: SequenceRow) -> dict[str, Any]:
-    return {"key": row.key, "name": row.name, "status": row.status, "version": row.version,
-            "definition": row.definition, "created_at": iso(from_us(row.created_at)),
-            "updated_at": iso(from_us(row.updated_at))}
+    return {
+        "key": row.key,
+        "name": row.name,
+        "status": row.status,
+        "version": row.version,
+        "definition": row.definition,
+        "created_at": iso(from_us(row.created_at)),
+        "updated_at": iso(from_us(row.updated_at)),
+    }
 
 
 def activation_problems(conn: Connection, account_id: int, definition: SequenceDefinition) -> list[Problem]:
@@ -58,51 +64,73 @@ def activation_problems(conn: Connection, account_id: int, definition: SequenceD
 def put(db: Database, account_id: int, key: str, document: Any, now: datetime) -> tuple[dict[str, Any], bool]:
     """Create or replace a definition; 422 lists every problem, 409 if runs wait on removed steps."""
     definition = parse(document)
+    with db.write() as conn:
+        row, created = save(conn, account_id, key, definition, now)
+    db.wakeup.set()
+    return view(row), created
+
+
+def save(
+    conn: Connection,
+    account_id: int,
+    key: str,
+    definition: SequenceDefinition,
+    now: datetime,
+    refs: References | None = None,
+) -> tuple[SequenceRow, bool]:
+    """Validate against the account (or the given references) and store, inside the caller's transaction."""
     status = definition.status or "paused"
     stored = definition.dump()
     stored.pop("status", None)
-    with db.write() as conn:
-        problems = check_sequence(key, definition, gather(conn, account_id, exclude=key))
-        if status == "active":
-            problems += activation_problems(conn, account_id, definition)
-        if problems:
-            raise Unprocessable.of(problems, "the sequence definition is invalid")
-        existing = sequence_store.get(conn, account_id, key, for_update=True)
-        now_us = to_us(now)
-        if existing is None:
-            seq_id = sequence_store.insert_one(conn, account_id, key, definition.name, status, stored, now_us)
-            created = True
-        else:
-            seq_id = existing.id
-            stranded = run_store.count_open_on_steps(conn, account_id, seq_id, len(definition.steps))
-            if stranded:
-                raise Conflict(
-                    f"{stranded} run(s) wait on steps this definition removes; stop them first",
-                    code="runs_on_removed_steps", details={"runs": stranded},
-                )
-            sequence_store.replace(conn, seq_id, definition.name, status, stored, now_us)
-            _refresh_runs(conn, account_id, seq_id, existing, definition, status, now)
-            created = False
-        row = sequence_store.get(conn, account_id, key)
+    problems = check_sequence(key, definition, refs or gather(conn, account_id, exclude=key))
+    if status == "active":
+        problems += activation_problems(conn, account_id, definition)
+    if problems:
+        raise Unprocessable.of(problems, "the sequence definition is invalid")
+    existing = sequence_store.get(conn, account_id, key, for_update=True)
+    now_us = to_us(now)
+    if existing is None:
+        sequence_store.insert_one(conn, account_id, key, definition.name, status, stored, now_us)
+        created = True
+    else:
+        stranded = run_store.count_open_on_steps(conn, account_id, existing.id, len(definition.steps))
+        if stranded:
+            raise Conflict(
+                f"{stranded} run(s) wait on steps this definition removes; stop them first",
+                code="runs_on_removed_steps",
+                details={"runs": stranded},
+            )
+        sequence_store.replace(conn, existing.id, definition.name, status, stored, now_us)
+        _refresh_runs(conn, account_id, existing.id, existing, definition, status, now)
+        created = False
+    row = sequence_store.get(conn, account_id, key)
     assert row is not None
-    db.wakeup.set()
-    return view(row), created
+    return row, created
 
 
 def _info(conn: Connection, account_id: int, key: str, definition: SequenceDefinition, status: str) -> SequenceInfo:
     account = account_store.by_id(conn, account_id)
     tz = definition.timezone or (account.timezone if account else "UTC")
-    return SequenceInfo(key=key, status="active" if status == "active" else "paused", definition=definition,
-                        timezone=tz)
+    return SequenceInfo(
+        key=key, status="active" if status == "active" else "paused", definition=definition, timezone=tz
+    )
 
 
-def _refresh_runs(conn: Connection, account_id: int, seq_id: int, old: SequenceRow,
-                  definition: SequenceDefinition, status: str, now: datetime) -> None:
+def _refresh_runs(
+    conn: Connection,
+    account_id: int,
+    seq_id: int,
+    old: SequenceRow,
+    definition: SequenceDefinition,
+    status: str,
+    now: datetime,
+) -> None:
     """After a replace: recompute deadlines of steps whose time waits changed, and re-test state waits."""
     before = SequenceDefinition.model_validate(old.definition)
     info = _info(conn, account_id, old.key, definition, status)
     changed_steps = {
-        number for number in range(2, len(definition.steps) + 1)
+        number
+        for number in range(2, len(definition.steps) + 1)
         if number > len(before.steps)
         or definition.steps[number - 1].model_dump() != before.steps[number - 1].model_dump()
         or definition.timezone != before.timezone
@@ -122,17 +150,28 @@ def _refresh_runs(conn: Connection, account_id: int, seq_id: int, old: SequenceR
                 recheck = has_state_waits(info, run.step)
                 open_ = run.status == "active" and status == "active"
                 claimable = (to_us(now) if recheck else wake) if open_ else None
-                updates.append({"b_id": run.id, "status": run.status, "step": run.step,
-                                "step_entered_at": run.step_entered_at, "wake_at": wake, "claimable_at": claimable,
-                                "recheck": recheck, "ended_at": None, "end_reason": None})
+                updates.append(
+                    {
+                        "b_id": run.id,
+                        "status": run.status,
+                        "step": run.step,
+                        "step_entered_at": run.step_entered_at,
+                        "wake_at": wake,
+                        "claimable_at": claimable,
+                        "recheck": recheck,
+                        "ended_at": None,
+                        "end_reason": None,
+                    }
+                )
             run_store.update_many(conn, updates)
             after_id = page[-1].id
     if old.status != status:
         _apply_status(conn, account_id, seq_id, info, status, now)
 
 
-def _apply_status(conn: Connection, account_id: int, seq_id: int, info: SequenceInfo, status: str,
-                  now: datetime) -> None:
+def _apply_status(
+    conn: Connection, account_id: int, seq_id: int, info: SequenceInfo, status: str, now: datetime
+) -> None:
     if status == "paused":
         run_store.hold_sequence(conn, account_id, seq_id)
     else:
@@ -180,8 +219,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
             raise NotFound(f"no sequence {key!r}")
         users = users_of(conn, account_id, "sequences", key)
         if users:
-            raise Conflict(f"sequence {key!r} is used by {', '.join(users)}", code="in_use",
-                           details={"used_by": users})
+            raise Conflict(f"sequence {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         sequence_store.delete_sequence(conn, account_id, row.id)
 
 
@@ -200,13 +238,25 @@ def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
     stopped_by = {reason: total(f"stopped:{reason}") for reason in END_REASONS}
     steps = []
     for number, step in enumerate(definition.steps, start=1):
-        steps.append({
-            "step": number,
-            "on_step": counts.get(("on_step", number, 0), 0),
-            "variants": [{"variant": v, "fired": counts.get(("fired", number, v), 0)}
-                         for v in range(1, len(step.variants) + 1)],
-        })
+        steps.append(
+            {
+                "step": number,
+                "on_step": counts.get(("on_step", number, 0), 0),
+                "variants": [
+                    {"variant": v, "fired": counts.get(("fired", number, v), 0)}
+                    for v in range(1, len(step.variants) + 1)
+                ],
+            }
+        )
     on_steps = sum(value for (metric, _, _), value in counts.items() if metric == "on_step")
-    return {"sequence": key, "status": row.status, "entered": total("entered"), "subscribers": total("subscribers"),
-            "on_steps": on_steps, "completed": total("completed"), "stopped": sum(stopped_by.values()),
-            "stopped_by": stopped_by, "steps": steps}
+    return {
+        "sequence": key,
+        "status": row.status,
+        "entered": total("entered"),
+        "subscribers": total("subscribers"),
+        "on_steps": on_steps,
+        "completed": total("completed"),
+        "stopped": sum(stopped_by.values()),
+        "stopped_by": stopped_by,
+        "steps": steps,
+    }

@@ -101,8 +101,16 @@ def apply_edit(
     events: list[dict[str, Any]] = []
 
     def event(kind: str, payload: dict[str, Any]) -> None:
-        events.append({"account_id": account_id, "kind": kind, "payload": payload, "source": source,
-                       "occurred_at": now_us, "accepted_at": now_us})
+        events.append(
+            {
+                "account_id": account_id,
+                "kind": kind,
+                "payload": payload,
+                "source": source,
+                "occurred_at": now_us,
+                "accepted_at": now_us,
+            }
+        )
 
     created = sub is None
     if sub is None:
@@ -158,12 +166,19 @@ def apply_edit(
 
 def view(sub: SubscriberRow, lists: Sequence[str]) -> dict[str, Any]:
     """The API shape of a subscriber."""
-    return {"email": sub.email, "status": sub.status, "data": sub.data, "lists": sorted(lists),
-            "created_at": iso(from_us(sub.created_at)), "updated_at": iso(from_us(sub.updated_at))}
+    return {
+        "email": sub.email,
+        "status": sub.status,
+        "data": sub.data,
+        "lists": sorted(lists),
+        "created_at": iso(from_us(sub.created_at)),
+        "updated_at": iso(from_us(sub.updated_at)),
+    }
 
 
-def edit_one(db: Database, account_id: int, raw_email: str, edit: Edit, *, source: str, now: datetime,
-             create: bool) -> tuple[dict[str, Any], bool]:
+def edit_one(
+    db: Database, account_id: int, raw_email: str, edit: Edit, *, source: str, now: datetime, create: bool
+) -> tuple[dict[str, Any], bool]:
     """Apply an edit in its own transaction; return the subscriber view and whether it was created."""
     email = parse_address(raw_email)
     with db.write() as conn:
@@ -200,8 +215,16 @@ def _lookup_key(raw_email: str) -> str:
         raise NotFound(f"no subscriber {raw_email!r}") from exc
 
 
-def page(db: Database, account_id: int, *, status: str | None, list_key: str | None, cursor: str | None,
-         limit: int, search: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def page(
+    db: Database,
+    account_id: int,
+    *,
+    status: str | None,
+    list_key: str | None,
+    cursor: str | None,
+    limit: int,
+    search: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     """Return a page of subscribers and the next cursor."""
     after = cursors.decode_int(cursor)
     with db.read() as conn:
@@ -211,8 +234,9 @@ def page(db: Database, account_id: int, *, status: str | None, list_key: str | N
             if found is None:
                 raise NotFound(f"no list {list_key!r}")
             list_id = found.id
-        rows = subscriber_store.page(conn, account_id, after_id=after, limit=limit, status=status, list_id=list_id,
-                                     search=search)
+        rows = subscriber_store.page(
+            conn, account_id, after_id=after, limit=limit, status=status, list_id=list_id, search=search
+        )
         lists = subscriber_store.list_keys(conn, account_id, [r.id for r in rows])
     items = [view(r, sorted(lists.get(r.id, set()))) for r in rows]
     next_cursor = cursors.encode(rows[-1].id) if len(rows) == limit else None

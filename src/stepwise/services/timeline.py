@@ -12,8 +12,9 @@ from stepwise.storage.codec import from_us, loads
 from stepwise.storage.database import Database
 
 
-def page(db: Database, account_id: int, raw_email: str, *, cursor: str | None,
-         limit: int) -> tuple[list[dict[str, Any]], str | None]:
+def page(
+    db: Database, account_id: int, raw_email: str, *, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
     after = cursors.decode_int(cursor)
     with db.read() as conn:
         sub = find_row(conn, account_id, raw_email)

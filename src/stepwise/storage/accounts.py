@@ -23,14 +23,16 @@ def create(conn: Connection, name: str, timezone: str, now_us: int) -> int:
 
 
 def by_name(conn: Connection, name: str) -> AccountRow | None:
-    row = conn.execute(select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.timezone)
-                       .where(t.accounts.c.name == name)).first()
+    row = conn.execute(
+        select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.timezone).where(t.accounts.c.name == name)
+    ).first()
     return AccountRow(*row) if row else None
 
 
 def by_id(conn: Connection, account_id: int) -> AccountRow | None:
-    row = conn.execute(select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.timezone)
-                       .where(t.accounts.c.id == account_id)).first()
+    row = conn.execute(
+        select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.timezone).where(t.accounts.c.id == account_id)
+    ).first()
     return AccountRow(*row) if row else None
 
 
@@ -39,8 +41,7 @@ def count(conn: Connection) -> int:
 
 
 def add_key(conn: Connection, account_id: int, key_hash: str, prefix: str, now_us: int) -> None:
-    conn.execute(insert(t.api_keys).values(account_id=account_id, key_hash=key_hash, prefix=prefix,
-                                           created_at=now_us))
+    conn.execute(insert(t.api_keys).values(account_id=account_id, key_hash=key_hash, prefix=prefix, created_at=now_us))
 
 
 def by_key_hash(conn: Connection, key_hash: str) -> AccountRow | None:

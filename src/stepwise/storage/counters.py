@@ -21,7 +21,8 @@ def add(conn: Connection, deltas: Iterable[CounterDelta]) -> None:
     shard = random.randrange(SHARDS)
     rows = [
         {"account_id": a, "sequence_id": s, "metric": m, "step": st, "variant": v, "shard": shard, "value": d}
-        for a, s, m, st, v, d in deltas if d
+        for a, s, m, st, v, d in deltas
+        if d
     ]
     add_to_counters(conn, rows)
 

@@ -36,7 +36,9 @@ def add_to_counters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     else:
         lite = sqlite.insert(t.counters)
         conn.execute(
-            lite.on_conflict_do_update(index_elements=list(keys), set_={"value": t.counters.c.value + lite.excluded.value}),
+            lite.on_conflict_do_update(
+                index_elements=list(keys), set_={"value": t.counters.c.value + lite.excluded.value}
+            ),
             ordered,
         )
 

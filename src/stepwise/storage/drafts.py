@@ -27,8 +27,7 @@ class DraftRow:
     updated_at: int
 
 
-_COLS = (t.drafts.c.id, t.drafts.c.key, *(t.drafts.c[f] for f in FIELDS), t.drafts.c.created_at,
-         t.drafts.c.updated_at)
+_COLS = (t.drafts.c.id, t.drafts.c.key, *(t.drafts.c[f] for f in FIELDS), t.drafts.c.created_at, t.drafts.c.updated_at)
 
 
 def get(conn: Connection, account_id: int, key: str) -> DraftRow | None:
@@ -58,8 +57,9 @@ def put(conn: Connection, account_id: int, key: str, values: dict[str, Any], now
     existing = get(conn, account_id, key)
     row = {f: values.get(f) for f in FIELDS}
     if existing is None:
-        conn.execute(insert(t.drafts).values(account_id=account_id, key=key, created_at=now_us, updated_at=now_us,
-                                             **row))
+        conn.execute(
+            insert(t.drafts).values(account_id=account_id, key=key, created_at=now_us, updated_at=now_us, **row)
+        )
         return True
     conn.execute(update(t.drafts).where(t.drafts.c.id == existing.id).values(updated_at=now_us, **row))
     return False

@@ -15,22 +15,29 @@ def keys(conn: Connection, account_id: int) -> frozenset[str]:
 
 
 def specs(conn: Connection, account_id: int) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(select(t.forms.c.key, t.forms.c.spec).where(t.forms.c.account_id == account_id)
-                        .order_by(t.forms.c.key))
+    rows = conn.execute(
+        select(t.forms.c.key, t.forms.c.spec).where(t.forms.c.account_id == account_id).order_by(t.forms.c.key)
+    )
     return {key: loads(spec) for key, spec in rows}
 
 
 def get(conn: Connection, account_id: int, key: str) -> tuple[int, dict[str, Any], int, int] | None:
-    row = conn.execute(select(t.forms.c.id, t.forms.c.spec, t.forms.c.created_at, t.forms.c.updated_at)
-                       .where(t.forms.c.account_id == account_id, t.forms.c.key == key)).first()
+    row = conn.execute(
+        select(t.forms.c.id, t.forms.c.spec, t.forms.c.created_at, t.forms.c.updated_at).where(
+            t.forms.c.account_id == account_id, t.forms.c.key == key
+        )
+    ).first()
     return None if row is None else (row[0], loads(row[1]), row[2], row[3])
 
 
 def put(conn: Connection, account_id: int, key: str, spec: dict[str, Any], now_us: int) -> bool:
     existing = get(conn, account_id, key)
     if existing is None:
-        conn.execute(insert(t.forms).values(account_id=account_id, key=key, spec=dumps(spec), created_at=now_us,
-                                            updated_at=now_us))
+        conn.execute(
+            insert(t.forms).values(
+                account_id=account_id, key=key, spec=dumps(spec), created_at=now_us, updated_at=now_us
+            )
+        )
         return True
     conn.execute(update(t.forms).where(t.forms.c.id == existing[0]).values(spec=dumps(spec), updated_at=now_us))
     return False

@@ -43,14 +43,24 @@ def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int,
     if subscriber_ids:
         stmt = select(t.inbox).where(t.inbox.c.subscriber_id.in_(list(subscriber_ids))).order_by(t.inbox.c.id)
         for r in conn.execute(stmt):
-            found[r.subscriber_id].append(InboxRow(r.id, r.account_id, r.subscriber_id, r.kind, loads(r.payload),
-                                                   r.source, r.occurred_at, r.accepted_at))
+            found[r.subscriber_id].append(
+                InboxRow(
+                    r.id,
+                    r.account_id,
+                    r.subscriber_id,
+                    r.kind,
+                    loads(r.payload),
+                    r.source,
+                    r.occurred_at,
+                    r.accepted_at,
+                )
+            )
     return found
 
 
 def remove(conn: Connection, ids: Sequence[int]) -> None:
     for start in range(0, len(ids), 900):
-        conn.execute(delete(t.inbox).where(t.inbox.c.id.in_(list(ids[start:start + 900]))))
+        conn.execute(delete(t.inbox).where(t.inbox.c.id.in_(list(ids[start : start + 900]))))
 
 
 def depth(conn: Connection) -> int:
@@ -61,14 +71,16 @@ def known_ids(conn: Connection, account_id: int, ext_ids: Sequence[str]) -> set[
     """Return which of these client event ids the account already accepted."""
     found: set[str] = set()
     for start in range(0, len(ext_ids), 500):
-        chunk = list(ext_ids[start:start + 500])
-        rows = conn.execute(select(t.event_ids.c.ext_id).where(t.event_ids.c.account_id == account_id,
-                                                              t.event_ids.c.ext_id.in_(chunk)))
+        chunk = list(ext_ids[start : start + 500])
+        rows = conn.execute(
+            select(t.event_ids.c.ext_id).where(t.event_ids.c.account_id == account_id, t.event_ids.c.ext_id.in_(chunk))
+        )
         found.update(r[0] for r in rows)
     return found
 
 
 def remember_ids(conn: Connection, account_id: int, ext_ids: Sequence[str], now_us: int) -> None:
     if ext_ids:
-        conn.execute(insert(t.event_ids), [{"account_id": account_id, "ext_id": e, "accepted_at": now_us}
-                                           for e in ext_ids])
+        conn.execute(
+            insert(t.event_ids), [{"account_id": account_id, "ext_id": e, "accepted_at": now_us} for e in ext_ids]
+        )

@@ -16,23 +16,36 @@ def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def get(conn: Connection, account_id: int, issue_id: str) -> Row[Any] | None:
-    return conn.execute(select(t.issues).where(t.issues.c.account_id == account_id,
-                                               t.issues.c.id == issue_id)).first()
+    return conn.execute(select(t.issues).where(t.issues.c.account_id == account_id, t.issues.c.id == issue_id)).first()
 
 
 def by_id(conn: Connection, issue_id: str) -> Row[Any] | None:
     return conn.execute(select(t.issues).where(t.issues.c.id == issue_id)).first()
 
 
-def page(conn: Connection, account_id: int, *, before_id: str | None, limit: int, email_key: str | None = None,
-         sequence: str | None = None, draft: str | None = None, status: str | None = None,
-         transport: str | None = None) -> list[Row[Any]]:
+def page(
+    conn: Connection,
+    account_id: int,
+    *,
+    before_id: str | None,
+    limit: int,
+    email_key: str | None = None,
+    sequence: str | None = None,
+    draft: str | None = None,
+    status: str | None = None,
+    transport: str | None = None,
+) -> list[Row[Any]]:
     """Return a keyset page of issues, newest first."""
     stmt = select(t.issues).where(t.issues.c.account_id == account_id)
     if before_id:
         stmt = stmt.where(t.issues.c.id < before_id)
-    for column, value in (("email_key", email_key), ("sequence", sequence), ("draft", draft),
-                          ("status", status), ("transport", transport)):
+    for column, value in (
+        ("email_key", email_key),
+        ("sequence", sequence),
+        ("draft", draft),
+        ("status", status),
+        ("transport", transport),
+    ):
         if value is not None:
             stmt = stmt.where(t.issues.c[column] == value)
     return list(conn.execute(stmt.order_by(t.issues.c.id.desc()).limit(limit)))
@@ -46,7 +59,9 @@ def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str
     """Count issues per draft and per sequence step: statuses, unique opens, clicks, unsubscribes."""
     c = t.issues.c
     stmt = select(
-        c.sequence, c.step, c.draft,
+        c.sequence,
+        c.step,
+        c.draft,
         func.count().label("total"),
         func.sum(case((c.status == "queued", 1), else_=0)).label("queued"),
         func.sum(case((c.status == "sent", 1), else_=0)).label("sent"),

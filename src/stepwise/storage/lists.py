@@ -38,8 +38,9 @@ def ids_by_key(conn: Connection, account_id: int, keys: Iterable[str]) -> dict[s
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = conn.execute(select(t.lists.c.key, t.lists.c.id).where(t.lists.c.account_id == account_id,
-                                                                  t.lists.c.key.in_(wanted)))
+    rows = conn.execute(
+        select(t.lists.c.key, t.lists.c.id).where(t.lists.c.account_id == account_id, t.lists.c.key.in_(wanted))
+    )
     return {key: lid for key, lid in rows}
 
 
@@ -51,8 +52,9 @@ def put(conn: Connection, account_id: int, key: str, name: str, now_us: int) -> 
     """Create or rename a list; return True when it was created."""
     existing = get(conn, account_id, key)
     if existing is None:
-        conn.execute(insert(t.lists).values(account_id=account_id, key=key, name=name, created_at=now_us,
-                                            updated_at=now_us))
+        conn.execute(
+            insert(t.lists).values(account_id=account_id, key=key, name=name, created_at=now_us, updated_at=now_us)
+        )
         return True
     if existing.name != name:
         conn.execute(update(t.lists).where(t.lists.c.id == existing.id).values(name=name, updated_at=now_us))
@@ -60,8 +62,9 @@ def put(conn: Connection, account_id: int, key: str, name: str, now_us: int) -> 
 
 
 def delete_list(conn: Connection, account_id: int, list_id: int) -> None:
-    conn.execute(delete(t.list_members).where(t.list_members.c.account_id == account_id,
-                                              t.list_members.c.list_id == list_id))
+    conn.execute(
+        delete(t.list_members).where(t.list_members.c.account_id == account_id, t.list_members.c.list_id == list_id)
+    )
     conn.execute(delete(t.lists).where(t.lists.c.id == list_id))
 
 
@@ -69,9 +72,13 @@ def member_ids(conn: Connection, account_id: int, list_id: int, subscriber_ids: 
     """Return which of these subscribers are in the list."""
     if not subscriber_ids:
         return set()
-    rows = conn.execute(select(t.list_members.c.subscriber_id).where(
-        t.list_members.c.account_id == account_id, t.list_members.c.list_id == list_id,
-        t.list_members.c.subscriber_id.in_(list(subscriber_ids))))
+    rows = conn.execute(
+        select(t.list_members.c.subscriber_id).where(
+            t.list_members.c.account_id == account_id,
+            t.list_members.c.list_id == list_id,
+            t.list_members.c.subscriber_id.in_(list(subscriber_ids)),
+        )
+    )
     return {r[0] for r in rows}
 
 
@@ -86,19 +93,26 @@ def add_members(conn: Connection, account_id: int, pairs: Sequence[tuple[int, in
 def remove_members(conn: Connection, account_id: int, pairs: Sequence[tuple[int, int]]) -> None:
     if not pairs:
         return
-    conn.execute(delete(t.list_members).where(
-        t.list_members.c.account_id == account_id,
-        tuple_(t.list_members.c.list_id, t.list_members.c.subscriber_id).in_(list(pairs)),
-    ))
+    conn.execute(
+        delete(t.list_members).where(
+            t.list_members.c.account_id == account_id,
+            tuple_(t.list_members.c.list_id, t.list_members.c.subscriber_id).in_(list(pairs)),
+        )
+    )
 
 
 def members_page(conn: Connection, account_id: int, list_id: int, *, after_id: int, limit: int) -> list[Any]:
     """Return (subscriber id, email, status, joined_at) rows of a list, by subscriber id."""
     stmt = (
         select(t.subscribers.c.id, t.subscribers.c.email, t.subscribers.c.status, t.list_members.c.joined_at)
-        .join(t.list_members, and_(t.list_members.c.subscriber_id == t.subscribers.c.id,
-                                   t.list_members.c.account_id == account_id,
-                                   t.list_members.c.list_id == list_id))
+        .join(
+            t.list_members,
+            and_(
+                t.list_members.c.subscriber_id == t.subscribers.c.id,
+                t.list_members.c.account_id == account_id,
+                t.list_members.c.list_id == list_id,
+            ),
+        )
         .where(t.subscribers.c.id > after_id)
         .order_by(t.subscribers.c.id)
         .limit(limit)
@@ -107,5 +121,10 @@ def members_page(conn: Connection, account_id: int, list_id: int, *, after_id: i
 
 
 def member_count(conn: Connection, account_id: int, list_id: int) -> int:
-    return int(conn.execute(select(func.count()).select_from(t.list_members).where(
-        t.list_members.c.account_id == account_id, t.list_members.c.list_id == list_id)).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t.list_members)
+            .where(t.list_members.c.account_id == account_id, t.list_members.c.list_id == list_id)
+        ).scalar_one()
+    )

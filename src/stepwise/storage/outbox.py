@@ -50,8 +50,9 @@ _NO_OLDER_IN_RUN = ~exists().where(
 )
 
 
-def claim(conn: Connection, now_us: int, limit: int, lease_us: int, token: str,
-          kinds: Sequence[str] = ("email", "url")) -> list[OutboxRow]:
+def claim(
+    conn: Connection, now_us: int, limit: int, lease_us: int, token: str, kinds: Sequence[str] = ("email", "url")
+) -> list[OutboxRow]:
     """Lease up to `limit` rows that are due and first in their run's order."""
     candidates = (
         select(t.outbox.c.id)
@@ -70,11 +71,23 @@ def claim(conn: Connection, now_us: int, limit: int, lease_us: int, token: str,
         .where(t.outbox.c.id.in_(ids), t.outbox.c.available_at <= now_us)
         .values(available_at=now_us + lease_us, lease_token=token, attempts=t.outbox.c.attempts + 1)
     )
-    rows = conn.execute(select(t.outbox).where(t.outbox.c.id.in_(ids), t.outbox.c.lease_token == token)
-                        .order_by(t.outbox.c.id))
+    rows = conn.execute(
+        select(t.outbox).where(t.outbox.c.id.in_(ids), t.outbox.c.lease_token == token).order_by(t.outbox.c.id)
+    )
     return [
-        OutboxRow(r.id, r.account_id, r.kind, r.issue_id, r.subscriber_id, r.sequence_id, r.pass_no,
-                  loads(r.payload), r.attempts, token, r.created_at)
+        OutboxRow(
+            r.id,
+            r.account_id,
+            r.kind,
+            r.issue_id,
+            r.subscriber_id,
+            r.sequence_id,
+            r.pass_no,
+            loads(r.payload),
+            r.attempts,
+            token,
+            r.created_at,
+        )
         for r in rows
     ]
 
@@ -88,15 +101,17 @@ def finish(conn: Connection, row_id: int, token: str) -> bool:
 def reschedule(conn: Connection, row_id: int, token: str, at_us: int, error: str) -> bool:
     """Release a row for another attempt at `at_us`; False when the lease was lost."""
     result = conn.execute(
-        update(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token)
+        update(t.outbox)
+        .where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token)
         .values(available_at=at_us, lease_token=None, last_error=error[:2000])
     )
     return result.rowcount == 1
 
 
 def renew(conn: Connection, row_id: int, token: str, until_us: int) -> bool:
-    result = conn.execute(update(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token)
-                          .values(available_at=until_us))
+    result = conn.execute(
+        update(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token).values(available_at=until_us)
+    )
     return result.rowcount == 1
 
 

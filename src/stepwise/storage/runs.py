@@ -43,9 +43,11 @@ def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
     """Return the active-or-paused runs of these subscribers."""
     found: dict[int, list[RunRow]] = defaultdict(list)
     if subscriber_ids:
-        stmt = select(*_COLS).where(t.runs.c.account_id == account_id,
-                                    t.runs.c.subscriber_id.in_(list(subscriber_ids)),
-                                    t.runs.c.status.in_(OPEN))
+        stmt = select(*_COLS).where(
+            t.runs.c.account_id == account_id,
+            t.runs.c.subscriber_id.in_(list(subscriber_ids)),
+            t.runs.c.status.in_(OPEN),
+        )
         for r in conn.execute(stmt):
             found[r[3]].append(_row(r))
     return found
@@ -74,9 +76,14 @@ _UPDATE = (
     update(t.runs)
     .where(t.runs.c.id == bindparam("b_id"))
     .values(
-        status=bindparam("status"), step=bindparam("step"), step_entered_at=bindparam("step_entered_at"),
-        wake_at=bindparam("wake_at"), claimable_at=bindparam("claimable_at"), recheck=bindparam("recheck"),
-        ended_at=bindparam("ended_at"), end_reason=bindparam("end_reason"),
+        status=bindparam("status"),
+        step=bindparam("step"),
+        step_entered_at=bindparam("step_entered_at"),
+        wake_at=bindparam("wake_at"),
+        claimable_at=bindparam("claimable_at"),
+        recheck=bindparam("recheck"),
+        ended_at=bindparam("ended_at"),
+        end_reason=bindparam("end_reason"),
     )
 )
 
@@ -100,8 +107,11 @@ def due_subscribers(conn: Connection, now_us: int, limit: int) -> list[int]:
 
 def oldest_due(conn: Connection, now_us: int) -> int | None:
     """Return the claimable time of the most overdue run, if any."""
-    row = conn.execute(select(func.min(t.runs.c.claimable_at)).where(t.runs.c.claimable_at.is_not(None),
-                                                                      t.runs.c.claimable_at <= now_us)).first()
+    row = conn.execute(
+        select(func.min(t.runs.c.claimable_at)).where(
+            t.runs.c.claimable_at.is_not(None), t.runs.c.claimable_at <= now_us
+        )
+    ).first()
     return None if row is None or row[0] is None else int(row[0])
 
 
@@ -115,10 +125,19 @@ def of_subscriber(conn: Connection, account_id: int, subscriber_id: int) -> list
     return [_row(r) for r in conn.execute(stmt.order_by(t.runs.c.id))]
 
 
-def page_for_sequence(conn: Connection, account_id: int, sequence_id: int, *, after_id: int, limit: int,
-                      status: str | None = None, step: int | None = None) -> list[RunRow]:
-    stmt = select(*_COLS).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
-                                t.runs.c.id > after_id)
+def page_for_sequence(
+    conn: Connection,
+    account_id: int,
+    sequence_id: int,
+    *,
+    after_id: int,
+    limit: int,
+    status: str | None = None,
+    step: int | None = None,
+) -> list[RunRow]:
+    stmt = select(*_COLS).where(
+        t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id, t.runs.c.id > after_id
+    )
     if status:
         stmt = stmt.where(t.runs.c.status == status)
     if step is not None:
@@ -128,13 +147,21 @@ def page_for_sequence(conn: Connection, account_id: int, sequence_id: int, *, af
 
 def hold_sequence(conn: Connection, account_id: int, sequence_id: int) -> None:
     """Take a paused sequence's runs out of the due index (S11: they move no one)."""
-    conn.execute(update(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
-                                      t.runs.c.status == "active", t.runs.c.claimable_at.is_not(None))
-                 .values(claimable_at=None))
+    conn.execute(
+        update(t.runs)
+        .where(
+            t.runs.c.account_id == account_id,
+            t.runs.c.sequence_id == sequence_id,
+            t.runs.c.status == "active",
+            t.runs.c.claimable_at.is_not(None),
+        )
+        .values(claimable_at=None)
+    )
 
 
-def release_sequence(conn: Connection, account_id: int, sequence_id: int, now_us: int,
-                     state_wait_steps: Sequence[int]) -> None:
+def release_sequence(
+    conn: Connection, account_id: int, sequence_id: int, now_us: int, state_wait_steps: Sequence[int]
+) -> None:
     """Put a resumed sequence's runs back: overdue deadlines fire at once, state waits are re-tested."""
     recheck = t.runs.c.step.in_(list(state_wait_steps)) if state_wait_steps else None
     values: dict[str, Any] = {"claimable_at": t.runs.c.wake_at}
@@ -143,18 +170,34 @@ def release_sequence(conn: Connection, account_id: int, sequence_id: int, now_us
             "claimable_at": case((recheck, now_us), else_=t.runs.c.wake_at),
             "recheck": case((recheck, True), else_=t.runs.c.recheck),
         }
-    conn.execute(update(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
-                                      t.runs.c.status == "active").values(**values))
+    conn.execute(
+        update(t.runs)
+        .where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id, t.runs.c.status == "active")
+        .values(**values)
+    )
 
 
 def count_open_on_steps(conn: Connection, account_id: int, sequence_id: int, steps_above: int) -> int:
     """Count active-or-paused runs waiting at steps beyond `steps_above`."""
-    return int(conn.execute(select(func.count()).select_from(t.runs).where(
-        t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
-        t.runs.c.status.in_(OPEN), t.runs.c.step > steps_above)).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t.runs)
+            .where(
+                t.runs.c.account_id == account_id,
+                t.runs.c.sequence_id == sequence_id,
+                t.runs.c.status.in_(OPEN),
+                t.runs.c.step > steps_above,
+            )
+        ).scalar_one()
+    )
 
 
 def open_page(conn: Connection, account_id: int, sequence_id: int, *, after_id: int, limit: int) -> list[RunRow]:
-    stmt = select(*_COLS).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id,
-                                t.runs.c.status.in_(OPEN), t.runs.c.id > after_id)
+    stmt = select(*_COLS).where(
+        t.runs.c.account_id == account_id,
+        t.runs.c.sequence_id == sequence_id,
+        t.runs.c.status.in_(OPEN),
+        t.runs.c.id > after_id,
+    )
     return [_row(r) for r in conn.execute(stmt.order_by(t.runs.c.id).limit(limit))]

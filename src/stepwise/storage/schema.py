@@ -249,6 +249,7 @@ issues = Table(
     Column("headers", Text),
     Column("html", Text),
     Column("text", Text),
+    Column("links", Text),  # JSON list of the original URLs that tracking tokens point at, by index
     Column("created_at", Micros, nullable=False),
     Column("sent_at", Micros),
     Column("opened_at", Micros),
@@ -286,4 +287,23 @@ counters = Table(
     Column("shard", Integer, nullable=False),
     Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("account_id", "sequence_id", "metric", "step", "variant", "shard"),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("filename", String(300)),
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("options", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False, server_default="0"),
+    Column("created", BigInteger, nullable=False, server_default="0"),
+    Column("updated", BigInteger, nullable=False, server_default="0"),
+    Column("unchanged", BigInteger, nullable=False, server_default="0"),
+    Column("failed", BigInteger, nullable=False, server_default="0"),
+    Column("errors", Text, nullable=False, server_default="[]"),
+    Column("started_at", Micros, nullable=False),
+    Column("finished_at", Micros),
+    Index(None, "account_id", "id"),
 )

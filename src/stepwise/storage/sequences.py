@@ -24,9 +24,17 @@ class SequenceRow:
     updated_at: int
 
 
-_COLS = (t.sequences.c.id, t.sequences.c.account_id, t.sequences.c.key, t.sequences.c.name,
-         t.sequences.c.status, t.sequences.c.definition, t.sequences.c.version, t.sequences.c.created_at,
-         t.sequences.c.updated_at)
+_COLS = (
+    t.sequences.c.id,
+    t.sequences.c.account_id,
+    t.sequences.c.key,
+    t.sequences.c.name,
+    t.sequences.c.status,
+    t.sequences.c.definition,
+    t.sequences.c.version,
+    t.sequences.c.created_at,
+    t.sequences.c.updated_at,
+)
 
 
 def _row(r: Any) -> SequenceRow:
@@ -48,8 +56,7 @@ def all_sequences(conn: Connection, account_id: int) -> list[SequenceRow]:
 
 def versions(conn: Connection, account_id: int) -> dict[int, int]:
     """Return {sequence id: version}: a cheap check of whether cached definitions are stale."""
-    rows = conn.execute(select(t.sequences.c.id, t.sequences.c.version)
-                        .where(t.sequences.c.account_id == account_id))
+    rows = conn.execute(select(t.sequences.c.id, t.sequences.c.version).where(t.sequences.c.account_id == account_id))
     return {sid: version for sid, version in rows}
 
 
@@ -59,27 +66,43 @@ def by_ids(conn: Connection, ids: list[int]) -> list[SequenceRow]:
     return [_row(r) for r in conn.execute(select(*_COLS).where(t.sequences.c.id.in_(ids)))]
 
 
-def insert_one(conn: Connection, account_id: int, key: str, name: str, status: str,
-               definition: dict[str, Any], now_us: int) -> int:
-    result = conn.execute(insert(t.sequences).values(
-        account_id=account_id, key=key, name=name, status=status, definition=dumps(definition), version=1,
-        created_at=now_us, updated_at=now_us))
+def insert_one(
+    conn: Connection, account_id: int, key: str, name: str, status: str, definition: dict[str, Any], now_us: int
+) -> int:
+    result = conn.execute(
+        insert(t.sequences).values(
+            account_id=account_id,
+            key=key,
+            name=name,
+            status=status,
+            definition=dumps(definition),
+            version=1,
+            created_at=now_us,
+            updated_at=now_us,
+        )
+    )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def replace(conn: Connection, seq_id: int, name: str, status: str, definition: dict[str, Any], now_us: int) -> None:
-    conn.execute(update(t.sequences).where(t.sequences.c.id == seq_id).values(
-        name=name, status=status, definition=dumps(definition), version=t.sequences.c.version + 1,
-        updated_at=now_us))
+    conn.execute(
+        update(t.sequences)
+        .where(t.sequences.c.id == seq_id)
+        .values(
+            name=name, status=status, definition=dumps(definition), version=t.sequences.c.version + 1, updated_at=now_us
+        )
+    )
 
 
 def set_status(conn: Connection, seq_id: int, status: str, now_us: int) -> None:
-    conn.execute(update(t.sequences).where(t.sequences.c.id == seq_id).values(
-        status=status, version=t.sequences.c.version + 1, updated_at=now_us))
+    conn.execute(
+        update(t.sequences)
+        .where(t.sequences.c.id == seq_id)
+        .values(status=status, version=t.sequences.c.version + 1, updated_at=now_us)
+    )
 
 
 def delete_sequence(conn: Connection, account_id: int, seq_id: int) -> None:
     conn.execute(delete(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == seq_id))
-    conn.execute(delete(t.counters).where(t.counters.c.account_id == account_id,
-                                          t.counters.c.sequence_id == seq_id))
+    conn.execute(delete(t.counters).where(t.counters.c.account_id == account_id, t.counters.c.sequence_id == seq_id))
     conn.execute(delete(t.sequences).where(t.sequences.c.id == seq_id))

@@ -26,8 +26,14 @@ class SubscriberRow:
 
 
 _COLUMNS = (
-    t.subscribers.c.id, t.subscribers.c.account_id, t.subscribers.c.email, t.subscribers.c.email_key,
-    t.subscribers.c.status, t.subscribers.c.data, t.subscribers.c.created_at, t.subscribers.c.updated_at,
+    t.subscribers.c.id,
+    t.subscribers.c.account_id,
+    t.subscribers.c.email,
+    t.subscribers.c.email_key,
+    t.subscribers.c.status,
+    t.subscribers.c.data,
+    t.subscribers.c.created_at,
+    t.subscribers.c.updated_at,
 )
 
 
@@ -37,8 +43,7 @@ def _row(row: Any) -> SubscriberRow:
 
 def find(conn: Connection, account_id: int, email_key: str, *, for_update: bool = False) -> SubscriberRow | None:
     """Return the subscriber with this address key, optionally locking the row."""
-    stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id,
-                                   t.subscribers.c.email_key == email_key)
+    stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, t.subscribers.c.email_key == email_key)
     if for_update and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
@@ -49,9 +54,10 @@ def find_many(conn: Connection, account_id: int, email_keys: Sequence[str]) -> d
     """Return subscribers by address key."""
     found: dict[str, SubscriberRow] = {}
     for start in range(0, len(email_keys), 500):
-        chunk = list(email_keys[start:start + 500])
-        for row in conn.execute(select(*_COLUMNS).where(t.subscribers.c.account_id == account_id,
-                                                        t.subscribers.c.email_key.in_(chunk))):
+        chunk = list(email_keys[start : start + 500])
+        for row in conn.execute(
+            select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, t.subscribers.c.email_key.in_(chunk))
+        ):
             sub = _row(row)
             found[sub.email_key] = sub
     return found
@@ -63,19 +69,30 @@ def by_ids(conn: Connection, ids: Sequence[int]) -> list[SubscriberRow]:
     return [_row(r) for r in conn.execute(select(*_COLUMNS).where(t.subscribers.c.id.in_(list(ids))))]
 
 
-def insert_one(conn: Connection, account_id: int, email: str, email_key: str, status: str,
-               data: dict[str, Any], now_us: int) -> int:
-    result = conn.execute(insert(t.subscribers).values(
-        account_id=account_id, email=email, email_key=email_key, status=status, data=dumps(data),
-        created_at=now_us, updated_at=now_us,
-    ))
+def insert_one(
+    conn: Connection, account_id: int, email: str, email_key: str, status: str, data: dict[str, Any], now_us: int
+) -> int:
+    result = conn.execute(
+        insert(t.subscribers).values(
+            account_id=account_id,
+            email=email,
+            email_key=email_key,
+            status=status,
+            data=dumps(data),
+            created_at=now_us,
+            updated_at=now_us,
+        )
+    )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def save(conn: Connection, sub: SubscriberRow, now_us: int) -> None:
     """Write status and data of a subscriber."""
-    conn.execute(update(t.subscribers).where(t.subscribers.c.id == sub.id)
-                 .values(status=sub.status, data=dumps(sub.data), updated_at=now_us))
+    conn.execute(
+        update(t.subscribers)
+        .where(t.subscribers.c.id == sub.id)
+        .values(status=sub.status, data=dumps(sub.data), updated_at=now_us)
+    )
 
 
 def save_data_many(conn: Connection, rows: Iterable[tuple[int, dict[str, Any]]], now_us: int) -> None:
@@ -85,7 +102,8 @@ def save_data_many(conn: Connection, rows: Iterable[tuple[int, dict[str, Any]]],
     params = [{"b_id": sid, "b_data": dumps(data), "b_now": now_us} for sid, data in rows]
     if params:
         conn.execute(
-            update(t.subscribers).where(t.subscribers.c.id == bindparam("b_id"))
+            update(t.subscribers)
+            .where(t.subscribers.c.id == bindparam("b_id"))
             .values(data=bindparam("b_data"), updated_at=bindparam("b_now")),
             params,
         )
@@ -96,26 +114,41 @@ def delete_one(conn: Connection, account_id: int, subscriber_id: int) -> None:
     where_sub = and_(t.list_members.c.account_id == account_id, t.list_members.c.subscriber_id == subscriber_id)
     conn.execute(delete(t.list_members).where(where_sub))
     conn.execute(delete(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.subscriber_id == subscriber_id))
-    conn.execute(delete(t.timeline).where(t.timeline.c.account_id == account_id,
-                                          t.timeline.c.subscriber_id == subscriber_id))
+    conn.execute(
+        delete(t.timeline).where(t.timeline.c.account_id == account_id, t.timeline.c.subscriber_id == subscriber_id)
+    )
     conn.execute(delete(t.inbox).where(t.inbox.c.subscriber_id == subscriber_id))
-    conn.execute(delete(t.outbox).where(t.outbox.c.account_id == account_id,
-                                        t.outbox.c.subscriber_id == subscriber_id))
-    conn.execute(update(t.issues).where(t.issues.c.account_id == account_id,
-                                        t.issues.c.subscriber_id == subscriber_id).values(subscriber_id=None))
+    conn.execute(delete(t.outbox).where(t.outbox.c.account_id == account_id, t.outbox.c.subscriber_id == subscriber_id))
+    conn.execute(
+        update(t.issues)
+        .where(t.issues.c.account_id == account_id, t.issues.c.subscriber_id == subscriber_id)
+        .values(subscriber_id=None)
+    )
     conn.execute(delete(t.subscribers).where(t.subscribers.c.id == subscriber_id))
 
 
-def page(conn: Connection, account_id: int, *, after_id: int, limit: int, status: str | None = None,
-         list_id: int | None = None, search: str | None = None) -> list[SubscriberRow]:
+def page(
+    conn: Connection,
+    account_id: int,
+    *,
+    after_id: int,
+    limit: int,
+    status: str | None = None,
+    list_id: int | None = None,
+    search: str | None = None,
+) -> list[SubscriberRow]:
     """Return a keyset page of subscribers ordered by id."""
     stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, t.subscribers.c.id > after_id)
     if status:
         stmt = stmt.where(t.subscribers.c.status == status)
     if list_id is not None:
-        stmt = stmt.where(t.subscribers.c.id.in_(
-            select(t.list_members.c.subscriber_id).where(t.list_members.c.account_id == account_id,
-                                                         t.list_members.c.list_id == list_id)))
+        stmt = stmt.where(
+            t.subscribers.c.id.in_(
+                select(t.list_members.c.subscriber_id).where(
+                    t.list_members.c.account_id == account_id, t.list_members.c.list_id == list_id
+                )
+            )
+        )
     if search:
         stmt = stmt.where(t.subscribers.c.email_key.contains(search.lower(), autoescape=True))
     return [_row(r) for r in conn.execute(stmt.order_by(t.subscribers.c.id).limit(limit))]
@@ -129,8 +162,7 @@ def list_keys(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
     rows = conn.execute(
         select(t.list_members.c.subscriber_id, t.lists.c.key)
         .join(t.lists, t.lists.c.id == t.list_members.c.list_id)
-        .where(t.list_members.c.account_id == account_id,
-               t.list_members.c.subscriber_id.in_(list(subscriber_ids)))
+        .where(t.list_members.c.account_id == account_id, t.list_members.c.subscriber_id.in_(list(subscriber_ids)))
     )
     for sid, key in rows:
         found[sid].add(key)
@@ -139,5 +171,6 @@ def list_keys(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
 
 def mark_bounced(conn: Connection, subscriber_id: int, now_us: int) -> None:
     """Record a hard bounce (SPEC §6.2)."""
-    conn.execute(update(t.subscribers).where(t.subscribers.c.id == subscriber_id)
-                 .values(status="bounced", updated_at=now_us))
+    conn.execute(
+        update(t.subscribers).where(t.subscribers.c.id == subscriber_id).values(status="bounced", updated_at=now_us)
+    )

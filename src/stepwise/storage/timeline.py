@@ -18,7 +18,14 @@ def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def page(conn: Connection, account_id: int, subscriber_id: int, *, after_id: int, limit: int) -> list[Row[Any]]:
-    stmt = (select(t.timeline).where(t.timeline.c.account_id == account_id,
-                                     t.timeline.c.subscriber_id == subscriber_id, t.timeline.c.id > after_id)
-            .order_by(t.timeline.c.id).limit(limit))
+    stmt = (
+        select(t.timeline)
+        .where(
+            t.timeline.c.account_id == account_id,
+            t.timeline.c.subscriber_id == subscriber_id,
+            t.timeline.c.id > after_id,
+        )
+        .order_by(t.timeline.c.id)
+        .limit(limit)
+    )
     return list(conn.execute(stmt))

@@ -36,8 +36,11 @@ from stepwise.storage.outbox import OutboxRow
 
 log = logging.getLogger("stepwise.delivery")
 LEASE = timedelta(minutes=5)  # far longer than one attempt (every call has its own deadline)
-UNAVAILABLE = {"unsubscribed": "subscriber_unsubscribed", "bounced": "subscriber_bounced",
-               "unconfirmed": "subscriber_unconfirmed"}
+UNAVAILABLE = {
+    "unsubscribed": "subscriber_unsubscribed",
+    "bounced": "subscriber_bounced",
+    "unconfirmed": "subscriber_unconfirmed",
+}
 
 
 @dataclass
@@ -57,9 +60,18 @@ class Result:
 class Deliverer:
     """Delivers email rows of the outbox through one transport."""
 
-    def __init__(self, db: Database, transport: Transport, signer: TokenSigner, base_url: str, clock: Clock,
-                 *, batch_size: int = 100, concurrency: int = 10,
-                 on_result: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        signer: TokenSigner,
+        base_url: str,
+        clock: Clock,
+        *,
+        batch_size: int = 100,
+        concurrency: int = 10,
+        on_result: Callable[[str], None] | None = None,
+    ) -> None:
         self.db = db
         self.transport = transport
         self.signer = signer
@@ -98,8 +110,9 @@ class Deliverer:
 
     def _claim(self, now: datetime, token: str) -> list[OutboxRow]:
         with self.db.write() as conn:
-            return outbox_store.claim(conn, to_us(now), self.batch_size, int(LEASE.total_seconds() * 1e6), token,
-                                      kinds=("email",))
+            return outbox_store.claim(
+                conn, to_us(now), self.batch_size, int(LEASE.total_seconds() * 1e6), token, kinds=("email",)
+            )
 
     def _prepare(self, rows: Sequence[OutboxRow], now: datetime) -> list[Prepared]:
         with self.db.read() as conn:
@@ -130,19 +143,30 @@ class Deliverer:
         account = account_store.by_id(conn, row.account_id)
         unsubscribe_url = f"{self.base_url}/t/u/{self.signer.sign('unsubscribe', row.account_id, issue.id)}"
         context: dict[str, Any] = {
-            "email": sub.email, "data": payload.get("data") or {}, "sequence": payload.get("sequence"),
-            "event": payload.get("event") or {}, "now": from_us(payload.get("at") or to_us(now)),
+            "email": sub.email,
+            "data": payload.get("data") or {},
+            "sequence": payload.get("sequence"),
+            "event": payload.get("event") or {},
+            "now": from_us(payload.get("at") or to_us(now)),
             "unsubscribe_url": unsubscribe_url,
         }
         try:
             rendered = render_draft(draft.subject, draft.html, draft.text, context)
             host = self.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
             item.outgoing = message_builder.build(
-                issue_id=issue.id, sender_email=draft.from_email, sender_name=draft.from_name,
-                reply_to=draft.reply_to, recipient=sub.email, subject=rendered.subject, html=rendered.html,
-                text=rendered.text, unsubscribe_url=unsubscribe_url,
+                issue_id=issue.id,
+                sender_email=draft.from_email,
+                sender_name=draft.from_name,
+                reply_to=draft.reply_to,
+                recipient=sub.email,
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                unsubscribe_url=unsubscribe_url,
                 list_id=f"<{payload.get('sequence') or 'transactional'}.{account.name if account else 'account'}.{host}>",
-                base_url=self.base_url, date=now, with_raw=self.transport.name != "capture",
+                base_url=self.base_url,
+                date=now,
+                with_raw=self.transport.name != "capture",
             )
         except (RenderError, message_builder.UnsafeHeader) as exc:
             item.fail = str(exc)
@@ -170,13 +194,22 @@ class Deliverer:
                 if outcome is None:
                     continue
                 kind, detail = outcome
-                entries.append({"account_id": row.account_id, "subscriber_id": row.subscriber_id, "at": now_us,
-                                "kind": kind, "sequence": item.row.payload.get("sequence"), "detail": detail})
+                entries.append(
+                    {
+                        "account_id": row.account_id,
+                        "subscriber_id": row.subscriber_id,
+                        "at": now_us,
+                        "kind": kind,
+                        "sequence": item.row.payload.get("sequence"),
+                        "detail": detail,
+                    }
+                )
                 self.on_result(kind)
             timeline_store.add(conn, entries)
 
-    def _record_one(self, conn: Connection, result: Result, now: datetime,
-                    now_us: int) -> tuple[str, dict[str, Any]] | None:
+    def _record_one(
+        self, conn: Connection, result: Result, now: datetime, now_us: int
+    ) -> tuple[str, dict[str, Any]] | None:
         item, row = result.prepared, result.prepared.row
         issue_id = row.issue_id or ""
         base = {"issue": issue_id, "draft": row.payload.get("draft")}
@@ -196,11 +229,22 @@ class Deliverer:
         if result.error is None:
             if not outbox_store.finish(conn, row.id, row.lease_token):
                 return None  # another worker owns the row now; it records its own outcome
-            issue_store.update_issue(conn, issue_id, {
-                "status": "sent", "sent_at": now_us, "message_id": out.headers["Message-ID"],
-                "transport": self.transport.name, "subject": out.subject, "from_addr": out.from_header,
-                "headers": dumps(out.headers), "html": out.html, "text": out.text, "reason": None,
-            })
+            issue_store.update_issue(
+                conn,
+                issue_id,
+                {
+                    "status": "sent",
+                    "sent_at": now_us,
+                    "message_id": out.headers["Message-ID"],
+                    "transport": self.transport.name,
+                    "subject": out.subject,
+                    "from_addr": out.from_header,
+                    "headers": dumps(out.headers),
+                    "html": out.html,
+                    "text": out.text,
+                    "reason": None,
+                },
+            )
             return "email_sent", {**base, "transport": self.transport.name}
         error = result.error
         delay = decide(permanent=error.permanent, attempt=row.attempts, schedule=EMAIL_BACKOFF)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from stepwise.services.processing import BatchResult
 from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import Deliverer
 
@@ -17,8 +18,15 @@ log = logging.getLogger("stepwise.worker")
 class WorkerThreads:
     """The advancing loop and the delivery loop, each on its own thread, stoppable and drainable."""
 
-    def __init__(self, advancer: Advancer, deliverer: Deliverer, wakeup: threading.Event, *,
-                 poll_interval: float = 0.2, on_batch: Callable[[object], None] | None = None) -> None:
+    def __init__(
+        self,
+        advancer: Advancer,
+        deliverer: Deliverer,
+        wakeup: threading.Event,
+        *,
+        poll_interval: float = 0.2,
+        on_batch: Callable[[BatchResult], None] | None = None,
+    ) -> None:
         self.advancer = advancer
         self.deliverer = deliverer
         self.wakeup = wakeup

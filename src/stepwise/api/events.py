@@ -1,0 +1,24 @@
+"""/events: custom events from outside systems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from stepwise.api import schemas
+from stepwise.api.auth import Account, App
+from stepwise.errors import TooLarge
+from stepwise.services import events as service
+from stepwise.services.events import MAX_BATCH
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+@router.post("", response_model=schemas.EventsResult, status_code=202)
+def post_events(body: schemas.EventsBody, account: Account, app: App, request: Request) -> dict[str, Any]:
+    """Accept one event or a batch of up to 1000; idempotent by `id`; unknown emails are only counted."""
+    events = body.events if isinstance(body, schemas.EventBatch) else [body]
+    if len(events) > MAX_BATCH:
+        raise TooLarge(f"a batch holds at most {MAX_BATCH} events", code="batch_too_large")
+    return service.ingest(app.db, account.id, events, app.clock())

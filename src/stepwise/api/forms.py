@@ -1,0 +1,39 @@
+"""/forms: hosted subscription form definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from stepwise.api.auth import Account, App
+from stepwise.api.common import KeyPath
+from stepwise.domain.forms import FormSpec
+from stepwise.services import forms as service
+
+router = APIRouter(prefix="/forms", tags=["forms"])
+
+
+@router.put("/{key}", status_code=200, responses={201: {"description": "Created"}})
+def put_form(key: KeyPath, body: FormSpec, account: Account, app: App, response: Response) -> dict[str, Any]:
+    """Create or replace a form (fields, lists, double opt-in, confirmation draft, success URL)."""
+    view, created = service.put(app.db, account.id, key, body, app.clock())
+    response.status_code = 201 if created else 200
+    return view
+
+
+@router.get("")
+def all_forms(account: Account, app: App) -> dict[str, Any]:
+    return {"items": service.all_forms(app.db, account.id)}
+
+
+@router.get("/{key}")
+def get_form(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+    return service.get(app.db, account.id, key)
+
+
+@router.delete("/{key}", status_code=204)
+def delete_form(key: KeyPath, account: Account, app: App) -> Response:
+    """Delete a form (409 while a sequence listens for it)."""
+    service.delete(app.db, account.id, key)
+    return Response(status_code=204)

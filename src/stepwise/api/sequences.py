@@ -1,0 +1,100 @@
+"""/sequences: definitions, status, statistics and runs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from stepwise.api import schemas
+from stepwise.api.auth import Account, App
+from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit
+from stepwise.domain.definition import SequenceDefinition
+from stepwise.services import runs as run_service
+from stepwise.services import sequences as service
+
+router = APIRouter(prefix="/sequences", tags=["sequences"])
+
+
+@router.put("/{key}", response_model=schemas.Sequence, responses={201: {"model": schemas.Sequence}})
+def put_sequence(
+    key: KeyPath, definition: SequenceDefinition, account: Account, app: App, response: Response
+) -> dict[str, Any]:
+    """Create or replace a definition. 422 lists every problem with its JSON path."""
+    view, created = service.put(app.db, account.id, key, definition.model_dump(mode="json", by_alias=True), app.clock())
+    response.status_code = 201 if created else 200
+    return view
+
+
+@router.get("", response_model=schemas.SequencesOut)
+def all_sequences(account: Account, app: App) -> dict[str, Any]:
+    return {"items": service.all_sequences(app.db, account.id)}
+
+
+@router.get("/{key}", response_model=schemas.Sequence)
+def get_sequence(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+    return service.get(app.db, account.id, key)
+
+
+@router.delete("/{key}", status_code=204)
+def delete_sequence(key: KeyPath, account: Account, app: App) -> Response:
+    """Delete a sequence with its runs and statistics (409 while another sequence starts or stops it)."""
+    service.delete(app.db, account.id, key)
+    return Response(status_code=204)
+
+
+@router.post("/{key}/activate", response_model=schemas.Sequence)
+def activate(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+    """Activate; every draft it uses must have a subject and a sender. Overdue deadlines fire (S11)."""
+    return service.set_status(app.db, account.id, key, "active", app.clock())
+
+
+@router.post("/{key}/pause", response_model=schemas.Sequence)
+def pause(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+    """Pause: admits and moves no one; deadlines keep running (S11)."""
+    return service.set_status(app.db, account.id, key, "paused", app.clock())
+
+
+@router.get("/{key}/stats", response_model=schemas.SequenceStats)
+def stats(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+    """Entered, on steps, completed, stopped by reason, per-step and per-variant counts (SPEC §7)."""
+    return service.stats(app.db, account.id, key)
+
+
+@router.get("/{key}/runs", response_model=schemas.RunPage)
+def runs(
+    key: KeyPath,
+    account: Account,
+    app: App,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    status: Literal["active", "paused", "completed", "stopped"] | None = None,
+    step: int | None = Query(default=None, ge=1),
+) -> dict[str, Any]:
+    items, next_cursor = run_service.of_sequence(
+        app.db, account.id, key, status=status, step=step, cursor=cursor, limit=limit
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/{key}/runs", response_model=schemas.Run, status_code=201)
+def start_run(key: KeyPath, body: schemas.RunStart, account: Account, app: App) -> dict[str, Any]:
+    """Put a subscriber into the sequence bypassing its step-1 event (S9)."""
+    return run_service.control(app.db, app.catalog, account.id, key, body.email, "start", app.clock())
+
+
+def _control(action: str) -> Any:
+    def handler(key: KeyPath, email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+        return run_service.control(app.db, app.catalog, account.id, key, email, action, app.clock())
+
+    handler.__name__ = f"{action}_run"
+    handler.__doc__ = {
+        "stop": "End the run (reason `manual`).",
+        "pause": "Pause this run only (S11).",
+        "resume": "Resume the run: overdue deadlines fire, state waits are re-tested (S11).",
+    }[action]
+    return handler
+
+
+for _action in ("stop", "pause", "resume"):
+    router.post(f"/{{key}}/runs/{{email}}/{_action}", response_model=schemas.Run)(_control(_action))

@@ -1,0 +1,93 @@
+"""/subscribers: upsert, read, edit, delete, unsubscribe, runs, timeline, bulk update."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response, status
+
+from stepwise.api import schemas
+from stepwise.api.auth import Account, App
+from stepwise.api.common import Cursor, EmailPath, Limit
+from stepwise.services import runs as run_service
+from stepwise.services import subscribers as service
+from stepwise.services import timeline as timeline_service
+from stepwise.services.subscribers import Edit
+
+router = APIRouter(prefix="/subscribers", tags=["subscribers"])
+
+
+@router.post(
+    "",
+    response_model=schemas.Subscriber,
+    status_code=201,
+    responses={200: {"model": schemas.Subscriber, "description": "Updated (data merged)"}},
+)
+def upsert(body: schemas.SubscriberUpsert, account: Account, app: App, response: Response) -> dict[str, Any]:
+    """Create a subscriber, or update one with this address (data is merged, lists are added)."""
+    edit = Edit(data=body.data, lists_add=list(body.lists or []), status=body.status)
+    view, created = service.edit_one(app.db, account.id, body.email, edit, source="api", now=app.clock(), create=True)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return view
+
+
+@router.get("", response_model=schemas.SubscriberPage)
+def list_subscribers(
+    account: Account,
+    app: App,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    list: str | None = None,
+    status: Literal["active", "unconfirmed", "unsubscribed", "bounced"] | None = None,
+    q: str | None = None,
+) -> dict[str, Any]:
+    """List subscribers, optionally of one list or status (`q` searches addresses)."""
+    items, next_cursor = service.page(
+        app.db, account.id, status=status, list_key=list, cursor=cursor, limit=limit, search=q
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{email}", response_model=schemas.Subscriber)
+def get_subscriber(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+    """One subscriber with data and lists."""
+    return service.get(app.db, account.id, email)
+
+
+@router.patch("/{email}", response_model=schemas.Subscriber)
+def patch_subscriber(email: EmailPath, body: schemas.SubscriberPatch, account: Account, app: App) -> dict[str, Any]:
+    """Merge data, unset paths, or change status; emits data_changed, unsubscribed, subscription_confirmed."""
+    edit = Edit(data=body.data, unset=list(body.unset or []), status=body.status)
+    view, _ = service.edit_one(app.db, account.id, email, edit, source="api", now=app.clock(), create=False)
+    return view
+
+
+@router.delete("/{email}", status_code=204)
+def delete_subscriber(email: EmailPath, account: Account, app: App) -> Response:
+    """Delete a subscriber; their runs end with reason `deleted` (S12)."""
+    service.delete(app.db, app.catalog, account.id, email, app.clock())
+    return Response(status_code=204)
+
+
+@router.post("/{email}/unsubscribe", response_model=schemas.Subscriber)
+def unsubscribe(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+    """Unsubscribe (emits `unsubscribed`; runs continue unless their sequence exits on unsubscribe)."""
+    view, _ = service.edit_one(
+        app.db, account.id, email, Edit(status="unsubscribed"), source="api", now=app.clock(), create=False
+    )
+    return view
+
+
+@router.get("/{email}/runs", response_model=schemas.RunsOut)
+def subscriber_runs(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+    """Every run of the subscriber, oldest first."""
+    return {"items": run_service.of_subscriber(app.db, account.id, email)}
+
+
+@router.get("/{email}/timeline", response_model=schemas.TimelinePage)
+def subscriber_timeline(
+    email: EmailPath, account: Account, app: App, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    """Events, transitions, actions and deliveries, oldest first."""
+    items, next_cursor = timeline_service.page(app.db, account.id, email, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,94 @@
+"""Apply a validated bundle of definitions to an account, in one transaction per kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepwise.bootstrap import Stepwise
+from stepwise.cli.definitions import Bundle, merged_references, validate
+from stepwise.errors import Unprocessable
+from stepwise.services import drafts as draft_service
+from stepwise.services import lists as list_service
+from stepwise.services import sequences as sequence_service
+from stepwise.services.drafts import DraftBody
+from stepwise.services.references import gather
+from stepwise.storage import drafts as draft_store
+from stepwise.storage import lists as list_store
+from stepwise.storage import sequences as sequence_store
+
+
+def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[str]:
+    """Validate against what the account holds, then create or update; return one line per item."""
+    with stepwise.db.read() as conn:
+        known = gather(conn, account_id)
+    problems = validate(bundle, known)
+    if problems:
+        raise Unprocessable("the definitions are invalid", details=problems)
+    now = stepwise.clock()
+    lines: list[str] = []
+    for key, body in sorted(bundle.lists.items()):
+        with stepwise.db.read() as conn:
+            before = list_store.get(conn, account_id, key)
+        _, created = list_service.put(stepwise.db, account_id, key, str(body["name"]), now)
+        lines.append(_line("list", key, created, before is not None and before.name == body["name"]))
+    for key, body in sorted(bundle.drafts.items()):
+        with stepwise.db.read() as conn:
+            old = draft_store.get(conn, account_id, key)
+        draft = DraftBody.model_validate(body)
+        same = old is not None and all(getattr(old, f) == getattr(draft, f) for f in draft_store.FIELDS)
+        if same:
+            lines.append(_line("draft", key, False, True))
+            continue
+        _, created = draft_service.put(stepwise.db, account_id, key, draft, now)
+        lines.append(_line("draft", key, created, False))
+    if bundle.forms:
+        from stepwise.services import forms as form_service
+
+        for key, body in sorted(bundle.forms.items()):
+            result = form_service.put_from_file(stepwise.db, account_id, key, body, now)
+            lines.append(_line("form", key, result == "created", result == "unchanged"))
+    if bundle.sequences:
+        # One transaction, checked against the account plus the files, so sequences that start
+        # each other can be saved together.
+        refs = merged_references(bundle, known)
+        with stepwise.db.write() as conn:
+            for key in _start_order(bundle.sequences):
+                definition = sequence_service.parse(bundle.sequences[key])
+                old = sequence_store.get(conn, account_id, key)
+                stored = definition.dump()
+                status = stored.pop("status", None) or "paused"
+                if old is not None and old.definition == stored and old.status == status:
+                    lines.append(_line("sequence", key, False, True))
+                    continue
+                _, created = sequence_service.save(conn, account_id, key, definition, now, refs)
+                lines.append(_line("sequence", key, created, False))
+        stepwise.db.wakeup.set()
+    return lines
+
+
+def _start_order(sequences: dict[str, dict[str, Any]]) -> list[str]:
+    """Save sequences that others start before those others (S9 checks the target's step 1)."""
+    from stepwise.domain.definition import SequenceDefinition
+    from stepwise.domain.validation import targets
+
+    deps = {
+        key: targets(SequenceDefinition.model_validate(body)) & set(sequences) - {key}
+        for key, body in sequences.items()
+    }
+    order: list[str] = []
+    while deps:
+        ready = sorted(k for k, d in deps.items() if not d - set(order))
+        if not ready:  # a cycle: the remaining ones reference each other; any order works
+            ready = sorted(deps)
+        for key in ready:
+            order.append(key)
+            deps.pop(key)
+    return order
+
+
+def _line(kind: str, key: str, created: bool, unchanged: bool) -> str:
+    if created:
+        return f"created   {kind} {key}"
+    if unchanged:
+        return f"unchanged {kind} {key}"
+    return f"updated   {kind} {key}"

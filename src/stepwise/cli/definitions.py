@@ -1,0 +1,144 @@
+"""Definition files (YAML or JSON): lists, drafts, forms and sequences as code (SPEC §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import ValidationError
+
+from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.forms import FormSpec, form_problems, form_reference_problems
+from stepwise.domain.keys import is_key
+from stepwise.domain.problems import Problem, from_validation_error
+from stepwise.domain.validation import References, check_sequence, referenced
+from stepwise.services.drafts import DraftBody
+from stepwise.services.drafts import problems as draft_problems
+
+KINDS = ("lists", "drafts", "forms", "sequences")
+
+
+@dataclass
+class Bundle:
+    """Everything read from a set of files, with where each item came from."""
+
+    lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sequences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origin: dict[tuple[str, str], str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def load(paths: list[Path]) -> Bundle:
+    """Read files; every document is a mapping with any of the keys lists, drafts, forms, sequences."""
+    bundle = Bundle()
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            bundle.problems.append(f"{path}: cannot read: {exc}")
+            continue
+        try:
+            if path.suffix.lower() == ".json":
+                documents = [orjson.loads(text)]
+            else:
+                documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+            bundle.problems.append(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}")
+            continue
+        for number, document in enumerate(documents, start=1):
+            where = f"{path}" if len(documents) == 1 else f"{path} (document {number})"
+            _take(bundle, document, where)
+    return bundle
+
+
+def _take(bundle: Bundle, document: Any, where: str) -> None:
+    if not isinstance(document, dict):
+        bundle.problems.append(f"{where}: $: must be a mapping with lists, drafts, forms or sequences")
+        return
+    for kind, items in document.items():
+        if kind not in KINDS:
+            bundle.problems.append(f"{where}: $.{kind}: unknown section (use {', '.join(KINDS)})")
+            continue
+        if not isinstance(items, dict):
+            bundle.problems.append(f"{where}: $.{kind}: must map keys to definitions")
+            continue
+        for key, body in items.items():
+            if not isinstance(key, str) or not is_key(key):
+                bundle.problems.append(f"{where}: $.{kind}.{key}: keys are slugs like 'welcome-2'")
+                continue
+            if (kind, key) in bundle.origin:
+                bundle.problems.append(f"{where}: $.{kind}.{key}: also defined in {bundle.origin[(kind, key)]}")
+                continue
+            if kind == "lists" and isinstance(body, str):
+                body = {"name": body}
+            if not isinstance(body, dict):
+                bundle.problems.append(f"{where}: $.{kind}.{key}: must be a mapping")
+                continue
+            getattr(bundle, kind)[key] = body
+            bundle.origin[(kind, key)] = where
+
+
+def validate(bundle: Bundle, known: References | None = None) -> list[str]:
+    """Check every item; `known` adds what the database already holds (for apply)."""
+    problems = list(bundle.problems)
+    known = known or References()
+
+    def report(kind: str, key: str, items: list[Problem]) -> None:
+        where = bundle.origin.get((kind, key), "?")
+        for item in items:
+            problems.append(f"{where}: {kind}.{key}{item.path[1:]}: {item.message}")
+
+    for key, body in bundle.lists.items():
+        name = body.get("name")
+        extra = set(body) - {"name"}
+        if not isinstance(name, str) or not name.strip() or extra:
+            report("lists", key, [Problem("$", "a list is {name: text}")])
+    for key, body in bundle.drafts.items():
+        try:
+            report("drafts", key, draft_problems(DraftBody.model_validate(body)))
+        except ValidationError as exc:
+            report("drafts", key, from_validation_error(exc, body))
+    all_lists = known.lists | frozenset(bundle.lists)
+    all_drafts = known.drafts | frozenset(bundle.drafts)
+    for key, body in bundle.forms.items():
+        found = form_problems(body)
+        if not found:
+            found = form_reference_problems(FormSpec.model_validate(body), all_lists, all_drafts)
+        report("forms", key, found)
+    parsed: dict[str, SequenceDefinition] = {}
+    for key, body in bundle.sequences.items():
+        try:
+            parsed[key] = SequenceDefinition.model_validate(body)
+        except ValidationError as exc:
+            report("sequences", key, from_validation_error(exc, body))
+    refs = _merge(bundle, known, parsed)
+    for key, definition in parsed.items():
+        report("sequences", key, check_sequence(key, definition, refs))
+    return problems
+
+
+def _merge(bundle: Bundle, known: References, parsed: dict[str, SequenceDefinition]) -> References:
+    step_one = dict(known.step_one_variants)
+    step_one.update({key: len(d.steps[0].variants) for key, d in parsed.items()})
+    targeted: dict[str, set[str]] = {k: set(v) for k, v in known.targeted_by.items()}
+    for key, definition in parsed.items():
+        for target in referenced(definition)["sequences"]:
+            targeted.setdefault(target, set()).add(key)
+    return References(
+        drafts=known.drafts | frozenset(bundle.drafts),
+        lists=known.lists | frozenset(bundle.lists),
+        forms=known.forms | frozenset(bundle.forms),
+        step_one_variants=step_one,
+        targeted_by={k: frozenset(v) for k, v in targeted.items()},
+    )
+
+
+def merged_references(bundle: Bundle, known: References) -> References:
+    """What the account holds plus what the files define (for saving them together)."""
+    parsed = {key: SequenceDefinition.model_validate(body) for key, body in bundle.sequences.items()}
+    return _merge(bundle, known, parsed)

@@ -1,0 +1,63 @@
+"""Hosted subscription forms (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stepwise.domain.keys import Key
+from stepwise.domain.paths import DataPath
+from stepwise.domain.problems import Problem, from_validation_error
+
+
+class FormField(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: DataPath
+    label: str | None = Field(default=None, max_length=200)
+    required: bool = False
+
+
+class FormSpec(BaseModel):
+    """A form: which profile fields it asks for, which lists it joins, and how it confirms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    fields: list[DataPath | FormField] = Field(default_factory=list, max_length=50)
+    lists: list[Key] = Field(default_factory=list, max_length=50)
+    double_opt_in: bool = True
+    confirmation_draft: Key | None = None
+    success_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("success_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("success_url must start with http:// or https://")
+        if value is not None and any(ch in value for ch in "\r\n\0"):
+            raise ValueError("success_url must not contain line breaks")
+        return value
+
+    def field_list(self) -> list[FormField]:
+        """The fields with labels, in order."""
+        return [f if isinstance(f, FormField) else FormField(path=f) for f in self.fields]
+
+
+def form_problems(body: Any) -> list[Problem]:
+    """Shape problems of a form body (references are checked against the account separately)."""
+    try:
+        FormSpec.model_validate(body)
+    except ValidationError as exc:
+        return from_validation_error(exc, body)
+    return []
+
+
+def form_reference_problems(spec: FormSpec, lists: frozenset[str], drafts: frozenset[str]) -> list[Problem]:
+    """Problems with the lists and draft a form refers to."""
+    found = [Problem(f"$.lists[{i}]", f"unknown list {key!r}") for i, key in enumerate(spec.lists) if key not in lists]
+    if spec.confirmation_draft and spec.confirmation_draft not in drafts:
+        found.append(Problem("$.confirmation_draft", f"unknown draft {spec.confirmation_draft!r}"))
+    return found
