@@ -54,8 +54,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret", base_url="http://stepwise.test",
-                    poll_interval=0.02)
+    return Settings(
+        database_url=database_url, secret_key="test-secret", base_url="http://stepwise.test", poll_interval=0.02
+    )
 
 
 @pytest.fixture

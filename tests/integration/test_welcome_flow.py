@@ -21,19 +21,36 @@ WELCOME = {
 }
 
 
-def test_welcome_email_is_sent_and_stats_follow_the_run(stepwise: Stepwise, account: tuple[int, str],
-                                                         clock: FakeClock) -> None:
+def test_welcome_email_is_sent_and_stats_follow_the_run(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock
+) -> None:
     account_id, _ = account
-    drafts.put(stepwise.db, account_id, "welcome",
-               DraftBody(subject="Hi {{ data.base.firstName }}", html="<p>Hello [% anketa.base.firstName %]</p>",
-                         from_email="news@example.com"), clock())
+    drafts.put(
+        stepwise.db,
+        account_id,
+        "welcome",
+        DraftBody(
+            subject="Hi {{ data.base.firstName }}",
+            html="<p>Hello [% anketa.base.firstName %]</p>",
+            from_email="news@example.com",
+        ),
+        clock(),
+    )
     sequences.put(stepwise.db, account_id, "welcome", WELCOME, clock())
-    edit_one(stepwise.db, account_id, "anna@example.com", Edit(data={"base": {"firstName": "Anna"}}),
-             source="api", now=clock(), create=True)
+    edit_one(
+        stepwise.db,
+        account_id,
+        "anna@example.com",
+        Edit(data={"base": {"firstName": "Anna"}}),
+        source="api",
+        now=clock(),
+        create=True,
+    )
     settle(stepwise)
 
-    items, _ = issues.page(stepwise.db, account_id, email=None, sequence=None, draft=None, status=None,
-                           cursor=None, limit=10)
+    items, _ = issues.page(
+        stepwise.db, account_id, email=None, sequence=None, draft=None, status=None, cursor=None, limit=10
+    )
     assert [(i["status"], i["subject"]) for i in items] == [("sent", "Hi Anna")]
     message = issues.message(stepwise.db, account_id, items[0]["id"])
     assert message["html"] == "<p>Hello Anna</p>"

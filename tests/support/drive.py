@@ -27,8 +27,9 @@ def advance(stepwise: Stepwise, *, max_batches: int = 1000) -> BatchResult:
 
 def deliver(stepwise: Stepwise, *, max_batches: int = 1000) -> int:
     """Run the delivery loop until the due outbox is empty; return rows handled."""
-    deliverer = Deliverer(stepwise.db, stepwise.transport(), stepwise.signer, stepwise.settings.base_url,
-                          stepwise.clock)
+    deliverer = Deliverer(
+        stepwise.db, stepwise.transport(), stepwise.signer, stepwise.settings.base_url, stepwise.clock
+    )
 
     async def run() -> int:
         handled = 0

@@ -32,8 +32,9 @@ class LiveServer:
 def live_server(stepwise: Stepwise, *, worker: bool = True) -> Iterator[LiveServer]:
     """Serve the app in a thread; stop it (and the worker) afterwards."""
     port = free_port()
-    config = uvicorn.Config(create_app(stepwise), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        create_app(stepwise), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -55,5 +56,4 @@ def live_server(stepwise: Stepwise, *, worker: bool = True) -> Iterator[LiveServ
 
 
 def api_client(server: LiveServer, key: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url + "/api/v1", headers={"Authorization": f"Bearer {key}"},
-                        timeout=10)
+    return httpx.Client(base_url=server.base_url + "/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=10)

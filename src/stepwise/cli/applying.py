@@ -33,9 +33,9 @@ def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[st
         lines.append(_line("list", key, created, before is not None and before.name == body["name"]))
     for key, body in sorted(bundle.drafts.items()):
         with stepwise.db.read() as conn:
-            old = draft_store.get(conn, account_id, key)
+            old_draft = draft_store.get(conn, account_id, key)
         draft = DraftBody.model_validate(body)
-        same = old is not None and all(getattr(old, f) == getattr(draft, f) for f in draft_store.FIELDS)
+        same = old_draft is not None and all(getattr(old_draft, f) == getattr(draft, f) for f in draft_store.FIELDS)
         if same:
             lines.append(_line("draft", key, False, True))
             continue

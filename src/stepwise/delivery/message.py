@@ -105,8 +105,8 @@ def build(
             root[name] = _UTF8.header_encode(value) if not value.isascii() else value
         elif name != "MIME-Version":
             root[name] = value
-    root.attach(MIMEText(text, "plain", _UTF8))
-    root.attach(MIMEText(html, "html", _UTF8))
+    root.attach(MIMEText(text, "plain", _UTF8))  # type: ignore[arg-type]  # a Charset is accepted at run time
+    root.attach(MIMEText(html, "html", _UTF8))  # type: ignore[arg-type]
     return Outgoing(
         issue_id=issue_id,
         sender=sender_email,

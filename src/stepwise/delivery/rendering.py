@@ -16,7 +16,8 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from stepwise.delivery.text import html_to_text
 
@@ -108,7 +109,7 @@ class _Environment(ImmutableSandboxedEnvironment):
                 loop.iter = nodes.Call(
                     nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None, lineno=loop.lineno
                 )
-        return super()._generate(source, name, filename, defer_init)  # type: ignore[no-any-return]
+        return super()._generate(source, name, filename, defer_init)
 
 
 def _finalize(value: Any) -> Any:

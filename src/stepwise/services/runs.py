@@ -88,11 +88,12 @@ def control(
         else:
             if current is None:
                 raise NotFound(f"{sub.email} has no active or paused run of {key!r}")
-            command = {
+            commands: dict[str, Input] = {
                 "stop": StopRun(sequence=key, at=now),
                 "pause": PauseRun(sequence=key, at=now),
                 "resume": ResumeRun(sequence=key, at=now),
-            }[action]
+            }
+            command = commands[action]
         result = process_locked(conn, catalog, [sub.id], now, extra={sub.id: [command]})
         outcome = result.outcomes.get(sub.id)
         rows = run_store.of_subscriber(conn, account_id, sub.id)

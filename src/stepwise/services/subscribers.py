@@ -127,7 +127,7 @@ def apply_edit(
         old_status = status
     else:
         before = sub.data
-        after = copy.deepcopy(edit.data) if edit.replace_data else merge(before, edit.data or {})
+        after = copy.deepcopy(edit.data or {}) if edit.replace_data else merge(before, edit.data or {})
         for path in edit.unset:
             unset_path(after, path)
         if not isinstance(after, dict):

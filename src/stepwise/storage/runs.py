@@ -36,7 +36,22 @@ _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
 
 
 def _row(r: Any) -> RunRow:
-    return RunRow(*r[:11], bool(r[11]), r[12], r[13])
+    return RunRow(
+        id=r[0],
+        account_id=r[1],
+        sequence_id=r[2],
+        subscriber_id=r[3],
+        pass_no=r[4],
+        status=r[5],
+        step=r[6],
+        entered_at=r[7],
+        step_entered_at=r[8],
+        wake_at=r[9],
+        claimable_at=r[10],
+        recheck=bool(r[11]),
+        ended_at=r[12],
+        end_reason=r[13],
+    )
 
 
 def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, list[RunRow]]:

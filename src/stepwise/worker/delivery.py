@@ -32,6 +32,7 @@ from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage import timeline as timeline_store
 from stepwise.storage.codec import dumps, from_us, to_us
 from stepwise.storage.database import Database
+from stepwise.storage.drafts import DraftRow
 from stepwise.storage.outbox import OutboxRow
 
 log = logging.getLogger("stepwise.delivery")
@@ -129,11 +130,18 @@ class Deliverer:
             item.skip = "subscriber_deleted"
             return item
         sub = subscribers[0]
-        if sub.status in UNAVAILABLE:  # S12, checked again at delivery time
-            item.skip = UNAVAILABLE[sub.status]
-            return item
         payload = row.payload
-        draft = draft_store.get(conn, row.account_id, payload["draft"])
+        confirmation = payload.get("purpose") == "confirmation"
+        if sub.status in UNAVAILABLE and not (confirmation and sub.status == "unconfirmed"):
+            item.skip = UNAVAILABLE[sub.status]  # S12, checked again at delivery time
+            return item
+        # A payload may carry its own template (the built-in confirmation email); else the draft is read.
+        inline = payload.get("template")
+        draft = (
+            DraftRow(0, "", **inline, created_at=0, updated_at=0)
+            if inline
+            else (draft_store.get(conn, row.account_id, payload["draft"]))
+        )
         if draft is None:
             item.fail = f"draft {payload['draft']!r} no longer exists"
             return item
@@ -150,6 +158,8 @@ class Deliverer:
             "now": from_us(payload.get("at") or to_us(now)),
             "unsubscribe_url": unsubscribe_url,
         }
+        if payload.get("confirm_url"):
+            context["confirm_url"] = payload["confirm_url"]
         try:
             rendered = render_draft(draft.subject, draft.html, draft.text, context)
             host = self.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
