@@ -57,10 +57,8 @@ def _problems(exc: RequestValidationError) -> tuple[bool, list[dict[str, str]]]:
         ):
             malformed = True
         where = loc[0] if loc else "body"
-        if where == "body":
-            path = json_path(loc[1:], body)
-        else:
-            path = f"{where}.{'.'.join(str(p) for p in loc[1:])}"
+        rest = ".".join(str(p) for p in loc[1:])
+        path = json_path(loc[1:], body) if where == "body" else f"{where}.{rest}"
         message = str(item.get("msg", "invalid"))
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]

@@ -74,12 +74,11 @@ def _take(bundle: Bundle, document: Any, where: str) -> None:
             if (kind, key) in bundle.origin:
                 bundle.problems.append(f"{where}: $.{kind}.{key}: also defined in {bundle.origin[(kind, key)]}")
                 continue
-            if kind == "lists" and isinstance(body, str):
-                body = {"name": body}
-            if not isinstance(body, dict):
+            item = {"name": body} if kind == "lists" and isinstance(body, str) else body
+            if not isinstance(item, dict):
                 bundle.problems.append(f"{where}: $.{kind}.{key}: must be a mapping")
                 continue
-            getattr(bundle, kind)[key] = body
+            getattr(bundle, kind)[key] = item
             bundle.origin[(kind, key)] = where
 
 

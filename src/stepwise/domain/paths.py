@@ -138,7 +138,4 @@ def _same(a: Any, b: Any) -> bool:
 
 def path_touches(changed: list[str], watched: str) -> bool:
     """Tell whether a change of any `changed` leaf path affects the watched path."""
-    for path in changed:
-        if path == watched or path.startswith(watched + ".") or watched.startswith(path + "."):
-            return True
-    return False
+    return any(path == watched or path.startswith(watched + ".") or watched.startswith(path + ".") for path in changed)

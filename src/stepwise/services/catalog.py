@@ -44,8 +44,9 @@ class SequenceCatalog:
         reuse = cached.infos if cached is not None and cached.timezone == tz else {}
         stale = [sid for sid, v in versions.items() if cached is None or cached.versions.get(sid) != v]
         loaded = {row.id: row for row in sequence_store.by_ids(conn, stale)}
-        for sid, version in versions.items():
+        for sid, listed_version in versions.items():
             row = loaded.get(sid)
+            version = listed_version
             if row is None and cached is not None and sid in cached.keys and cached.keys[sid] in reuse:
                 info = reuse[cached.keys[sid]]
             else:

@@ -62,9 +62,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE)."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else raw
             with conn.begin():
                 yield conn
 

@@ -41,7 +41,7 @@ def ids_by_key(conn: Connection, account_id: int, keys: Iterable[str]) -> dict[s
     rows = conn.execute(
         select(t.lists.c.key, t.lists.c.id).where(t.lists.c.account_id == account_id, t.lists.c.key.in_(wanted))
     )
-    return {key: lid for key, lid in rows}
+    return {str(key): int(lid) for key, lid in rows}
 
 
 def keys(conn: Connection, account_id: int) -> frozenset[str]:

@@ -57,7 +57,7 @@ def all_sequences(conn: Connection, account_id: int) -> list[SequenceRow]:
 def versions(conn: Connection, account_id: int) -> dict[int, int]:
     """Return {sequence id: version}: a cheap check of whether cached definitions are stale."""
     rows = conn.execute(select(t.sequences.c.id, t.sequences.c.version).where(t.sequences.c.account_id == account_id))
-    return {sid: version for sid, version in rows}
+    return {int(sid): int(version) for sid, version in rows}
 
 
 def by_ids(conn: Connection, ids: list[int]) -> list[SequenceRow]:
