@@ -27,8 +27,8 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DatabaseOption = Annotated[str | None, typer.Option("--database-url", help="overrides STEPWISE_DATABASE_URL")]
 AccountOption = Annotated[str, typer.Option("--account", "-a", help="account name")]
