@@ -12,7 +12,9 @@ from tests.e2e.conftest import Api
 
 SEQUENCE = {
     "name": "Welcome",
-    "steps": [{"variants": [{"when": [{"event": "subscriber_added"}], "do": [{"action": "send_email", "draft": "welcome"}]}]}],
+    "steps": [
+        {"variants": [{"when": [{"event": "subscriber_added"}], "do": [{"action": "send_email", "draft": "welcome"}]}]}
+    ],
 }
 DRAFT = {"subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@example.com"}
 
@@ -26,8 +28,14 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def test_malformed_json_is_400(api: Api) -> None:
-    for method, path in [("POST", "/subscribers"), ("PUT", "/sequences/x"), ("PUT", "/drafts/x"), ("POST", "/events"),
-                         ("PATCH", "/subscribers/a@example.com"), ("PUT", "/lists/x")]:
+    for method, path in [
+        ("POST", "/subscribers"),
+        ("PUT", "/sequences/x"),
+        ("PUT", "/drafts/x"),
+        ("POST", "/events"),
+        ("PATCH", "/subscribers/a@example.com"),
+        ("PUT", "/lists/x"),
+    ]:
         response = api.client.request(method, path, content=b'{"email": ', headers={"content-type": "application/json"})
         assert error_of(response, 400)["code"] == "malformed"
 
@@ -40,7 +48,9 @@ def test_unknown_fields_wrong_types_and_invalid_emails_are_422_with_paths(api: A
     for bad in ["not-an-email", "a@b", "a b@example.com", "a@exa mple.com", "", "a@example.com\r\nBcc: x@y.z"]:
         error = error_of(api.client.post("/subscribers", json={"email": bad}), 422)
         assert error["details"][0]["path"] == "$.email"
-    error = error_of(api.client.post("/subscribers", json={"email": "a@example.com", "data": {"base": "x", "bad key": 1}}), 422)
+    error = error_of(
+        api.client.post("/subscribers", json={"email": "a@example.com", "data": {"base": "x", "bad key": 1}}), 422
+    )
     assert error["details"][0]["path"].startswith("$.data")
     error = error_of(api.client.put("/drafts/x", json={**DRAFT, "html": "{% if %}"}), 422)
     assert error["details"][0]["path"] == "$.html"
@@ -48,21 +58,51 @@ def test_unknown_fields_wrong_types_and_invalid_emails_are_422_with_paths(api: A
 
 
 def test_invalid_sequence_reports_every_problem_and_stores_nothing(api: Api) -> None:
-    broken = {"name": "x", "steps": [
-        {"variants": [{"when": [{"event": "time_passed", "after": "1d"}],
-                       "do": [{"action": "go_to_sequence", "sequence": "nowhere"}, {"action": "send_email", "draft": "nope"}]}]},
-        {"variants": [{"when": [{"event": "subscriber_added"}, {"event": "schedule", "cron": "99 * * * *"}],
-                       "do": [{"action": "nothing"}]}]},
-    ]}
+    broken = {
+        "name": "x",
+        "steps": [
+            {
+                "variants": [
+                    {
+                        "when": [{"event": "time_passed", "after": "1d"}],
+                        "do": [
+                            {"action": "go_to_sequence", "sequence": "nowhere"},
+                            {"action": "send_email", "draft": "nope"},
+                        ],
+                    }
+                ]
+            },
+            {
+                "variants": [
+                    {
+                        "when": [{"event": "subscriber_added"}, {"event": "schedule", "cron": "99 * * * *"}],
+                        "do": [{"action": "nothing"}],
+                    }
+                ]
+            },
+        ],
+    }
     error = error_of(api.client.put("/sequences/broken", json=broken), 422)
     paths = {d["path"] for d in error["details"]}
     assert "$.steps[1].variants[0].when[1].cron" in paths
     assert api.client.get("/sequences/broken").status_code == 404
-    structural_ok = {"name": "x", "steps": [
-        {"variants": [{"when": [{"event": "time_passed", "after": "1d"}],
-                       "do": [{"action": "go_to_sequence", "sequence": "nowhere"}, {"action": "send_email", "draft": "nope"}]}]},
-        {"variants": [{"when": [{"event": "subscriber_added"}], "do": [{"action": "nothing"}]}]},
-    ]}
+    structural_ok = {
+        "name": "x",
+        "steps": [
+            {
+                "variants": [
+                    {
+                        "when": [{"event": "time_passed", "after": "1d"}],
+                        "do": [
+                            {"action": "go_to_sequence", "sequence": "nowhere"},
+                            {"action": "send_email", "draft": "nope"},
+                        ],
+                    }
+                ]
+            },
+            {"variants": [{"when": [{"event": "subscriber_added"}], "do": [{"action": "nothing"}]}]},
+        ],
+    }
     error = error_of(api.client.put("/sequences/broken", json=structural_ok), 422)
     assert {d["path"] for d in error["details"]} == {
         "$.steps[0].variants[0].when[0].event",
@@ -78,10 +118,19 @@ def test_nothing_is_half_applied(api: Api) -> None:
     error_of(api.client.post("/subscribers", json={"email": "a@example.com", "lists": ["missing"]}), 422)
     assert api.client.get("/subscribers/a@example.com").status_code == 404
     api.client.post("/subscribers", json={"email": "b@example.com", "data": {"base": {"city": "Kazan"}}})
-    error_of(api.client.patch("/subscribers/b@example.com", json={"data": {"base": {"city": "Ufa"}}, "unset": ["bad path!"]}), 422)
+    error_of(
+        api.client.patch(
+            "/subscribers/b@example.com", json={"data": {"base": {"city": "Ufa"}}, "unset": ["bad path!"]}
+        ),
+        422,
+    )
     assert api.client.get("/subscribers/b@example.com").json()["data"] == {"base": {"city": "Kazan"}}
-    batch = {"events": [{"type": "custom", "name": "x", "email": "b@example.com"},
-                        {"type": "custom", "name": "x", "email": "broken"}]}
+    batch = {
+        "events": [
+            {"type": "custom", "name": "x", "email": "b@example.com"},
+            {"type": "custom", "name": "x", "email": "broken"},
+        ]
+    }
     error_of(api.client.post("/events", json=batch), 422)
     timeline = api.client.get("/subscribers/b@example.com/timeline").json()["items"]
     assert all(entry.get("payload", {}).get("name") != "x" for entry in timeline)
@@ -117,15 +166,25 @@ def test_another_accounts_objects_are_404(api: Api, other_api: Api) -> None:
             break
     assert issue_id
     other = other_api.client
-    for path in ["/drafts/welcome", "/lists/vip", "/sequences/welcome", "/sequences/welcome/stats",
-                 "/subscribers/anna@example.com", "/subscribers/anna@example.com/runs", f"/issues/{issue_id}",
-                 f"/issues/{issue_id}/message", "/lists/vip/members"]:
+    for path in [
+        "/drafts/welcome",
+        "/lists/vip",
+        "/sequences/welcome",
+        "/sequences/welcome/stats",
+        "/subscribers/anna@example.com",
+        "/subscribers/anna@example.com/runs",
+        f"/issues/{issue_id}",
+        f"/issues/{issue_id}/message",
+        "/lists/vip/members",
+    ]:
         assert error_of(other.get(path), 404)["code"] == "not_found", path
     error_of(other.post("/sequences/welcome/activate"), 404)
     error_of(other.post("/sequences/welcome/runs", json={"email": "anna@example.com"}), 404)
     error_of(other.delete("/subscribers/anna@example.com"), 404)
     error_of(other.put("/lists/vip/members/anna@example.com"), 404)
-    assert other.post("/events", json={"type": "custom", "name": "x", "email": "anna@example.com"}).json()["unknown"] == 1
+    assert (
+        other.post("/events", json={"type": "custom", "name": "x", "email": "anna@example.com"}).json()["unknown"] == 1
+    )
     assert api.client.get("/subscribers/anna@example.com").status_code == 200
 
 
@@ -134,9 +193,17 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
-TARGETS = [("POST", "/subscribers"), ("PATCH", "/subscribers/a@example.com"), ("PUT", "/sequences/fuzz"),
-           ("PUT", "/drafts/fuzz"), ("PUT", "/lists/fuzz"), ("POST", "/events"), ("PUT", "/forms/fuzz"),
-           ("POST", "/drafts/fuzz/preview"), ("POST", "/sequences/fuzz/runs")]
+TARGETS = [
+    ("POST", "/subscribers"),
+    ("PATCH", "/subscribers/a@example.com"),
+    ("PUT", "/sequences/fuzz"),
+    ("PUT", "/drafts/fuzz"),
+    ("PUT", "/lists/fuzz"),
+    ("POST", "/events"),
+    ("PUT", "/forms/fuzz"),
+    ("POST", "/drafts/fuzz/preview"),
+    ("POST", "/sequences/fuzz/runs"),
+]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

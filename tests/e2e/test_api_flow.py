@@ -7,15 +7,23 @@ import time
 from tests.e2e.conftest import Api
 from tests.support.waiting import eventually
 
-DRAFT = {"subject": "Welcome, {{ data.base.firstName }}!", "html": "<p>Hi [% anketa.base.firstName %]</p>",
-         "from_email": "news@example.com", "from_name": "Example"}
+DRAFT = {
+    "subject": "Welcome, {{ data.base.firstName }}!",
+    "html": "<p>Hi [% anketa.base.firstName %]</p>",
+    "from_email": "news@example.com",
+    "from_name": "Example",
+}
 SEQUENCE = {
     "name": "Welcome",
     "status": "active",
     "steps": [
         {"variants": [{"when": [{"event": "subscriber_added"}], "do": [{"action": "send_email", "draft": "welcome"}]}]},
-        {"variants": [{"when": [{"event": "custom", "name": "purchase"}], "do": [{"action": "nothing"}]},
-                      {"when": [{"event": "time_passed", "after": "3d"}], "do": [{"action": "nothing"}]}]},
+        {
+            "variants": [
+                {"when": [{"event": "custom", "name": "purchase"}], "do": [{"action": "nothing"}]},
+                {"when": [{"event": "time_passed", "after": "3d"}], "do": [{"action": "nothing"}]},
+            ]
+        },
     ],
 }
 
@@ -24,7 +32,9 @@ def test_welcome_email_appears_in_the_archive_within_a_second(api: Api) -> None:
     assert api.client.put("/drafts/welcome", json=DRAFT).status_code == 201
     assert api.client.put("/sequences/welcome", json=SEQUENCE).status_code == 201
     started = time.monotonic()
-    created = api.client.post("/subscribers", json={"email": "Anna@Example.COM", "data": {"base": {"firstName": "Anna"}}})
+    created = api.client.post(
+        "/subscribers", json={"email": "Anna@Example.COM", "data": {"base": {"firstName": "Anna"}}}
+    )
     assert created.status_code == 201
     assert created.json()["email"] == "Anna@example.com"
 
@@ -64,23 +74,35 @@ def test_welcome_email_appears_in_the_archive_within_a_second(api: Api) -> None:
 
 def test_events_are_idempotent_by_id_and_unknown_addresses_create_nothing(api: Api) -> None:
     api.client.post("/subscribers", json={"email": "bob@example.com"})
-    batch = {"events": [
-        {"type": "custom", "name": "ping", "email": "bob@example.com", "id": "evt-1"},
-        {"type": "custom", "name": "ping", "email": "bob@example.com", "id": "evt-1"},
-        {"type": "custom", "name": "ping", "email": "ghost@example.com", "id": "evt-2"},
-    ]}
+    batch = {
+        "events": [
+            {"type": "custom", "name": "ping", "email": "bob@example.com", "id": "evt-1"},
+            {"type": "custom", "name": "ping", "email": "bob@example.com", "id": "evt-1"},
+            {"type": "custom", "name": "ping", "email": "ghost@example.com", "id": "evt-2"},
+        ]
+    }
     assert api.client.post("/events", json=batch).json() == {"accepted": 1, "duplicates": 1, "unknown": 1}
-    again = api.client.post("/events", json={"type": "custom", "name": "ping", "email": "bob@example.com", "id": "evt-1"})
+    again = api.client.post(
+        "/events", json={"type": "custom", "name": "ping", "email": "bob@example.com", "id": "evt-1"}
+    )
     assert again.json() == {"accepted": 0, "duplicates": 1, "unknown": 0}
     assert api.client.get("/subscribers/ghost@example.com").status_code == 404
 
 
 def test_run_control_start_pause_resume_stop(api: Api) -> None:
     api.client.put("/drafts/welcome", json=DRAFT)
-    manual = {"name": "Manual", "status": "active", "steps": [
-        {"variants": [{"when": [{"event": "never"}], "do": [{"action": "change_data", "set": {"custom.started": True}}]}]},
-        {"variants": [{"when": [{"event": "time_passed", "after": "1d"}], "do": [{"action": "nothing"}]}]},
-    ]}
+    manual = {
+        "name": "Manual",
+        "status": "active",
+        "steps": [
+            {
+                "variants": [
+                    {"when": [{"event": "never"}], "do": [{"action": "change_data", "set": {"custom.started": True}}]}
+                ]
+            },
+            {"variants": [{"when": [{"event": "time_passed", "after": "1d"}], "do": [{"action": "nothing"}]}]},
+        ],
+    }
     assert api.client.put("/sequences/manual", json=manual).status_code == 201
     api.client.post("/subscribers", json={"email": "carol@example.com"})
     started = api.client.post("/sequences/manual/runs", json={"email": "carol@example.com"})

@@ -42,8 +42,17 @@ sequences:
 
 def test_every_command_has_help() -> None:
     env = env_for("sqlite:///unused.db")
-    for command in [[], ["serve"], ["worker"], ["migrate"], ["accounts"], ["accounts", "create"], ["apply"],
-                    ["validate"], ["stats"]]:
+    for command in [
+        [],
+        ["serve"],
+        ["worker"],
+        ["migrate"],
+        ["accounts"],
+        ["accounts", "create"],
+        ["apply"],
+        ["validate"],
+        ["stats"],
+    ]:
         result = run_cli(*command, "--help", env=env)
         assert result.returncode == 0, (command, result.stderr)
         assert "Usage" in result.stdout
@@ -59,8 +68,9 @@ def test_serve_creates_the_database_and_the_default_account_once(tmp_path: Path)
     assert f"http://127.0.0.1:{port}/" in output
     server = start_serve(port, env)
     try:
-        response = httpx.get(f"http://127.0.0.1:{port}/api/v1/lists",
-                             headers={"Authorization": f"Bearer {match.group(1)}"})
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/lists", headers={"Authorization": f"Bearer {match.group(1)}"}
+        )
         assert response.status_code == 200
     finally:
         second = stop(server)
@@ -98,8 +108,11 @@ def test_accounts_apply_validate_and_stats(database_url: str, tmp_path: Path) ->
     ("content", "expected"),
     [
         ("sequences:\n  x:\n    name: X\n    steps: []\n", "sequences.x.steps"),
-        ("sequences:\n  x:\n    name: X\n    steps:\n      - variants:\n          - when: [{event: time_passed, after: 1d}]\n"
-         "            do: [{action: send_email, draft: missing}]\n", "unknown draft 'missing'"),
+        (
+            "sequences:\n  x:\n    name: X\n    steps:\n      - variants:\n          - when: [{event: time_passed, after: 1d}]\n"
+            "            do: [{action: send_email, draft: missing}]\n",
+            "unknown draft 'missing'",
+        ),
         ("drafts:\n  d:\n    subject: '{% if %}'\n    html: x\n", "drafts.d.subject"),
         ("bogus: {}\n", "unknown section"),
         ("sequences: [1, 2\n", "not valid YAML"),

@@ -18,9 +18,19 @@ EVENTS = 1000
 COUNTER = {
     "name": "Counter",
     "status": "active",
-    "steps": [{"variants": [{"when": [{"event": "custom", "name": "tick"}],
-                             "do": [{"action": "change_data", "increment": {"custom.ticks": 1}},
-                                    {"action": "send_email", "draft": "tick"}]}]}],
+    "steps": [
+        {
+            "variants": [
+                {
+                    "when": [{"event": "custom", "name": "tick"}],
+                    "do": [
+                        {"action": "change_data", "increment": {"custom.ticks": 1}},
+                        {"action": "send_email", "draft": "tick"},
+                    ],
+                }
+            ]
+        }
+    ],
 }
 
 
@@ -49,10 +59,12 @@ def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(database_url: 
             assert api.put("/sequences/counter", json=COUNTER).status_code == 201
             for n in range(SUBSCRIBERS):
                 assert api.post("/subscribers", json={"email": f"user{n}@example.com"}).status_code == 201
-            events = [{"type": "custom", "name": "tick", "email": f"user{i % SUBSCRIBERS}@example.com", "id": f"e{i}"}
-                      for i in range(EVENTS)]
+            events = [
+                {"type": "custom", "name": "tick", "email": f"user{i % SUBSCRIBERS}@example.com", "id": f"e{i}"}
+                for i in range(EVENTS)
+            ]
             for start in range(0, EVENTS, 500):
-                assert api.post("/events", json={"events": events[start:start + 500]}).json()["accepted"] == 500
+                assert api.post("/events", json={"events": events[start : start + 500]}).json()["accepted"] == 500
     finally:
         stop(server)
     queued = EVENTS + SUBSCRIBERS  # the ticks and one subscriber_added each
@@ -70,8 +82,10 @@ def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(database_url: 
     try:
         eventually(lambda: _count(database_url, t.inbox) == 0, timeout=120, interval=0.1)
         with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
-            ticks = [api.get(f"/subscribers/user{n}@example.com").json()["data"]["custom"]["ticks"]
-                     for n in range(SUBSCRIBERS)]
+            ticks = [
+                api.get(f"/subscribers/user{n}@example.com").json()["data"]["custom"]["ticks"]
+                for n in range(SUBSCRIBERS)
+            ]
             assert ticks == [EVENTS // SUBSCRIBERS] * SUBSCRIBERS
             stats = api.get("/sequences/counter/stats").json()
             assert (stats["entered"], stats["completed"]) == (EVENTS, EVENTS)

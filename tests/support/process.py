@@ -15,20 +15,35 @@ STEPWISE = str(Path(sys.executable).with_name("stepwise"))
 
 def env_for(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEPWISE_")}
-    env.update({"STEPWISE_DATABASE_URL": database_url, "STEPWISE_SECRET_KEY": "test-secret",
-                "STEPWISE_LOG_LEVEL": "warning", **extra})
+    env.update(
+        {
+            "STEPWISE_DATABASE_URL": database_url,
+            "STEPWISE_SECRET_KEY": "test-secret",
+            "STEPWISE_LOG_LEVEL": "warning",
+            **extra,
+        }
+    )
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([STEPWISE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [STEPWISE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def start_serve(port: int, env: dict[str, str], *extra: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     """Start `stepwise serve` and wait until /healthz answers."""
-    process = subprocess.Popen([STEPWISE, "serve", "--port", str(port), *extra], env=env, cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [STEPWISE, "serve", "--port", str(port), *extra],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
