@@ -161,6 +161,9 @@ class Processor:
 
     def _dispatch(self, event: Event, ordinal: int) -> None:
         """Offer one edge event to every sequence (S2-S4, S6, S12)."""
+        # S3: a run open when the event happened keeps the event from (re)starting its sequence,
+        # even if another sequence's action ends that run while the event is being offered.
+        open_when_it_happened = set(self.runs)
         for key, seq in self.sequences.items():
             if seq.status != "active":
                 continue  # S11: edge events for a paused sequence are dropped
@@ -178,7 +181,7 @@ class Processor:
                 chosen = self._select(run, seq, event)
                 if chosen is not None and self._allow(key, event.at, {"pass": run.pass_no, "step": run.step}):
                     self._transition(run, seq, chosen, event)
-            else:
+            elif key not in open_when_it_happened:
                 self._try_enter(seq, event)
 
     def _select(self, run: Run, seq: SequenceInfo, event: Event) -> int | None:
@@ -236,8 +239,6 @@ class Processor:
         at = event.at if event is not None else run.step_entered_at
         step = run.step
         self.out.counters[(seq.key, "fired", step, variant_index + 1)] += 1
-        if step > 1:
-            self.out.counters[(seq.key, "on_step", step, 0)] -= 1
         variant = seq.definition.steps[step - 1].variants[variant_index]
         trigger = event.kind if event is not None else "start"
         detail: dict[str, Any] = {
@@ -256,7 +257,10 @@ class Processor:
                 ended = True
                 break
         if ended:
-            return
+            return  # _end already took the run off its step
+        if step > 1:
+            # Leave the step only now: an action may have ended the run, and _end counts that itself.
+            self.out.counters[(seq.key, "on_step", step, 0)] -= 1
         if step >= seq.steps:
             run.status = "completed"
             run.ended_at = at
