@@ -272,6 +272,35 @@ def stats(
     console.print(table)
 
 
+@app.command()
+def bench(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="PostgreSQL server to bench on (a scratch database is created and dropped); default: a temporary SQLite file",
+        ),
+    ] = None,
+    subscribers: Annotated[int, typer.Option(help="subscribers in the workload", min=100)] = 10_000,
+    workers: Annotated[int, typer.Option(help="worker processes (keep 1 on SQLite: one writer per file)", min=1)] = 1,
+    batch_size: Annotated[int, typer.Option(help="subscribers per processing batch", min=1, max=5000)] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Run the standard benchmark on a scratch database and print the figures (SPEC §12)."""
+    from stepwise.bench.runner import run
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        report = run(database_url, subscribers=subscribers, workers=workers, batch_size=batch_size)
+    except Exception as exc:
+        raise fail(f"benchmark failed: {exc}") from exc
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    for key, value in report.items():
+        console.print(f"{key:>24}: {value}", highlight=False)
+
+
 def main() -> None:
     """Entry point of the console script."""
     try:

@@ -1,0 +1,1 @@
+"""`stepwise bench`: standard workloads, measured on a scratch database (SPEC §12)."""
