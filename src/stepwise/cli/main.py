@@ -278,7 +278,7 @@ def bench(
         str | None,
         typer.Option(
             "--database-url",
-            help="PostgreSQL server to bench on (a scratch database is created and dropped); default: a temporary SQLite file",
+            help="PostgreSQL server to bench on (a scratch database is created and dropped); default: SQLite",
         ),
     ] = None,
     subscribers: Annotated[int, typer.Option(help="subscribers in the workload", min=100)] = 10_000,
