@@ -189,7 +189,7 @@ def test_another_accounts_objects_are_404(api: Api, other_api: Api) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
@@ -212,3 +212,11 @@ def test_random_json_never_causes_a_server_error(api: Api, target: tuple[str, st
     method, path = target
     response = api.client.request(method, path, json=body)
     assert response.status_code < 500, response.text
+
+
+def test_non_finite_json_numbers_are_refused(api: Api) -> None:
+    for raw in [b'{"email": "nan@example.com", "data": {"c": {"x": NaN}}}',
+                b'{"email": "inf@example.com", "data": {"c": {"x": Infinity}}}',
+                b'{"email": "big@example.com", "data": {"c": {"x": 1e999}}}']:
+        response = api.client.post("/subscribers", content=raw, headers={"content-type": "application/json"})
+        assert error_of(response, 422)["details"][0]["path"] == "$.data.c.x"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -28,8 +29,20 @@ def data_problems(data: Any, root: str = "$.data") -> list[Problem]:
                 found.append(Problem(here, "field names use letters, digits, '_' and '-' (at most 64)"))
             elif isinstance(value, dict):
                 walk(value, here, depth + 1)
+            elif not _finite(value):
+                found.append(Problem(here, "numbers must be finite (NaN and Infinity are not JSON)"))
 
     walk(data, root, 1)
     if not found and len(orjson.dumps(data)) > MAX_DATA_BYTES:
         found.append(Problem(root, f"is larger than {MAX_DATA_BYTES} bytes"))
     return found
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    return True
