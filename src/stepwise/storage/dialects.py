@@ -55,3 +55,42 @@ def lock_subscribers(conn: Connection, ids: Sequence[int], *, skip_locked: bool)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=skip_locked)
     return [row[0] for row in conn.execute(stmt)]
+
+
+def _placeholder(conn: Connection) -> str:
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def fast_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows through the driver's executemany (no per-row statement processing).
+
+    The hot paths write thousands of rows per batch; SQLAlchemy's per-parameter processing costs more
+    than the database does there. Rows must all have the same keys.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    marks = ", ".join([_placeholder(conn)] * len(columns))
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+    conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+
+
+def fast_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Update many rows by primary key through executemany; `key` names the key column in each row."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    mark = _placeholder(conn)
+    sets = ", ".join(f'"{c}" = {mark}' for c in columns)
+    sql = f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = {mark}'
+    conn.exec_driver_sql(sql, [(*(row[c] for c in columns), row[key]) for row in rows])
+
+
+def fast_delete(conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
+    """Delete rows by key, in chunks that stay under every driver's parameter limit."""
+    mark = _placeholder(conn)
+    for start in range(0, len(ids), 900):
+        chunk = list(ids[start : start + 900])
+        sql = f'DELETE FROM "{table.name}" WHERE "{key}" IN ({", ".join([mark] * len(chunk))})'
+        conn.exec_driver_sql(sql, tuple(chunk))

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+from stepwise.storage.dialects import fast_delete, fast_insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +28,7 @@ class InboxRow:
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append events; each row has account_id, subscriber_id, kind, payload (dict), source, times."""
-    if rows:
-        conn.execute(insert(t.inbox), [{**r, "payload": dumps(r["payload"])} for r in rows])
+    fast_insert(conn, t.inbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
 
 
 def pending_subscribers(conn: Connection, limit: int) -> list[int]:
@@ -59,8 +59,7 @@ def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int,
 
 
 def remove(conn: Connection, ids: Sequence[int]) -> None:
-    for start in range(0, len(ids), 900):
-        conn.execute(delete(t.inbox).where(t.inbox.c.id.in_(list(ids[start : start + 900]))))
+    fast_delete(conn, t.inbox, "id", ids)
 
 
 def depth(conn: Connection) -> int:

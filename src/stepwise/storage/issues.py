@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, func, insert, select, update
+from sqlalchemy import Connection, Row, case, func, select, update
 
 from stepwise.storage import schema as t
+from stepwise.storage.dialects import fast_insert
 
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(t.issues), list(rows))
+    fast_insert(conn, t.issues, rows)
 
 
 def get(conn: Connection, account_id: int, issue_id: str) -> Row[Any] | None:
@@ -77,3 +77,17 @@ def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str
         stmt = stmt.where(c.draft == draft)
     stmt = stmt.group_by(c.sequence, c.step, c.draft).order_by(c.sequence, c.step, c.draft)
     return list(conn.execute(stmt))
+
+
+def mark_first(conn: Connection, account_id: int, issue_id: str, column: str, at_us: int) -> bool:
+    """Set opened_at, clicked_at or unsubscribed_at unless already set; True when this call set it."""
+    if column not in ("opened_at", "clicked_at", "unsubscribed_at"):
+        raise ValueError(f"not a first-time column: {column}")
+    target = t.issues.c[column]
+    # Conditional update: of two clicks racing, only the first sets the time.
+    result = conn.execute(
+        update(t.issues)
+        .where(t.issues.c.account_id == account_id, t.issues.c.id == issue_id, target.is_(None))
+        .values({column: at_us})
+    )
+    return result.rowcount == 1

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+from stepwise.storage.dialects import fast_insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,7 @@ class OutboxRow:
 
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(t.outbox), [{**r, "payload": dumps(r["payload"])} for r in rows])
+    fast_insert(conn, t.outbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
 
 
 _older = aliased(t.outbox)

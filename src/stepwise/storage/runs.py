@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from stepwise.storage import schema as t
+from stepwise.storage.dialects import fast_insert, fast_update
 
 OPEN = ("active", "paused")
 
@@ -83,30 +84,12 @@ def passes(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> 
 
 
 def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(t.runs), list(rows))
-
-
-_UPDATE = (
-    update(t.runs)
-    .where(t.runs.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("status"),
-        step=bindparam("step"),
-        step_entered_at=bindparam("step_entered_at"),
-        wake_at=bindparam("wake_at"),
-        claimable_at=bindparam("claimable_at"),
-        recheck=bindparam("recheck"),
-        ended_at=bindparam("ended_at"),
-        end_reason=bindparam("end_reason"),
-    )
-)
+    fast_insert(conn, t.runs, rows)
 
 
 def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Write changed runs; each row holds b_id and the mutable columns."""
-    if rows:
-        conn.execute(_UPDATE, list(rows))
+    fast_update(conn, t.runs, "id", [{("id" if k == "b_id" else k): v for k, v in row.items()} for row in rows])
 
 
 def due_subscribers(conn: Connection, now_us: int, limit: int) -> list[int]:

@@ -174,3 +174,57 @@ def mark_bounced(conn: Connection, subscriber_id: int, now_us: int) -> None:
     conn.execute(
         update(t.subscribers).where(t.subscribers.c.id == subscriber_id).values(status="bounced", updated_at=now_us)
     )
+
+
+def find_many_locked(conn: Connection, account_id: int, email_keys: Sequence[str]) -> dict[str, SubscriberRow]:
+    """Return subscribers by address key in one statement, locking their rows on PostgreSQL.
+
+    Locks are taken in id order so that two batch writers over overlapping addresses cannot deadlock;
+    workers lock with SKIP LOCKED and never wait on a batch writer.
+    """
+    if not email_keys:
+        return {}
+    stmt = (
+        select(*_COLUMNS)
+        .where(t.subscribers.c.account_id == account_id, t.subscribers.c.email_key.in_(list(email_keys)))
+        .order_by(t.subscribers.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return {sub.email_key: sub for sub in map(_row, conn.execute(stmt))}
+
+
+def insert_many(conn: Connection, rows: Sequence[SubscriberRow], *, returning: bool) -> dict[str, int]:
+    """Insert new subscribers with one executemany; with `returning`, map their address keys to ids."""
+    if not rows:
+        return {}
+    params = [
+        {
+            "account_id": r.account_id,
+            "email": r.email,
+            "email_key": r.email_key,
+            "status": r.status,
+            "data": dumps(r.data),
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+        }
+        for r in rows
+    ]
+    if not returning:
+        conn.execute(insert(t.subscribers), params)
+        return {}
+    result = conn.execute(insert(t.subscribers).returning(t.subscribers.c.email_key, t.subscribers.c.id), params)
+    return {str(key): int(sid) for key, sid in result}
+
+
+def save_many(conn: Connection, rows: Sequence[SubscriberRow]) -> None:
+    """Write status, data and updated_at of several subscribers with one executemany."""
+    from sqlalchemy import bindparam
+
+    if rows:
+        conn.execute(
+            update(t.subscribers)
+            .where(t.subscribers.c.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), data=bindparam("b_data"), updated_at=bindparam("b_updated")),
+            [{"b_id": r.id, "b_status": r.status, "b_data": dumps(r.data), "b_updated": r.updated_at} for r in rows],
+        )
