@@ -313,13 +313,20 @@ class ChangeData(_Spec):
     unset: list[DataPath] | None = None
     increment: dict[DataPath, float] | None = None
 
+    @field_validator("increment", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        # Checked before parsing: pydantic would quietly turn true into 1.0.
+        if isinstance(value, dict):
+            for path, amount in value.items():
+                if isinstance(amount, bool):
+                    raise ValueError(f"increment of {path!r} must be a number")
+        return value
+
     @model_validator(mode="after")
     def _something(self) -> ChangeData:
         if not (self.set or self.unset or self.increment):
             raise ValueError("change_data needs at least one of 'set', 'unset', 'increment'")
-        for path, amount in (self.increment or {}).items():
-            if isinstance(amount, bool):
-                raise ValueError(f"increment of {path!r} must be a number")
         return self
 
 

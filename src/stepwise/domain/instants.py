@@ -35,7 +35,9 @@ def parse_offset(text: str) -> timedelta:
     if raw in ("", "0"):
         return timedelta(0)
     sign = -1 if raw.startswith("-") else 1
-    body = raw.lstrip("+-")
+    body = raw[1:] if raw[0] in "+-" else raw
+    if body[:1] in ("+", "-"):
+        raise InvalidDuration(f"{text!r} has more than one sign")
     return sign * parse_duration(body)
 
 

@@ -95,6 +95,8 @@ def merge(data: JsonObject, patch: Mapping[str, Any]) -> JsonObject:
                 target.pop(key, None)
             elif isinstance(value, Mapping) and isinstance(target.get(key), dict):
                 walk(target[key], value)
+                if value and not target[key]:
+                    del target[key]  # like unset_path: an object emptied by the patch goes too
             elif isinstance(value, Mapping):
                 target[key] = {}
                 walk(target[key], value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -75,6 +76,27 @@ class Comparison(_Frozen):
             raise ValueError(f"field {exc}") from exc
         return value
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_shape(cls, value: Any) -> Any:
+        # One clear problem at `value` instead of one per member of the union it failed to match.
+        if isinstance(value, Mapping):
+            now = value.get("now")
+            if set(value) != {"now"} or not isinstance(now, str):
+                raise ValueError('an object value must be a relative time such as {"now": "-7d"}')
+            try:
+                parse_offset(now)
+            except InvalidDuration as exc:
+                raise ValueError(f"'now' offset {exc}") from exc
+            return NowValue(now=now)
+        if isinstance(value, list):
+            if not all(_is_scalar(item) for item in value):
+                raise ValueError("a list value may hold only strings, numbers and true/false")
+            return value
+        if value is not None and not _is_scalar(value):
+            raise ValueError('value must be a string, number, true/false, a list of them, or {"now": "-7d"}')
+        return value
+
     @model_validator(mode="after")
     def _value_fits_op(self) -> Comparison:
         value, op = self.value, self.op
@@ -99,6 +121,10 @@ class Comparison(_Frozen):
         if isinstance(value, NowValue) and op not in {"eq", "ne", *_ORDER_OPS}:
             raise ValueError(f"'{op}' cannot take a 'now' value")
         return self
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and not (isinstance(value, float) and math.isnan(value))
 
 
 class AllOf(_Frozen):
