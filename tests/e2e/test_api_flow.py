@@ -133,3 +133,12 @@ def test_lists_pages_and_cursors(api: Api) -> None:
     assert sorted(m["email"] for m in members) == ["user1@example.com", "user3@example.com"]
     assert api.client.get("/subscribers", params={"list": "vip"}).json()["items"][0]["lists"] == ["vip"]
     assert api.client.get("/lists/vip").json()["members"] == 2
+
+
+def test_definition_lists_page_by_key(api: Api) -> None:
+    for key in ["c", "a", "b"]:
+        api.client.put(f"/lists/{key}", json={"name": key.upper()})
+    first = api.client.get("/lists", params={"limit": 2}).json()
+    assert [i["key"] for i in first["items"]] == ["a", "b"]
+    second = api.client.get("/lists", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [i["key"] for i in second["items"]] == ["c"] and second["next_cursor"] is None

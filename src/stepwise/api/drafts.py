@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
-from stepwise.api.common import KeyPath
+from stepwise.api.common import Cursor, KeyPath, Limit, page_by_key
 from stepwise.services import drafts as service
 from stepwise.services.drafts import DraftBody
 
@@ -24,8 +24,9 @@ def put_draft(key: KeyPath, body: DraftBody, account: Account, app: App, respons
 
 
 @router.get("", response_model=schemas.DraftsOut)
-def all_drafts(account: Account, app: App) -> dict[str, Any]:
-    return {"items": service.all_drafts(app.db, account.id)}
+def all_drafts(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+    """All of them, by key, a page at a time."""
+    return page_by_key(service.all_drafts(app.db, account.id), cursor, limit)
 
 
 @router.get("/{key}", response_model=schemas.Draft)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from stepwise.api.auth import Account, App
-from stepwise.api.common import KeyPath
+from stepwise.api.common import Cursor, KeyPath, Limit, page_by_key
 from stepwise.domain.forms import FormSpec
 from stepwise.services import forms as service
 
@@ -23,8 +23,9 @@ def put_form(key: KeyPath, body: FormSpec, account: Account, app: App, response:
 
 
 @router.get("")
-def all_forms(account: Account, app: App) -> dict[str, Any]:
-    return {"items": service.all_forms(app.db, account.id)}
+def all_forms(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+    """All of them, by key, a page at a time."""
+    return page_by_key(service.all_forms(app.db, account.id), cursor, limit)
 
 
 @router.get("/{key}")

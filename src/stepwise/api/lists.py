@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
-from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit
+from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
 from stepwise.services import lists as service
 
 router = APIRouter(prefix="/lists", tags=["lists"])
@@ -23,8 +23,9 @@ def put_list(key: KeyPath, body: schemas.ListPut, account: Account, app: App, re
 
 
 @router.get("", response_model=schemas.ListsOut)
-def all_lists(account: Account, app: App) -> dict[str, Any]:
-    return {"items": service.all_lists(app.db, account.id)}
+def all_lists(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+    """All of them, by key, a page at a time."""
+    return page_by_key(service.all_lists(app.db, account.id), cursor, limit)
 
 
 @router.get("/{key}", response_model=schemas.ListOut)

@@ -77,7 +77,7 @@ class ListOut(BaseModel):
     members: int | None = None
 
 
-class ListsOut(BaseModel):
+class ListsOut(Page):
     items: list[ListOut]
 
 
@@ -103,7 +103,7 @@ class Draft(BaseModel):
     updated_at: str
 
 
-class DraftsOut(BaseModel):
+class DraftsOut(Page):
     items: list[Draft]
 
 
@@ -123,7 +123,7 @@ class Sequence(BaseModel):
     updated_at: str
 
 
-class SequencesOut(BaseModel):
+class SequencesOut(Page):
     items: list[Sequence]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
-from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit
+from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
@@ -27,8 +27,9 @@ def put_sequence(
 
 
 @router.get("", response_model=schemas.SequencesOut)
-def all_sequences(account: Account, app: App) -> dict[str, Any]:
-    return {"items": service.all_sequences(app.db, account.id)}
+def all_sequences(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+    """All of them, by key, a page at a time."""
+    return page_by_key(service.all_sequences(app.db, account.id), cursor, limit)
 
 
 @router.get("/{key}", response_model=schemas.Sequence)
