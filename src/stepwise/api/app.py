@@ -15,6 +15,8 @@ from stepwise.api.errors import ERROR_RESPONSES, error_response, install
 from stepwise.api.limits import BodyLimit
 from stepwise.bootstrap import Stepwise
 from stepwise.metrics import render_metrics
+from stepwise.public import tracking
+from stepwise.web import install_ui
 
 API_PREFIX = "/api/v1"
 
@@ -35,6 +37,7 @@ def create_app(stepwise: Stepwise) -> FastAPI:
     for module in (subscribers, lists, drafts, forms, sequences, events, issues):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(tracking.router)
 
     @app.get("/healthz", tags=["operations"], responses={503: {"description": "The database does not answer"}})
     async def healthz() -> JSONResponse:
@@ -62,6 +65,7 @@ def create_app(stepwise: Stepwise) -> FastAPI:
     async def unknown_api(rest: str) -> Any:
         return error_response(404, "not_found", f"no such endpoint: {API_PREFIX}/{rest}")
 
+    install_ui(app, stepwise)
     settings = stepwise.settings
     app.add_middleware(
         BodyLimit,

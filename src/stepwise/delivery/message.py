@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.charset import QP, Charset
+from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
 
+_UNFOLDED = compat32.clone(max_line_length=998)  # RFC 5322's hard limit; only the subject is folded
 _UTF8 = Charset("utf-8")
 _UTF8.header_encoding = QP
 _UTF8.body_encoding = QP
@@ -39,6 +42,17 @@ class Outgoing:
     html: str
     text: str
     raw: bytes = field(repr=False, default=b"")
+
+
+def ascii_address(address: str) -> str:
+    """Return the address with its domain in IDNA form (headers and the SMTP envelope need ASCII domains)."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as exc:
+        raise UnsafeHeader(f"address {address!r} has a domain that cannot be encoded") from exc
 
 
 def message_id(issue_id: str, base_url: str) -> str:
@@ -74,6 +88,8 @@ def build(
         (list_id, "list id"),
     ):
         clean(value, what)
+    sender_email = ascii_address(sender_email)
+    recipient = ascii_address(recipient)
     from_header = formataddr((sender_name, sender_email), charset="utf-8") if sender_name else sender_email
     headers = {
         "From": from_header,
@@ -87,7 +103,9 @@ def build(
         "List-Id": list_id,
     }
     if reply_to:
-        headers["Reply-To"] = reply_to
+        headers["Reply-To"] = ascii_address(reply_to)
+    for name, value in headers.items():
+        clean(value, name)  # every value, including the ones composed here
     if not with_raw:
         return Outgoing(
             issue_id=issue_id,
@@ -102,7 +120,10 @@ def build(
     root = MIMEMultipart("alternative")
     for name, value in headers.items():
         if name == "Subject":
-            root[name] = _UTF8.header_encode(value) if not value.isascii() else value
+            # Fold the subject here (non-ASCII into RFC 2047 encoded words of at most 75 characters);
+            # the generator below does not fold, so URLs in List-Unsubscribe stay on one line.
+            charset = "us-ascii" if value.isascii() else "utf-8"
+            root[name] = Header(value, charset, header_name=name).encode(maxlinelen=76)
         elif name != "MIME-Version":
             root[name] = value
     root.attach(MIMEText(text, "plain", _UTF8))  # type: ignore[arg-type]  # a Charset is accepted at run time
@@ -116,5 +137,5 @@ def build(
         headers=headers,
         html=html,
         text=text,
-        raw=root.as_bytes(),
+        raw=root.as_bytes(policy=_UNFOLDED),
     )

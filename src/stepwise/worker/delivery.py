@@ -1,29 +1,39 @@
-"""The delivery loop: lease outbox rows, render, send, record (S7, SPEC §6).
+"""The delivery loop: lease outbox rows, prepare, send or call, record (S7, SPEC §3, §6).
+
+Deliveries run as tasks. Each `run_once` claims what fits beside the deliveries still running,
+starts them, and records whatever finished; so a slow SMTP server or webhook target holds only its
+own rows while the loop keeps claiming and recording the others. Emails and URL calls have their
+own concurrency, and URL calls a limit per host.
 
 Sending happens outside any transaction. The "sent" fact is written right after the transport
 accepted the message; that write is retried until the database answers. A crash between the two
 leaves the row leased; when the lease ends another attempt sends it again (the only duplicate
-SPEC §12 allows).
+SPEC §12 allows). A lease lasts LEASE, far longer than one attempt's deadline, and is renewed at
+half-time for a delivery still running (e.g. waiting for its turn under the send rate).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
 
 from stepwise.clock import Clock
 from stepwise.delivery import message as message_builder
+from stepwise.delivery.links import LinkTable, add_pixel, rewrite_html, rewrite_text
 from stepwise.delivery.rendering import RenderError, render_draft
-from stepwise.delivery.retry import EMAIL_BACKOFF, decide
+from stepwise.delivery.retry import EMAIL_BACKOFF, URL_BACKOFF, decide
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import DeliveryError, Transport
+from stepwise.delivery.webhooks import InvalidRequest, UrlCaller, UrlRequest, UrlResponse, build_request
 from stepwise.storage import accounts as account_store
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import issues as issue_store
@@ -37,17 +47,22 @@ from stepwise.storage.outbox import OutboxRow
 
 log = logging.getLogger("stepwise.delivery")
 LEASE = timedelta(minutes=5)  # far longer than one attempt (every call has its own deadline)
+_LEASE_US = int(LEASE.total_seconds() * 1_000_000)
 UNAVAILABLE = {
     "unsubscribed": "subscriber_unsubscribed",
     "bounced": "subscriber_bounced",
     "unconfirmed": "subscriber_unconfirmed",
 }
+_LIST_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
 
 
 @dataclass
 class Prepared:
     row: OutboxRow
     outgoing: message_builder.Outgoing | None = None
+    archive_html: str | None = None  # the HTML as sent, without the open pixel (viewing it is no open)
+    links: list[str] | None = None
+    request: UrlRequest | None = None
     skip: str | None = None
     fail: str | None = None
 
@@ -56,10 +71,18 @@ class Prepared:
 class Result:
     prepared: Prepared
     error: DeliveryError | None = None
+    response: UrlResponse | None = None
+
+
+@dataclass
+class _Running:
+    row: OutboxRow
+    task: asyncio.Task[Result]
+    lease_until_us: int
 
 
 class Deliverer:
-    """Delivers email rows of the outbox through one transport."""
+    """Delivers the outbox: emails through one transport, URL calls through a UrlCaller."""
 
     def __init__(
         self,
@@ -70,56 +93,141 @@ class Deliverer:
         clock: Clock,
         *,
         batch_size: int = 100,
-        concurrency: int = 10,
+        concurrency: int = 16,
         on_result: Callable[[str], None] | None = None,
+        urls: UrlCaller | None = None,
+        url_concurrency: int = 16,
+        url_per_host: int = 4,
+        email_backoff: tuple[timedelta, ...] = EMAIL_BACKOFF,
+        url_backoff: tuple[timedelta, ...] = URL_BACKOFF,
+        tick: float = 0.05,
     ) -> None:
         self.db = db
         self.transport = transport
         self.signer = signer
-        self.base_url = base_url
+        self.base_url = base_url.rstrip("/")
         self.clock = clock
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.on_result = on_result or (lambda outcome: None)
+        self.urls = urls or UrlCaller()
+        self.url_concurrency = url_concurrency
+        self.url_per_host = url_per_host
+        self.email_backoff = email_backoff
+        self.url_backoff = url_backoff
+        self.tick = tick
+        self._running: dict[int, _Running] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._email_slots: asyncio.Semaphore | None = None
+        self._url_slots: asyncio.Semaphore | None = None
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def _bind_loop(self) -> None:
+        # Semaphores and tasks belong to one event loop; a new loop (a restarted thread) starts afresh,
+        # and rows whose tasks died with the old loop come back when their lease ends.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._email_slots = asyncio.Semaphore(self.concurrency)
+            self._url_slots = asyncio.Semaphore(self.url_concurrency)
+            self._hosts = {}
+            self._running = {}
+
+    @property
+    def running(self) -> int:
+        """How many deliveries are in progress."""
+        return len(self._running)
 
     async def run_once(self) -> int:
-        """Deliver one batch; return how many rows it handled."""
+        """Claim what fits, start it, record what finished; return rows claimed, recorded or still running."""
+        self._bind_loop()
+        await self._renew_leases()
+        claimed = await self._start()
+        recorded = await self._collect(wait=self.tick)
+        if claimed or recorded:
+            return claimed + recorded
+        return len(self._running)
+
+    async def drain(self) -> int:
+        """Wait for every running delivery and record it (before stopping); return rows recorded."""
+        self._bind_loop()
+        total = 0
+        while self._running:
+            total += await self._collect(wait=None)
+        return total
+
+    async def _start(self) -> int:
+        kinds = [r.row.kind for r in self._running.values()]
+        room = {"email": self.batch_size - kinds.count("email"), "url": self.batch_size - kinds.count("url")}
+        if max(room.values()) <= 0:
+            return 0
         token = secrets.token_hex(8)
         now = self.clock()
-        rows = await asyncio.to_thread(self._claim, now, token)
+        rows = await asyncio.to_thread(self._claim, now, token, room)
         if not rows:
             return 0
         prepared = await asyncio.to_thread(self._prepare, rows, now)
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def send(item: Prepared) -> Result:
-            if item.outgoing is None:
-                return Result(item)
-            async with semaphore:
-                try:
-                    await self.transport.send(item.outgoing)
-                except DeliveryError as exc:
-                    return Result(item, exc)
-                except Exception as exc:  # a transport bug must not lose the row: retry it
-                    log.exception("transport failed unexpectedly")
-                    return Result(item, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False))
-            return Result(item)
-
-        results = await asyncio.gather(*(send(item) for item in prepared))
-        await self._record_with_retry(results)
+        lease_until = to_us(now) + _LEASE_US
+        for item in prepared:
+            task = asyncio.create_task(self._deliver(item), name=f"deliver-{item.row.id}")
+            self._running[item.row.id] = _Running(item.row, task, lease_until)
         return len(rows)
 
-    def _claim(self, now: datetime, token: str) -> list[OutboxRow]:
+    async def _collect(self, *, wait: float | None) -> int:
+        if not self._running:
+            return 0
+        tasks = [r.task for r in self._running.values()]
+        done, _ = await asyncio.wait(tasks, timeout=wait)
+        results: list[Result] = []
+        for row_id, running in list(self._running.items()):
+            if running.task in done:
+                del self._running[row_id]
+                if not running.task.cancelled():
+                    results.append(running.task.result())
+        if results:
+            await self._record_with_retry(results)
+        return len(results)
+
+    async def _renew_leases(self) -> None:
+        now_us = to_us(self.clock())
+        due = [r for r in self._running.values() if r.lease_until_us - now_us < _LEASE_US // 2]
+        if not due:
+            return
+        until = now_us + _LEASE_US
+
+        def renew() -> list[bool]:
+            with self.db.write() as conn:
+                return [outbox_store.renew(conn, r.row.id, r.row.lease_token, until) for r in due]
+
+        try:
+            kept = await asyncio.to_thread(renew)
+        except Exception:  # the database is away; the next turn tries again, well before the lease ends
+            log.exception("renewing delivery leases failed")
+            return
+        for running, ok in zip(due, kept, strict=True):
+            if ok:
+                running.lease_until_us = until
+            else:
+                log.warning("lease of outbox row %s was lost while its delivery was running", running.row.id)
+
+    # -- claiming and preparing (worker threads, one transaction each) --------------------------
+
+    def _claim(self, now: datetime, token: str, room: dict[str, int]) -> list[OutboxRow]:
+        rows: list[OutboxRow] = []
         with self.db.write() as conn:
-            return outbox_store.claim(
-                conn, to_us(now), self.batch_size, int(LEASE.total_seconds() * 1e6), token, kinds=("email",)
-            )
+            for kind, limit in room.items():
+                if limit > 0:
+                    rows += outbox_store.claim(conn, to_us(now), limit, _LEASE_US, token, kinds=(kind,))
+        return rows
 
     def _prepare(self, rows: Sequence[OutboxRow], now: datetime) -> list[Prepared]:
         with self.db.read() as conn:
-            return [self._prepare_one(conn, row, now) for row in rows]
+            return [
+                self._prepare_url(row, now) if row.kind == "url" else self._prepare_email(conn, row, now)
+                for row in rows
+            ]
 
-    def _prepare_one(self, conn: Connection, row: OutboxRow, now: datetime) -> Prepared:
+    def _prepare_email(self, conn: Connection, row: OutboxRow, now: datetime) -> Prepared:
         item = Prepared(row)
         issue = issue_store.by_id(conn, row.issue_id or "")
         if issue is None or issue.status != "queued":
@@ -162,7 +270,14 @@ class Deliverer:
             context["confirm_url"] = payload["confirm_url"]
         try:
             rendered = render_draft(draft.subject, draft.html, draft.text, context)
-            host = self.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+            table = LinkTable(
+                lambda index: f"{self.base_url}/t/c/{self.signer.sign('click', row.account_id, issue.id, index)}",
+                own_prefix=f"{self.base_url}/t/",
+            )
+            html = rewrite_html(rendered.html, table)
+            text = rewrite_text(rendered.text, table)
+            pixel = f"{self.base_url}/t/o/{self.signer.sign('open', row.account_id, issue.id)}"
+            item.archive_html, item.links = html, table.links
             item.outgoing = message_builder.build(
                 issue_id=issue.id,
                 sender_email=draft.from_email,
@@ -170,10 +285,10 @@ class Deliverer:
                 reply_to=draft.reply_to,
                 recipient=sub.email,
                 subject=rendered.subject,
-                html=rendered.html,
-                text=rendered.text,
+                html=add_pixel(html, pixel),
+                text=text,
                 unsubscribe_url=unsubscribe_url,
-                list_id=f"<{payload.get('sequence') or 'transactional'}.{account.name if account else 'account'}.{host}>",
+                list_id=self._list_id(payload.get("sequence"), account.name if account else "account"),
                 base_url=self.base_url,
                 date=now,
                 with_raw=self.transport.name != "capture",
@@ -181,6 +296,67 @@ class Deliverer:
         except (RenderError, message_builder.UnsafeHeader) as exc:
             item.fail = str(exc)
         return item
+
+    def _list_id(self, sequence: str | None, account: str) -> str:
+        """RFC 2919 List-Id: one list per sequence and account, under the instance's host name."""
+        host = urlsplit(self.base_url).hostname or "localhost"
+        parts = [_LIST_ID_PART.sub("-", part).strip("-") or "x" for part in (sequence or "transactional", account)]
+        return f"<{parts[0]}.{parts[1]}.{host}>"
+
+    def _prepare_url(self, row: OutboxRow, now: datetime) -> Prepared:
+        item = Prepared(row)
+        payload = row.payload
+        email = str(payload.get("email") or "")
+        context: dict[str, Any] = {
+            "email": email,
+            "data": payload.get("data") or {},
+            "sequence": payload.get("sequence"),
+            "event": payload.get("event") or {},
+            "now": from_us(payload.get("at") or to_us(now)),
+        }
+        try:
+            item.request = build_request(payload.get("action") or {}, context, email)
+        except (RenderError, InvalidRequest, KeyError) as exc:
+            item.fail = f"cannot build the request: {exc}"
+        return item
+
+    # -- sending (tasks of the loop) -----------------------------------------------------------
+
+    async def _deliver(self, item: Prepared) -> Result:
+        try:
+            if item.row.kind == "url":
+                return await self._call(item)
+            return await self._send(item)
+        except Exception as exc:  # a transport bug must not lose the row: retry it
+            log.exception("delivery of outbox row %s failed unexpectedly", item.row.id)
+            return Result(item, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False))
+
+    async def _send(self, item: Prepared) -> Result:
+        if item.outgoing is None:
+            return Result(item)
+        assert self._email_slots is not None
+        async with self._email_slots:
+            try:
+                await self.transport.send(item.outgoing)
+            except DeliveryError as exc:
+                return Result(item, exc)
+        return Result(item)
+
+    async def _call(self, item: Prepared) -> Result:
+        if item.request is None:
+            return Result(item)
+        assert self._url_slots is not None
+        host = (urlsplit(item.request.url).hostname or "").lower()
+        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.url_per_host))
+        # The host's slot first: calls queued for one slow host must not hold the global slots.
+        async with per_host, self._url_slots:
+            try:
+                response = await self.urls.call(item.request)
+            except DeliveryError as exc:
+                return Result(item, exc)
+        return Result(item, response=response)
+
+    # -- recording (one transaction per group of results) ---------------------------------------
 
     async def _record_with_retry(self, results: Sequence[Result]) -> None:
         delay = 0.2
@@ -198,9 +374,13 @@ class Deliverer:
         now_us = to_us(now)
         with self.db.write() as conn:
             entries: list[dict[str, Any]] = []
+            outcomes: list[str] = []
             for result in results:
-                item, row = result.prepared, result.prepared.row
-                outcome = self._record_one(conn, result, now, now_us)
+                row = result.prepared.row
+                if row.kind == "url":
+                    outcome = self._record_url(conn, result, now, now_us)
+                else:
+                    outcome = self._record_email(conn, result, now, now_us)
                 if outcome is None:
                     continue
                 kind, detail = outcome
@@ -210,14 +390,16 @@ class Deliverer:
                         "subscriber_id": row.subscriber_id,
                         "at": now_us,
                         "kind": kind,
-                        "sequence": item.row.payload.get("sequence"),
+                        "sequence": row.payload.get("sequence"),
                         "detail": detail,
                     }
                 )
-                self.on_result(kind)
+                outcomes.append(kind)
             timeline_store.add(conn, entries)
+        for kind in outcomes:  # only after the commit, so a retried write counts once
+            self.on_result(kind)
 
-    def _record_one(
+    def _record_email(
         self, conn: Connection, result: Result, now: datetime, now_us: int
     ) -> tuple[str, dict[str, Any]] | None:
         item, row = result.prepared, result.prepared.row
@@ -250,14 +432,15 @@ class Deliverer:
                     "subject": out.subject,
                     "from_addr": out.from_header,
                     "headers": dumps(out.headers),
-                    "html": out.html,
+                    "html": item.archive_html if item.archive_html is not None else out.html,
                     "text": out.text,
+                    "links": dumps(item.links) if item.links else None,
                     "reason": None,
                 },
             )
             return "email_sent", {**base, "transport": self.transport.name}
         error = result.error
-        delay = decide(permanent=error.permanent, attempt=row.attempts, schedule=EMAIL_BACKOFF)
+        delay = decide(permanent=error.permanent, attempt=row.attempts, schedule=self.email_backoff)
         if delay is not None:
             if not outbox_store.reschedule(conn, row.id, row.lease_token, to_us(now + delay), str(error)):
                 return None
@@ -269,3 +452,41 @@ class Deliverer:
         if error.bounce:
             subscriber_store.mark_bounced(conn, row.subscriber_id, now_us)
         return "email_failed", {**base, "reason": str(error)[:500], "bounced": error.bounce}
+
+    def _record_url(
+        self, conn: Connection, result: Result, now: datetime, now_us: int
+    ) -> tuple[str, dict[str, Any]] | None:
+        item, row = result.prepared, result.prepared.row
+        action = row.payload.get("action") or {}
+        request = item.request
+        base = {
+            "url": request.url if request else action.get("url"),
+            "method": request.method if request else action.get("method", "GET"),
+            "step": row.payload.get("step"),
+            "attempt": row.attempts,
+        }
+        if item.fail is not None:
+            if not outbox_store.finish(conn, row.id, row.lease_token):
+                return None
+            return "url_failed", {**base, "reason": item.fail[:500]}
+        if result.error is None:
+            if not outbox_store.finish(conn, row.id, row.lease_token):
+                return None
+            response = result.response
+            assert response is not None
+            return "url_called", {
+                **base,
+                "status": response.status,
+                "final_url": response.url,
+                "ms": response.elapsed_ms,
+                "response": response.snippet,
+            }
+        error = result.error
+        delay = decide(permanent=error.permanent, attempt=row.attempts, schedule=self.url_backoff)
+        if delay is not None:
+            if not outbox_store.reschedule(conn, row.id, row.lease_token, to_us(now + delay), str(error)):
+                return None
+            return "url_retry", {**base, "error": str(error)[:500], "retry_in_s": delay.total_seconds()}
+        if not outbox_store.finish(conn, row.id, row.lease_token):
+            return None
+        return "url_failed", {**base, "reason": str(error)[:500]}

@@ -1,0 +1,332 @@
+"""The SMTP transport: a small pool of reused aiosmtplib connections, a send rate, a deadline (SPEC §6.2).
+
+`STEPWISE_SMTP_URL` is `smtp://user:pass@host:port` (add `?starttls=1` to require STARTTLS) or
+`smtps://…` (TLS from the first byte). Optional query parameters: `pool` (connections, default 8),
+`timeout` (overall seconds per message, default 30), `helo` (the EHLO name), `verify=0` (accept
+any certificate; for test servers only), `cafile` (a CA bundle to trust).
+
+Replies map to DeliveryError: 4xx and network trouble are temporary (the outbox retries them with
+backoff); 5xx is permanent; 5xx to RCPT also marks the recipient bounced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from stepwise.delivery.message import Outgoing
+from stepwise.delivery.transports import DeliveryError
+
+log = logging.getLogger("stepwise.delivery.smtp")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class InvalidSmtpUrl(ValueError):
+    """STEPWISE_SMTP_URL cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False  # smtps://
+    starttls: bool = False
+    verify: bool = True
+    cafile: str | None = None
+    helo: str | None = None
+    pool: int = 8
+    timeout: float = 30.0  # overall deadline of one message, connecting included
+    max_messages: int = 500  # per connection, then a fresh one (some servers cap it)
+    idle_seconds: float = 60.0  # idle connections older than this are dropped, not reused
+
+
+def parse_url(url: str) -> SmtpConfig:
+    """Read an smtp:// or smtps:// URL; raise InvalidSmtpUrl with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise InvalidSmtpUrl("the SMTP URL must start with smtp:// or smtps://")
+    if not parts.hostname:
+        raise InvalidSmtpUrl("the SMTP URL has no host")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidSmtpUrl(f"bad port: {exc}") from exc
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    known = {"starttls", "verify", "cafile", "helo", "pool", "timeout"}
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise InvalidSmtpUrl(f"unknown SMTP URL parameter(s): {', '.join(unknown)}")
+
+    def flag(name: str, default: bool) -> bool:
+        value = query.get(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise InvalidSmtpUrl(f"{name} must be 1 or 0")
+
+    use_tls = parts.scheme == "smtps"
+    starttls = flag("starttls", False)
+    if use_tls and starttls:
+        raise InvalidSmtpUrl("smtps:// already uses TLS; drop starttls=1")
+    try:
+        pool = int(query.get("pool", "8"))
+        timeout = float(query.get("timeout", "30"))
+    except ValueError as exc:
+        raise InvalidSmtpUrl(f"pool and timeout must be numbers: {exc}") from exc
+    if not 1 <= pool <= 100 or not 0 < timeout <= 600:
+        raise InvalidSmtpUrl("pool must be 1..100 and timeout 0..600 seconds")
+    return SmtpConfig(
+        host=parts.hostname,
+        port=port or (465 if use_tls else 587 if starttls else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        use_tls=use_tls,
+        starttls=starttls,
+        verify=flag("verify", True),
+        cafile=query.get("cafile") or None,
+        helo=query.get("helo") or None,
+        pool=pool,
+        timeout=timeout,
+    )
+
+
+class RateLimiter:
+    """Spaces calls to `rate` per second with a small burst (GCRA); shared by the tasks of one loop."""
+
+    def __init__(self, rate: float, burst: int | None = None) -> None:
+        self.interval = 1.0 / rate
+        self.burst = burst if burst is not None else max(1, int(rate / 20))
+        self._tat = 0.0  # the theoretical arrival time of the next call
+
+    def reserve(self) -> float:
+        """Reserve the next slot; return how long the caller must wait for it."""
+        now = time.monotonic()
+        tat = max(self._tat, now)
+        self._tat = tat + self.interval
+        return max(0.0, tat - (self.burst - 1) * self.interval - now)
+
+    async def wait(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class _Connection:
+    client: aiosmtplib.SMTP
+    sent: int = 0
+    idle_since: float = 0.0
+
+
+class _Pool:
+    """Idle connections and a cap on open ones, bound to one event loop."""
+
+    def __init__(self, size: int) -> None:
+        self.slots = asyncio.Semaphore(size)
+        self.idle: list[_Connection] = []
+        self.loop = asyncio.get_running_loop()
+
+    def take(self, idle_seconds: float) -> _Connection | None:
+        now = time.monotonic()
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.client.is_connected and now - conn.idle_since < idle_seconds:
+                return conn
+            _drop(conn)
+        return None
+
+    def give_back(self, conn: _Connection) -> None:
+        conn.idle_since = time.monotonic()
+        self.idle.append(conn)
+
+
+def _drop(conn: _Connection) -> None:
+    """Close a connection without talking to the server (it may be gone or mid-transaction)."""
+    try:
+        conn.client.close()
+    except Exception:  # closing a dead transport must not fail a delivery
+        log.debug("closing an SMTP connection failed", exc_info=True)
+
+
+class SmtpReplyError(DeliveryError):
+    """The server refused a step of the transaction; `reusable` tells whether the connection is still good."""
+
+    def __init__(self, message: str, *, permanent: bool, bounce: bool, reusable: bool) -> None:
+        super().__init__(message, permanent=permanent, bounce=bounce)
+        self.reusable = reusable
+
+
+class _Stale(Exception):
+    """A reused connection turned out to be closed before the transaction began."""
+
+
+class SmtpTransport:
+    """Sends messages over SMTP through a pool of reused connections."""
+
+    name = "smtp"
+
+    def __init__(self, config: SmtpConfig, *, rate: float = 100.0) -> None:
+        self.config = config
+        self.limiter = RateLimiter(rate)
+        self._pool: _Pool | None = None
+        self._helo: str | None = config.helo
+        self._tls_context = self._make_tls_context()
+
+    @classmethod
+    def from_url(cls, url: str, *, rate: float = 100.0) -> SmtpTransport:
+        """Build the transport from STEPWISE_SMTP_URL."""
+        return cls(parse_url(url), rate=rate)
+
+    def _make_tls_context(self) -> ssl.SSLContext | None:
+        if not (self.config.use_tls or self.config.starttls):
+            return None
+        context = ssl.create_default_context(cafile=self.config.cafile)
+        if not self.config.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _pool_here(self) -> _Pool:
+        # Connections belong to the loop that opened them; a new loop (a restarted worker) starts afresh.
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool.loop is not loop:
+            if self._pool is not None:
+                for conn in self._pool.idle:
+                    _drop(conn)
+            self._pool = _Pool(self.config.pool)
+        return self._pool
+
+    async def send(self, message: Outgoing) -> None:
+        """Hand one message to the server or raise DeliveryError."""
+        if not message.raw:
+            raise DeliveryError("the message has no MIME body", permanent=True)
+        await self.limiter.wait()
+        pool = self._pool_here()
+        async with pool.slots:
+            conn = pool.take(self.config.idle_seconds)
+            reusable = False
+            try:
+                # The deadline covers connecting and the whole conversation, so a server that answers
+                # one byte at a time cannot hold the delivery longer than `timeout`.
+                async with asyncio.timeout(self.config.timeout):
+                    if conn is not None:
+                        try:
+                            await self._transaction(conn, message, reused=True)
+                        except _Stale:
+                            _drop(conn)
+                            conn = None
+                    if conn is None:
+                        conn = _Connection(await self._connect())
+                        await self._transaction(conn, message, reused=False)
+                reusable = True
+            except DeliveryError as exc:
+                reusable = isinstance(exc, SmtpReplyError) and exc.reusable
+                raise
+            except TimeoutError as exc:
+                message_ = f"the SMTP server did not finish within {self.config.timeout:g}s"
+                raise DeliveryError(message_, permanent=False) from exc
+            except aiosmtplib.SMTPResponseException as exc:  # connect, EHLO, STARTTLS or AUTH refused
+                # Setup failures are the server's or the configuration's, never the recipient's: retry.
+                raise DeliveryError(f"SMTP setup failed: {exc.code} {exc.message}", permanent=False) from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise DeliveryError(f"SMTP connection failed: {type(exc).__name__}: {exc}", permanent=False) from exc
+            finally:
+                if conn is not None:
+                    if reusable and conn.client.is_connected and conn.sent < self.config.max_messages:
+                        pool.give_back(conn)
+                    else:
+                        _drop(conn)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._helo is None:
+            self._helo = await asyncio.to_thread(socket.getfqdn)
+        client = aiosmtplib.SMTP(
+            hostname=self.config.host,
+            port=self.config.port,
+            username=self.config.username,
+            password=self.config.password,
+            use_tls=self.config.use_tls,
+            start_tls=self.config.starttls,
+            tls_context=self._tls_context,
+            local_hostname=self._helo,
+            timeout=self.config.timeout,
+        )
+        await client.connect()
+        return client
+
+    async def _transaction(self, conn: _Connection, message: Outgoing, *, reused: bool) -> None:
+        client = conn.client
+        utf8 = not (message.sender.isascii() and message.recipient.isascii())
+        if utf8 and not client.supports_extension("smtputf8"):
+            raise DeliveryError("the server does not accept non-ASCII addresses (SMTPUTF8)", permanent=True)
+        options = ["SMTPUTF8"] if utf8 else []
+        encoding = "utf-8" if utf8 else "ascii"
+        try:
+            await client.mail(message.sender, options=options, encoding=encoding)
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            if reused:
+                raise _Stale from exc  # nothing was handed over yet: a fresh connection may try
+            raise
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(conn)
+            raise _reply_error("MAIL FROM", exc, bounce=False, reusable=client.is_connected) from exc
+        try:
+            await client.rcpt(message.recipient, encoding=encoding)
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(conn)
+            raise _reply_error("RCPT TO", exc, bounce=exc.code >= 500, reusable=client.is_connected) from exc
+        try:
+            await client.data(message.raw)
+        except aiosmtplib.SMTPResponseException as exc:
+            # After a reply to the data the transaction is over and the connection is clean.
+            raise _reply_error("DATA", exc, bounce=False, reusable=client.is_connected) from exc
+        conn.sent += 1
+
+    async def close(self) -> None:
+        """Say QUIT on idle connections of this loop and forget them."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        same_loop = pool.loop is asyncio.get_running_loop()
+        for conn in pool.idle:
+            if same_loop and conn.client.is_connected:
+                try:
+                    await asyncio.wait_for(conn.client.quit(), 2)
+                    continue
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    pass
+            _drop(conn)
+
+
+async def _reset(conn: _Connection) -> None:
+    """Abort the envelope with RSET so the connection can carry the next message; drop it if that fails."""
+    if not conn.client.is_connected:
+        return
+    try:
+        await conn.client.rset()
+    except (aiosmtplib.SMTPException, OSError):
+        _drop(conn)
+
+
+def _reply_error(stage: str, exc: aiosmtplib.SMTPResponseException, *, bounce: bool, reusable: bool) -> SmtpReplyError:
+    permanent = exc.code >= 500
+    return SmtpReplyError(
+        f"{stage} refused: {exc.code} {exc.message}",
+        permanent=permanent,
+        bounce=permanent and bounce,
+        # 421 means the server is closing the channel; any other reply leaves a usable connection.
+        reusable=reusable and exc.code != 421,
+    )

@@ -1,0 +1,1 @@
+"""Public pages reached from emails and websites, without an API key: tracking, unsubscribe, forms."""

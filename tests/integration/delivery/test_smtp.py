@@ -1,0 +1,394 @@
+"""Emails through a real SMTP server (aiosmtpd on loopback), on SQLite and PostgreSQL (SPEC §6.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from stepwise.delivery.message import UnsafeHeader, build
+from stepwise.delivery.smtp import InvalidSmtpUrl, SmtpTransport, parse_url
+from stepwise.delivery.transports import DeliveryError
+from tests.integration.delivery.helpers import Shop, deliver, settle
+from tests.integration.delivery.servers import (
+    SmtpRecorder,
+    SmtpServer,
+    password_authenticator,
+    self_signed_certificate,
+    smtp_server,
+)
+from tests.support.clock import FakeClock
+
+WELCOME = [{"when": [{"event": "subscriber_added"}], "do": [{"action": "send_email", "draft": "welcome"}]}]
+
+
+def test_a_personalised_email_arrives_with_the_list_headers(shop: Shop, smtp: SmtpServer) -> None:
+    shop.draft(
+        "welcome",
+        subject="Hi {{ data.base.firstName }}!",
+        html=(
+            "<p>Hello [% anketa.base.firstName %] from {{ data.base.city }} ({{ email }}).</p>"
+            '<p><a href="https://shop.example/offer?a=1&amp;b=2">Offer</a> '
+            '<a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+        ),
+        text="Hi [% anketa.base.firstName %], see https://shop.example/offer?a=1&b=2.",
+        from_name="Shop",
+    )
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com", {"base": {"firstName": "Anna", "city": "Kazan"}})
+
+    settle(shop, shop.deliverer(SmtpTransport.from_url(smtp.url())))
+
+    [received] = smtp.recorder.received
+    [issue] = shop.issues()
+    message = received.message
+    assert (received.sender, received.recipients) == ("news@shop.example", ["anna@example.com"])
+    assert message["Subject"] == "Hi Anna!"
+    assert message["From"] == "Shop <news@shop.example>"
+    assert message["Message-ID"] == f"<{issue.id}@stepwise.test>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == "<welcome.acme.stepwise.test>"
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith("<http://stepwise.test/t/u/") and unsubscribe.endswith(">")
+    token = unsubscribe[len("<http://stepwise.test/t/u/") : -1]
+    assert shop.stepwise.signer.verify("unsubscribe", token).subject == issue.id  # type: ignore[union-attr]
+
+    html, text = received.part("html"), received.part("plain")
+    assert "Hello Anna from Kazan (anna@example.com)." in html
+    assert text.startswith("Hi Anna, see http://stepwise.test/t/c/")
+    assert text.rstrip().endswith(".")  # the full stop stays outside the tracked URL
+    assert "https://shop.example/offer" not in html + text
+    assert html.count("http://stepwise.test/t/c/") == 1
+    assert unsubscribe[1:-1] in html  # the unsubscribe link is not tracked
+    assert "http://stepwise.test/t/o/" in html  # the open pixel
+
+    assert issue.status == "sent" and issue.transport == "smtp"
+    assert issue.message_id == message["Message-ID"]
+    assert issue.links == '["https://shop.example/offer?a=1&b=2"]'
+    assert "/t/o/" not in issue.html  # viewing the archive must not count as an open
+    assert "http://stepwise.test/t/c/" in issue.html
+
+
+def test_connections_are_reused_across_messages(shop: Shop, smtp: SmtpServer) -> None:
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    for n in range(30):
+        shop.subscriber(f"user{n}@example.com")
+
+    settle(shop, shop.deliverer(SmtpTransport.from_url(smtp.url(query="pool=2"))))
+
+    received = smtp.recorder.received
+    assert len(received) == 30
+    assert len({r.session for r in received}) <= 2
+
+
+def test_a_server_refusing_30_percent_with_451_gets_every_message_exactly_once(
+    shop: Shop, clock: FakeClock, smtp: SmtpServer
+) -> None:
+    chance = random.Random(7)
+    refused: list[str] = []
+
+    def flaky(envelope: object) -> str | None:
+        if chance.random() < 0.3:
+            refused.append("x")
+            return "451 4.3.0 Temporary trouble, try again"
+        return None
+
+    smtp.recorder.data_reply = flaky
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    addresses = [f"user{n}@example.com" for n in range(40)]
+    for address in addresses:
+        shop.subscriber(address)
+    deliverer = shop.deliverer(SmtpTransport.from_url(smtp.url()))
+
+    settle(shop, deliverer)
+    for _ in range(30):
+        if not shop.outbox():
+            break
+        clock.advance(hours=1)
+        deliver(deliverer)
+
+    ids = Counter(r.message["Message-ID"] for r in smtp.recorder.received)
+    assert len(ids) == 40 and set(ids.values()) == {1}
+    assert sorted(r.recipients[0] for r in smtp.recorder.received) == sorted(addresses)
+    assert {i.status for i in shop.issues()} == {"sent"}
+    assert refused, "the server should have refused some attempts"
+    assert len(shop.timeline("email_retry")) == len(refused)
+
+
+def test_a_retried_message_keeps_its_message_id(shop: Shop, clock: FakeClock, smtp: SmtpServer) -> None:
+    seen: list[bytes] = []
+
+    def once(envelope: object) -> str | None:
+        seen.append(envelope.original_content)  # type: ignore[attr-defined]
+        return "451 busy" if len(seen) == 1 else None
+
+    smtp.recorder.data_reply = once
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com")
+    deliverer = shop.deliverer(SmtpTransport.from_url(smtp.url()))
+    settle(shop, deliverer)
+    [issue] = shop.issues()
+    assert issue.status == "queued" and "451" in issue.reason
+
+    clock.advance(seconds=29)
+    deliver(deliverer)
+    assert len(seen) == 1  # the first retry waits 30 s
+    clock.advance(seconds=1)
+    deliver(deliverer)
+
+    [received] = smtp.recorder.received
+    assert received.message["Message-ID"] == f"<{issue.id}@stepwise.test>"
+    assert f"<{issue.id}@stepwise.test>".encode() in seen[0]
+    assert shop.issues()[0].status == "sent"
+
+
+def test_550_on_rcpt_fails_the_issue_bounces_the_subscriber_and_is_not_retried(
+    shop: Shop, clock: FakeClock, smtp: SmtpServer
+) -> None:
+    smtp.recorder.refuse_rcpt["ghost@example.com"] = "550 5.1.1 No such user"
+    shop.draft("welcome")
+    shop.draft("later")
+    shop.sequence(
+        "welcome",
+        WELCOME,
+        [{"when": [{"event": "time_passed", "after": "1d"}], "do": [{"action": "send_email", "draft": "later"}]}],
+    )
+    shop.subscriber("ghost@example.com")
+    deliverer = shop.deliverer(SmtpTransport.from_url(smtp.url()))
+
+    settle(shop, deliverer)
+    clock.advance(days=2)
+    settle(shop, deliverer)
+
+    welcome, later = shop.issues()
+    assert welcome.status == "failed" and "550" in welcome.reason
+    assert shop.status_of("ghost@example.com") == "bounced"
+    assert smtp.recorder.rcpts.count("ghost@example.com") == 1
+    assert (later.status, later.reason) == ("skipped", "subscriber_bounced")
+    assert smtp.recorder.received == []
+    [failed] = shop.timeline("email_failed")
+    assert failed["bounced"] is True
+
+
+def test_a_5xx_after_data_fails_the_issue_without_bouncing(shop: Shop, smtp: SmtpServer) -> None:
+    smtp.recorder.data_reply = lambda envelope: "554 5.7.1 Message rejected as spam"
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com")
+
+    settle(shop, shop.deliverer(SmtpTransport.from_url(smtp.url())))
+
+    [issue] = shop.issues()
+    assert issue.status == "failed" and "554" in issue.reason
+    assert shop.status_of("anna@example.com") == "active"
+    assert shop.outbox() == []
+
+
+def test_a_line_break_in_profile_data_cannot_add_a_header(shop: Shop, smtp: SmtpServer) -> None:
+    shop.draft("welcome", subject="Hi {{ data.name }}")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com", {"name": "Anna\r\nBcc: victim@evil.example"})
+
+    settle(shop, shop.deliverer(SmtpTransport.from_url(smtp.url())))
+
+    [received] = smtp.recorder.received
+    assert received.message["Bcc"] is None
+    assert received.recipients == ["anna@example.com"]
+    assert received.message["Subject"] == "Hi Anna Bcc: victim@evil.example"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["sender_email", "sender_name", "reply_to", "recipient", "subject", "unsubscribe_url", "list_id"],
+)
+@pytest.mark.parametrize("bad", ["\r", "\n", "\0"])
+def test_cr_lf_and_nul_are_refused_in_every_header_value_and_address(field: str, bad: str) -> None:
+    values = {
+        "sender_email": "news@shop.example",
+        "sender_name": "Shop",
+        "reply_to": "help@shop.example",
+        "recipient": "anna@example.com",
+        "subject": "Hello",
+        "unsubscribe_url": "http://stepwise.test/t/u/x",
+        "list_id": "<l.acme.stepwise.test>",
+    }
+    values[field] = values[field][:3] + bad + "Bcc: x@evil.example"
+    with pytest.raises(UnsafeHeader):
+        build(
+            issue_id="0" * 32,
+            html="<p>x</p>",
+            text="x",
+            base_url="http://stepwise.test",
+            date=datetime(2026, 1, 5, tzinfo=UTC),
+            **values,  # type: ignore[arg-type]
+        )
+
+
+def test_long_non_ascii_subjects_and_international_domains_are_encoded_properly() -> None:
+    message = build(
+        issue_id="0" * 32,
+        sender_email="news@shop.example",
+        sender_name="Магазин, ООО",
+        reply_to=None,
+        recipient="anna@пример.рф",
+        subject="Привет " * 30,
+        html="<p>x</p>",
+        text="x",
+        unsubscribe_url="http://stepwise.test/t/u/x",
+        list_id="<l.acme.stepwise.test>",
+        base_url="http://stepwise.test",
+        date=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+    assert message.recipient == "anna@xn--e1afmkfd.xn--p1ai"
+    assert all(len(line) <= 998 for line in message.raw.split(b"\n"))
+    head = message.raw.split(b"\n\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\n") if line.startswith((b"Subject", b" =?")))
+    import email
+    import email.policy
+
+    parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
+    assert parsed["Subject"] == ("Привет " * 30).strip() or parsed["Subject"].strip() == ("Привет " * 30).strip()
+    assert parsed["To"] == "anna@xn--e1afmkfd.xn--p1ai"
+
+
+def _message(recipient: str = "anna@example.com") -> object:
+    return build(
+        issue_id="1" * 32,
+        sender_email="news@shop.example",
+        sender_name=None,
+        reply_to=None,
+        recipient=recipient,
+        subject="Hello",
+        html="<p>x</p>",
+        text="x",
+        unsubscribe_url="http://stepwise.test/t/u/x",
+        list_id="<l.acme.stepwise.test>",
+        base_url="http://stepwise.test",
+        date=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+
+
+def _send(transport: SmtpTransport, count: int = 1) -> None:
+    async def run() -> None:
+        try:
+            for _ in range(count):
+                await transport.send(_message())  # type: ignore[arg-type]
+        finally:
+            await transport.close()
+
+    asyncio.run(run())
+
+
+def test_starttls_and_authentication(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    with smtp_server(
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=password_authenticator("mailer", "s3cret/+"),
+        auth_required=True,
+    ) as server:
+        _send(SmtpTransport.from_url(server.url(userinfo="mailer:s3cret%2F%2B", query=f"starttls=1&cafile={cert}")))
+        assert len(server.recorder.received) == 1
+
+        with pytest.raises(DeliveryError) as wrong:
+            _send(SmtpTransport.from_url(server.url(userinfo="mailer:wrong", query=f"starttls=1&cafile={cert}")))
+        assert not wrong.value.permanent  # a configuration problem must not burn the issue
+        with pytest.raises(DeliveryError) as untrusted:
+            _send(SmtpTransport.from_url(server.url(userinfo="mailer:s3cret%2F%2B", query="starttls=1")))
+        assert not untrusted.value.permanent
+        assert len(server.recorder.received) == 1
+
+
+def test_smtps_connects_with_tls_from_the_first_byte(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    with smtp_server(ssl_context=server_tls) as server:
+        _send(SmtpTransport.from_url(server.url("smtps", query=f"cafile={cert}")), count=3)
+        assert len(server.recorder.received) == 3
+
+
+def test_the_send_rate_is_honoured() -> None:
+    with smtp_server() as server:
+        transport = SmtpTransport.from_url(server.url(), rate=20)
+        started = time.monotonic()
+        _send(transport, count=10)
+        assert time.monotonic() - started >= 0.4  # 10 messages at 20/s: nine gaps of 50 ms
+        assert len(server.recorder.received) == 10
+
+
+def test_a_slow_server_is_abandoned_at_the_deadline() -> None:
+    with smtp_server(SmtpRecorder(data_delay=3)) as server:
+        transport = SmtpTransport.from_url(server.url(query="timeout=0.5"))
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as error:
+            _send(transport)
+        assert time.monotonic() - started < 2
+        assert not error.value.permanent and "0.5s" in str(error.value)
+
+
+def test_an_unreachable_server_is_a_temporary_failure() -> None:
+    with smtp_server() as server:
+        url = server.url()
+    with pytest.raises(DeliveryError) as error:
+        _send(SmtpTransport.from_url(url))
+    assert not error.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example", ("mail.example", 25, None, None, False, False)),
+        ("smtp://u%40x:p%3Aw@mail.example:2525?starttls=1", ("mail.example", 2525, "u@x", "p:w", False, True)),
+        ("smtp://mail.example?starttls=1", ("mail.example", 587, None, None, False, True)),
+        ("smtps://u:p@mail.example", ("mail.example", 465, "u", "p", True, False)),
+    ],
+)
+def test_smtp_urls_are_read(url: str, expected: tuple[object, ...]) -> None:
+    config = parse_url(url)
+    assert (config.host, config.port, config.username, config.password, config.use_tls, config.starttls) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://mail.example", "smtp://", "smtps://mail.example?starttls=1", "smtp://m.example?bogus=1", "smtp://m:x"],
+)
+def test_bad_smtp_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidSmtpUrl):
+        parse_url(url)
+
+
+def test_leases_outlive_a_delivery_waiting_for_the_send_rate(shop: Shop, clock: FakeClock, smtp: SmtpServer) -> None:
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com")
+    shop.subscriber("boris@example.com")
+    from tests.support.drive import advance
+
+    advance(shop.stepwise)
+    deliverer = shop.deliverer(SmtpTransport.from_url(smtp.url(), rate=2))  # the second waits 0.5 s
+
+    async def run() -> list[int]:
+        await deliverer.run_once()
+        before = {row.id: row.available_at for row in shop.outbox()}
+        clock.advance(minutes=4)  # past half the lease while a delivery is still queued
+        await deliverer.run_once()
+        after = {row.id: row.available_at for row in shop.outbox()}
+        await deliverer.drain()
+        await deliverer.transport.close()
+        return [after[key] - before[key] for key in before.keys() & after.keys()]
+
+    grown = asyncio.run(run())
+    assert grown and all(delta >= timedelta(minutes=4).total_seconds() * 1e6 for delta in grown)
+    assert {i.status for i in shop.issues()} == {"sent"}
