@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, and_, case, func, select, update
 
 from stepwise.storage import schema as t
 from stepwise.storage.dialects import fast_insert, fast_update
@@ -89,7 +89,9 @@ def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Write changed runs; each row holds b_id and the mutable columns."""
-    fast_update(conn, t.runs, "id", [{("id" if k == "b_id" else k): v for k, v in row.items()} for row in rows])
+    # In id order: see _locked_in_id_order.
+    ordered = sorted(rows, key=lambda row: int(row["b_id"]))
+    fast_update(conn, t.runs, "id", [{("id" if k == "b_id" else k): v for k, v in row.items()} for row in ordered])
 
 
 def due_subscribers(conn: Connection, now_us: int, limit: int) -> list[int]:
@@ -148,8 +150,7 @@ def hold_sequence(conn: Connection, account_id: int, sequence_id: int) -> None:
     conn.execute(
         update(t.runs)
         .where(
-            t.runs.c.account_id == account_id,
-            t.runs.c.sequence_id == sequence_id,
+            _locked_in_id_order(conn, account_id, sequence_id),
             t.runs.c.status == "active",
             t.runs.c.claimable_at.is_not(None),
         )
@@ -170,9 +171,22 @@ def release_sequence(
         }
     conn.execute(
         update(t.runs)
-        .where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id, t.runs.c.status == "active")
+        .where(_locked_in_id_order(conn, account_id, sequence_id), t.runs.c.status == "active")
         .values(**values)
     )
+
+
+def _locked_in_id_order(conn: Connection, account_id: int, sequence_id: int) -> Any:
+    """Rows of a sequence's open runs; on PostgreSQL locked in id order first.
+
+    Workers update runs in id order too, so a bulk update and a worker batch always take their row
+    locks in the same order and cannot deadlock.
+    """
+    scope = (t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id, t.runs.c.status.in_(OPEN))
+    if conn.dialect.name != "postgresql":
+        return and_(*scope)
+    ordered = select(t.runs.c.id).where(*scope).order_by(t.runs.c.id).with_for_update()
+    return t.runs.c.id.in_(ordered.scalar_subquery())
 
 
 def count_open_on_steps(conn: Connection, account_id: int, sequence_id: int, steps_above: int) -> int:
