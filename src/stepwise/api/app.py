@@ -16,6 +16,7 @@ from stepwise.api.limits import BodyLimit
 from stepwise.bootstrap import Stepwise
 from stepwise.metrics import render_metrics
 from stepwise.public import tracking
+from stepwise.web import install_ui
 
 API_PREFIX = "/api/v1"
 
@@ -64,6 +65,7 @@ def create_app(stepwise: Stepwise) -> FastAPI:
     async def unknown_api(rest: str) -> Any:
         return error_response(404, "not_found", f"no such endpoint: {API_PREFIX}/{rest}")
 
+    install_ui(app, stepwise)
     settings = stepwise.settings
     app.add_middleware(
         BodyLimit,

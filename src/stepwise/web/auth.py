@@ -1,0 +1,106 @@
+"""Sign-in with an API key, sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from stepwise.services.accounts import authenticate
+from stepwise.web.pages import (
+    FormDep,
+    PageDep,
+    PageRoute,
+    Ui,
+    key_hash,
+    now_seconds,
+    redirect,
+    render_template,
+    safe_next,
+    secure,
+    session_of,
+    ui_of,
+)
+from stepwise.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, new_token, same_token
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+UiDep = Annotated[Ui, Depends(ui_of)]
+
+
+def _login_page(request: Request, ui: Ui, *, next_url: str, error: str = "", status: int = 200) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token()
+    html = render_template(
+        ui,
+        "login.html",
+        request=request,
+        account=None,
+        csrf="",
+        nav="",
+        flashes=[],
+        login_csrf=token,
+        next=next_url,
+        error=error,
+    )
+    response = HTMLResponse(html, status_code=status)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return secure(response)
+
+
+@router.get("/login")
+def login_form(request: Request, ui: UiDep, next: str = "/") -> Response:
+    """Show the sign-in form (or go on when already signed in)."""
+    if session_of(ui, request) is not None:
+        return RedirectResponse(safe_next(next, "/sequences"), status_code=303)
+    return _login_page(request, ui, next_url=safe_next(next, "/sequences"))
+
+
+@router.post("/login")
+async def login(request: Request, ui: UiDep) -> Response:
+    """Check the API key and start a session."""
+    form = await request.form(max_files=0, max_fields=10)
+    given = form.get("csrf")
+    next_url = safe_next(str(form.get("next") or ""), "/sequences")
+    if not isinstance(given, str) or not same_token(given, request.cookies.get(LOGIN_CSRF_COOKIE)):
+        return _login_page(request, ui, next_url=next_url, error="The form expired; please try again.", status=403)
+    key = form.get("api_key")
+    key = key.strip() if isinstance(key, str) else ""
+    account = await run_in_threadpool(authenticate, ui.stepwise.db, key)
+    if account is None:
+        return _login_page(request, ui, next_url=next_url, error="That API key is not valid.", status=401)
+    session = Session(account.id, key_hash(key), new_token(), now_seconds(ui) + SESSION_SECONDS)
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        ui.signer.session_cookie(session),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return secure(response)
+
+
+@router.post("/logout")
+def logout(page: PageDep, form: FormDep) -> Response:
+    """End the session."""
+    response = redirect(page.request, "/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def home(page: PageDep) -> Response:
+    """Start at the sequences."""
+    return RedirectResponse("/sequences", status_code=303)

@@ -1,0 +1,592 @@
+"""The sequence builder's state: a definition as typed in the form, edits to it, and errors placed at inputs.
+
+The builder round-trips through the server: every button posts the whole form, the server reads it
+into a BuilderState, applies the operation (add, remove, move, switch a kind) and renders it again.
+Saving turns the state into a definition document and hands it to the same service the API uses;
+the JSON paths of the 422 details are mapped back to the inputs that produced them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from stepwise.domain.problems import Problem
+from stepwise.web import predicate_editor as pe
+from stepwise.web.builder_fields import ACTION_KINDS, EVENT_KINDS, FieldSpec, action_fields, event_fields
+from stepwise.web.values import (
+    BadText,
+    parse_assignments,
+    parse_headers,
+    parse_json,
+    parse_paths,
+    show_assignments,
+    show_headers,
+    show_json,
+    show_paths,
+)
+
+Side = Literal["when", "do"]
+SETTINGS = ("key", "name", "description", "timezone", "only_once", "accepting", "exit_on_unsubscribe")
+_SETTING_LABELS = {
+    "key": "Key",
+    "name": "Name",
+    "description": "Description",
+    "timezone": "Time zone",
+    "only_once": "Only once",
+    "accepting": "Accepting",
+    "exit_on_unsubscribe": "Exit on unsubscribe",
+}
+_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
+_ITEM_KEY = re.compile(r"^s(\d+)\.v(\d+)\.([wd])(\d+)$")
+
+
+@dataclass
+class Item:
+    """One event (side "when") or action (side "do") as typed: its kind and the raw text of its inputs."""
+
+    kind: str
+    values: dict[str, str | list[str]] = field(default_factory=dict)
+    predicates: dict[str, pe.PredicateState] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name, "")
+        return value if isinstance(value, str) else ""
+
+    def chosen(self, name: str) -> list[str]:
+        value = self.values.get(name, [])
+        return value if isinstance(value, list) else [value]
+
+
+@dataclass
+class VariantState:
+    when: list[Item] = field(default_factory=list)
+    do: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class StepState:
+    variants: list[VariantState] = field(default_factory=list)
+
+
+@dataclass
+class BuilderState:
+    """A whole definition being edited."""
+
+    key: str = ""
+    name: str = ""
+    description: str = ""
+    timezone: str = ""
+    only_once: bool = False
+    accepting: bool = True
+    exit_on_unsubscribe: bool = False
+    version: str = ""
+    steps: list[StepState] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the pickers offer: the account's drafts, lists, forms and sequences as (key, label)."""
+
+    drafts: Sequence[tuple[str, str]] = ()
+    lists: Sequence[tuple[str, str]] = ()
+    forms: Sequence[tuple[str, str]] = ()
+    sequences: Sequence[tuple[str, str]] = ()
+
+    def options(self, spec: FieldSpec, current: str) -> list[tuple[str, str]]:
+        """Return the options of a select: blank (when optional), static choices, the source, the current value."""
+        found: list[tuple[str, str]] = []
+        if spec.blank is not None:
+            found.append(("", spec.blank))
+        found += list(spec.choices)
+        if spec.source is not None:
+            found += [(key, label if label == key else f"{label} ({key})") for key, label in getattr(self, spec.source)]
+        if current and current not in {value for value, _ in found}:
+            found.append((current, f"{current} (not found)"))
+        return found
+
+
+def fields_of(side: Side, item: Item) -> tuple[FieldSpec, ...]:
+    """Return the inputs an item shows."""
+    return event_fields(item.kind, item.values) if side == "when" else action_fields(item.kind)
+
+
+# ---------------------------------------------------------------- from a stored definition
+
+
+def _show(spec: FieldSpec, value: Any) -> str | list[str]:
+    if value is None:
+        return [] if spec.widget == "weekdays" else ""
+    match spec.widget:
+        case "weekdays":
+            return [str(v) for v in value] if isinstance(value, list) else []
+        case "paths":
+            return show_paths(value)
+        case "assignments" | "increments":
+            return show_assignments(value)
+        case "headers":
+            return show_headers(value)
+        case "json":
+            return show_json(value)
+        case "select" if spec.typ == "bool":
+            return "true" if value else "false"
+    return str(value)
+
+
+def item_from_json(side: Side, spec: Mapping[str, Any]) -> Item:
+    """Show one stored event or action."""
+    tag = "event" if side == "when" else "action"
+    item = Item(kind=str(spec.get(tag, "")))
+    if item.kind == "schedule":
+        item.values["every"] = "cron" if spec.get("cron") else str(spec.get("every") or "day")
+    for f in fields_of(side, item):
+        if f.widget == "predicate":
+            item.predicates[f.name] = pe.from_json(spec.get(f.name))
+        elif not (item.kind == "schedule" and f.name == "every"):
+            item.values[f.name] = _show(f, spec.get(f.name))
+    return item
+
+
+def from_definition(key: str, definition: Mapping[str, Any], version: int | str = "") -> BuilderState:
+    """Show a stored definition in the builder."""
+    state = BuilderState(
+        key=key,
+        name=str(definition.get("name", "")),
+        description=str(definition.get("description") or ""),
+        timezone=str(definition.get("timezone") or ""),
+        only_once=bool(definition.get("only_once", False)),
+        accepting=bool(definition.get("accepting", True)),
+        exit_on_unsubscribe=bool(definition.get("exit_on_unsubscribe", False)),
+        version=str(version),
+    )
+    for step in definition.get("steps") or []:
+        variants = []
+        for variant in step.get("variants") or []:
+            variants.append(
+                VariantState(
+                    when=[item_from_json("when", e) for e in variant.get("when") or []],
+                    do=[item_from_json("do", a) for a in variant.get("do") or []],
+                )
+            )
+        state.steps.append(StepState(variants))
+    return state
+
+
+def new_item(side: Side, step_index: int, choices: Choices) -> Item:
+    """Return a sensible new event or action for a step."""
+    if side == "when":
+        kind = "subscriber_added" if step_index == 0 else "time_passed"
+    else:
+        kind = "send_email" if choices.drafts else "nothing"
+    item = Item(kind=kind)
+    fill_defaults(side, item, choices)
+    return item
+
+
+def fill_defaults(side: Side, item: Item, choices: Choices) -> None:
+    """Give every input the item lacks its default (a required picker takes the first choice)."""
+    if item.kind == "schedule" and "every" not in item.values:
+        item.values["every"] = "day"
+    for f in fields_of(side, item):
+        if f.widget == "predicate":
+            item.predicates.setdefault(f.name, pe.from_json(None))
+        elif f.name not in item.values:
+            default: str | list[str] = [] if f.widget == "weekdays" else f.default
+            if not default and f.widget == "select" and f.blank is None and not f.choices and f.source:
+                options = getattr(choices, f.source)
+                default = options[0][0] if options else ""
+            elif not default and f.widget == "select" and f.blank is None and f.choices:
+                default = f.choices[0][0]
+            item.values[f.name] = default
+
+
+def new_state(choices: Choices) -> BuilderState:
+    """Return the builder of a new sequence: one step, entered when a subscriber is added."""
+    return BuilderState(
+        steps=[StepState([VariantState(when=[new_item("when", 0, choices)], do=[new_item("do", 0, choices)])])]
+    )
+
+
+# ---------------------------------------------------------------- from a posted form
+
+Getter = Callable[[str], str]
+ListGetter = Callable[[str], list[str]]
+Checker = Callable[[str], bool]
+
+
+def from_form(get: Getter, getlist: ListGetter, has: Checker, choices: Choices) -> BuilderState:
+    """Read the builder's state from its form fields."""
+    state = BuilderState(
+        key=get("key").strip(),
+        name=get("name"),
+        description=get("description"),
+        timezone=get("timezone").strip(),
+        only_once=get("only_once") == "on",
+        accepting=get("accepting") == "on",
+        exit_on_unsubscribe=get("exit_on_unsubscribe") == "on",
+        version=get("version"),
+    )
+    s = 0
+    while has(f"s{s}"):
+        step = StepState()
+        v = 0
+        while has(f"s{s}.v{v}"):
+            variant = VariantState()
+            for side, letter in (("when", "w"), ("do", "d")):
+                k = 0
+                while has(f"s{s}.v{v}.{letter}{k}.kind"):
+                    prefix = f"s{s}.v{v}.{letter}{k}"
+                    items = variant.when if side == "when" else variant.do
+                    items.append(_item_from_form(side, prefix, get, getlist, has, choices))  # type: ignore[arg-type]
+                    k += 1
+            step.variants.append(variant)
+            v += 1
+        state.steps.append(step)
+        s += 1
+    return state
+
+
+def _item_from_form(side: Side, prefix: str, get: Getter, getlist: ListGetter, has: Checker, choices: Choices) -> Item:
+    item = Item(kind=get(f"{prefix}.kind"))
+    if item.kind == "schedule":
+        item.values["every"] = get(f"{prefix}.every") or "day"
+    for f in fields_of(side, item):
+        name = f"{prefix}.{f.name}"
+        if f.widget == "predicate":
+            if has(f"{name}.mode"):
+                item.predicates[f.name] = pe.from_form(get, has, name)
+        elif f.widget == "weekdays":
+            if has(name):
+                item.values[f.name] = [d for d in getlist(name) if d]
+        elif has(name):
+            item.values[f.name] = get(name)
+    fill_defaults(side, item, choices)
+    return item
+
+
+# ---------------------------------------------------------------- to a definition document
+
+
+def _convert(spec: FieldSpec, item: Item) -> Any:
+    """Return the JSON value of one input, or None to leave the field out; raise BadText."""
+    if spec.widget == "predicate":
+        state = item.predicates.get(spec.name)
+        return None if state is None else pe.to_json(state)
+    if spec.widget == "weekdays":
+        return item.chosen(spec.name) or None
+    raw = item.text(spec.name)
+    if not raw.strip():
+        return None
+    match spec.widget:
+        case "paths":
+            return parse_paths(raw) or None
+        case "assignments":
+            return parse_assignments(raw) or None
+        case "increments":
+            return parse_assignments(raw, numbers=True) or None
+        case "headers":
+            return parse_headers(raw) or None
+        case "json":
+            return parse_json(raw)
+        case "number":
+            try:
+                return int(raw.strip())
+            except ValueError as exc:
+                raise BadText("must be a whole number") from exc
+    if spec.typ == "bool":
+        return raw == "true"
+    if spec.typ == "int":
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise BadText("must be a whole number") from exc
+    return raw.strip() if spec.widget in ("text", "url", "duration", "time") else raw
+
+
+def item_document(side: Side, item: Item, path: str, problems: list[Problem]) -> dict[str, Any]:
+    """Return one event or action as JSON, adding problems for unreadable inputs."""
+    out: dict[str, Any] = {"event" if side == "when" else "action": item.kind}
+    for spec in fields_of(side, item):
+        if item.kind == "schedule" and spec.name == "every" and item.text("every") == "cron":
+            continue
+        try:
+            value = _convert(spec, item)
+        except BadText as exc:
+            problems.append(Problem(f"{path}.{spec.name}", str(exc)))
+            continue
+        if value is not None:
+            out[spec.name] = value
+    return out
+
+
+def to_document(state: BuilderState) -> tuple[dict[str, Any], list[Problem]]:
+    """Return the definition the state describes and the problems found while reading it."""
+    problems: list[Problem] = []
+    doc: dict[str, Any] = {"name": state.name.strip()}
+    if state.description.strip():
+        doc["description"] = state.description.strip()
+    if state.timezone:
+        doc["timezone"] = state.timezone
+    doc.update(only_once=state.only_once, accepting=state.accepting, exit_on_unsubscribe=state.exit_on_unsubscribe)
+    steps = []
+    for s, step in enumerate(state.steps):
+        variants = []
+        for v, variant in enumerate(step.variants):
+            base = f"$.steps[{s}].variants[{v}]"
+            variants.append(
+                {
+                    "when": [
+                        item_document("when", e, f"{base}.when[{i}]", problems) for i, e in enumerate(variant.when)
+                    ],
+                    "do": [item_document("do", a, f"{base}.do[{i}]", problems) for i, a in enumerate(variant.do)],
+                }
+            )
+        steps.append({"variants": variants})
+    doc["steps"] = steps
+    return doc, problems
+
+
+# ---------------------------------------------------------------- operations
+
+
+class BadOperation(ValueError):
+    """The posted operation does not name something in the form."""
+
+
+def _ints(arg: str, count: int) -> list[int]:
+    parts = arg.split(".")
+    if len(parts) != count or not all(p.isdigit() for p in parts):
+        raise BadOperation(arg)
+    return [int(p) for p in parts]
+
+
+def _swap(items: list[Any], index: int, delta: int) -> int:
+    target = index + delta
+    if 0 <= index < len(items) and 0 <= target < len(items):
+        items[index], items[target] = items[target], items[index]
+        return target
+    return index
+
+
+def _get(items: Sequence[Any], index: int) -> Any:
+    if not 0 <= index < len(items):
+        raise BadOperation(str(index))
+    return items[index]
+
+
+def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | None]:
+    """Apply one builder operation; return the id of the input to focus next and a message, if any."""
+    name, _, arg = op.partition(":")
+    match name:
+        case "add_step":
+            index = len(state.steps)
+            when, do = new_item("when", index, choices), new_item("do", index, choices)
+            state.steps.append(StepState([VariantState(when=[when], do=[do])]))
+            return f"f-s{index}-v0-w0-kind", None
+        case "del_step":
+            (s,) = _ints(arg, 1)
+            _get(state.steps, s)
+            del state.steps[s]
+            return "add-step", None
+        case "up_step" | "down_step":
+            (s,) = _ints(arg, 1)
+            moved = _swap(state.steps, s, -1 if name == "up_step" else 1)
+            return f"{name.split('_')[0]}-s{moved}", None
+        case "add_variant":
+            (s,) = _ints(arg, 1)
+            step = _get(state.steps, s)
+            step.variants.append(VariantState(when=[new_item("when", s, choices)], do=[new_item("do", s, choices)]))
+            return f"f-s{s}-v{len(step.variants) - 1}-w0-kind", None
+        case "del_variant":
+            s, v = _ints(arg, 2)
+            step = _get(state.steps, s)
+            _get(step.variants, v)
+            del step.variants[v]
+            return f"add-variant-s{s}", None
+        case "up_variant" | "down_variant":
+            s, v = _ints(arg, 2)
+            moved = _swap(_get(state.steps, s).variants, v, -1 if name == "up_variant" else 1)
+            return f"{name.split('_')[0]}-s{s}-v{moved}", None
+        case "add_when" | "add_do":
+            s, v = _ints(arg, 2)
+            variant = _get(_get(state.steps, s).variants, v)
+            side: Side = "when" if name == "add_when" else "do"
+            items = variant.when if side == "when" else variant.do
+            items.append(new_item(side, s, choices))
+            return f"f-s{s}-v{v}-{side[0]}{len(items) - 1}-kind", None
+        case "del_when" | "del_do" | "up_when" | "down_when" | "up_do" | "down_do":
+            s, v, k = _ints(arg, 3)
+            variant = _get(_get(state.steps, s).variants, v)
+            side = "when" if name.endswith("when") else "do"
+            items = variant.when if side == "when" else variant.do
+            _get(items, k)
+            if name.startswith("del"):
+                del items[k]
+                return f"add-{side}-s{s}-v{v}", None
+            moved = _swap(items, k, -1 if name.startswith("up") else 1)
+            return f"{name.split('_')[0]}-s{s}-v{v}-{side[0]}{moved}", None
+        case "add_row" | "to_json" | "to_rows":
+            predicate, prefix = _predicate(state, arg)
+            if name == "add_row":
+                predicate.rows.append(pe.Row())
+                return _dom(f"{prefix}.r{len(predicate.rows) - 1}.field"), None
+            if name == "to_json":
+                pe.to_json_mode(predicate)
+                return _dom(f"{prefix}.json"), None
+            return _dom(f"{prefix}.mode"), pe.to_rows_mode(predicate)
+        case "del_row":
+            where, _, row = arg.rpartition(".r")
+            predicate, prefix = _predicate(state, where)
+            if not row.isdigit() or not 0 <= int(row) < len(predicate.rows):
+                raise BadOperation(arg)
+            del predicate.rows[int(row)]
+            if not predicate.rows:
+                predicate.rows.append(pe.Row())
+            return _dom(f"{prefix}.add"), None
+        case "refresh":
+            return (_dom(arg) if arg else ""), None
+    raise BadOperation(op)
+
+
+def _predicate(state: BuilderState, arg: str) -> tuple[pe.PredicateState, str]:
+    item_key, _, field_name = arg.rpartition(".")
+    match = _ITEM_KEY.match(item_key)
+    if not match:
+        raise BadOperation(arg)
+    s, v, letter, k = int(match.group(1)), int(match.group(2)), match.group(3), int(match.group(4))
+    variant = _get(_get(state.steps, s).variants, v)
+    item = _get(variant.when if letter == "w" else variant.do, k)
+    predicate = item.predicates.get(field_name)
+    if predicate is None:
+        raise BadOperation(arg)
+    return predicate, arg
+
+
+def _dom(key: str) -> str:
+    return "f-" + key.replace(".", "-")
+
+
+# ---------------------------------------------------------------- errors at inputs
+
+
+@dataclass
+class Placed:
+    """Problems keyed by the input (or box) they belong to; `general` holds what has no better place."""
+
+    by_key: dict[str, list[str]] = field(default_factory=dict)
+    summary: list[tuple[str, str, str]] = field(default_factory=list)  # (dom id, where, message)
+
+    def at(self, key: str) -> list[str]:
+        return self.by_key.get(key, [])
+
+    def __bool__(self) -> bool:
+        return bool(self.summary)
+
+
+def _tokens(path: str) -> list[str | int]:
+    if not path.startswith("$"):
+        return []
+    tokens: list[str | int] = []
+    for match in _PATH_TOKEN.finditer(path, 1):
+        name, index, quoted, dquoted = match.groups()
+        if index is not None:
+            tokens.append(int(index))
+        else:
+            tokens.append(name or quoted or dquoted or "")
+    return tokens
+
+
+def path_key(path: str) -> list[str]:
+    """Turn a JSON path of a definition into the builder's key parts (`s1`, `v0`, `w2`, `after`)."""
+    tokens = _tokens(path)
+    parts: list[str] = []
+    i = 0
+    letters = {"steps": "s", "variants": "v", "when": "w", "do": "d"}
+    while i < len(tokens):
+        token = tokens[i]
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        if isinstance(token, str) and token in letters and isinstance(following, int):
+            parts.append(f"{letters[token]}{following}")
+            i += 2
+            continue
+        if isinstance(token, str):
+            parts.append(token)
+        break
+    return parts
+
+
+def known_keys(state: BuilderState) -> set[str]:
+    """Every key the builder shows errors at."""
+    keys = set(SETTINGS) | {"steps"}
+    for s, step in enumerate(state.steps):
+        keys |= {f"s{s}", f"s{s}.variants"}
+        for v, variant in enumerate(step.variants):
+            base = f"s{s}.v{v}"
+            keys |= {base, f"{base}.when", f"{base}.do"}
+            for side, items in (("when", variant.when), ("do", variant.do)):
+                for k, item in enumerate(items):
+                    prefix = f"{base}.{side[0]}{k}"
+                    keys |= {prefix, f"{prefix}.{'event' if side == 'when' else 'action'}"}
+                    keys |= {f"{prefix}.{f.name}" for f in fields_of(side, item)}  # type: ignore[arg-type]
+    return keys
+
+
+def place(state: BuilderState, problems: Sequence[Mapping[str, Any]]) -> Placed:
+    """Put each problem at the deepest input or box its path reaches."""
+    known = known_keys(state)
+    placed = Placed()
+    for problem in problems:
+        path, message = str(problem.get("path", "$")), str(problem.get("message", "invalid"))
+        parts = path_key(path)
+        while parts and ".".join(parts) not in known:
+            parts.pop()
+        key = ".".join(parts)
+        if key.endswith((".event", ".action")):
+            key = key.rsplit(".", 1)[0] + ".kind"
+        placed.by_key.setdefault(key, []).append(message)
+        placed.summary.append((_dom(key) if key else "builder", describe_key(state, key), message))
+    return placed
+
+
+def describe_key(state: BuilderState, key: str) -> str:
+    """Name the place of a key in words: "Step 2 · Variant 1 · Event 1 · Wait for"."""
+    if not key:
+        return "Sequence"
+    if key in _SETTING_LABELS:
+        return _SETTING_LABELS[key]
+    words: list[str] = []
+    item: Item | None = None
+    side: Side = "when"
+    parts = key.split(".")
+    try:
+        for part in parts:
+            if part[0] == "s" and part[1:].isdigit():
+                step = state.steps[int(part[1:])]
+                words.append(f"Step {int(part[1:]) + 1}")
+            elif part[0] == "v" and part[1:].isdigit():
+                variant = step.variants[int(part[1:])]
+                words.append(f"Variant {int(part[1:]) + 1}")
+            elif part[0] in "wd" and part[1:].isdigit():
+                side = "when" if part[0] == "w" else "do"
+                item = (variant.when if side == "when" else variant.do)[int(part[1:])]
+                words.append(f"{'Event' if side == 'when' else 'Action'} {int(part[1:]) + 1}")
+            elif part == "kind":
+                words.append("kind")
+            elif item is not None:
+                labels = {f.name: f.label for f in fields_of(side, item)}
+                words.append(labels.get(part, part))
+            else:
+                words.append({"when": "events", "do": "actions", "variants": "variants"}.get(part, part))
+    except (IndexError, UnboundLocalError):
+        return key
+    return " · ".join(words)
+
+
+def kind_label(side: Side, tag: str) -> str:
+    """Return the label of an event or action kind."""
+    for kind in EVENT_KINDS if side == "when" else ACTION_KINDS:
+        if kind.tag == tag:
+            return kind.label
+    return tag

@@ -1,0 +1,166 @@
+"""Plain-language descriptions of events, actions and predicates, for the picture of a sequence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+OPS = {
+    "eq": "is",
+    "ne": "is not",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "in": "is one of",
+    "not_in": "is none of",
+    "exists": "is filled in",
+    "not_exists": "is empty",
+}
+WEEKDAY_NAMES = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict) and "now" in value:
+        return f"now {value['now']}"
+    if isinstance(value, str):
+        return f"“{value}”"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def predicate(node: Any) -> str:
+    """Describe a predicate in one line."""
+    if not isinstance(node, dict):
+        return "?"
+    if "all" in node and isinstance(node["all"], list):
+        return " and ".join(_grouped(p) for p in node["all"])
+    if "any" in node and isinstance(node["any"], list):
+        return " or ".join(_grouped(p) for p in node["any"])
+    if "not" in node:
+        return f"not ({predicate(node['not'])})"
+    field = str(node.get("field", "?"))
+    if node.get("fn") == "size":
+        field = f"size of {field}"
+    op = str(node.get("op", "?"))
+    text = f"{field} {OPS.get(op, op)}"
+    if op not in ("exists", "not_exists"):
+        value = node.get("value")
+        text += " " + (", ".join(_value(v) for v in value) if isinstance(value, list) else _value(value))
+    if node.get("ignore_case"):
+        text += " (any case)"
+    return text
+
+
+def _grouped(node: Any) -> str:
+    text = predicate(node)
+    return f"({text})" if isinstance(node, dict) and ("all" in node or "any" in node) else text
+
+
+def _scope(spec: dict[str, Any]) -> str:
+    scope = spec.get("scope")
+    return {"sequence": " (emails of this run)", "any": " (any email)"}.get(str(scope), "")
+
+
+def event(spec: dict[str, Any]) -> str:
+    """Describe an event or wait of a variant."""
+    kind = spec.get("event")
+    where = f" where {predicate(spec['where'])}" if spec.get("where") else ""
+    match kind:
+        case "subscriber_added":
+            confirmed = spec.get("confirmed")
+            suffix = "" if confirmed is None else (" (confirmed)" if confirmed else " (unconfirmed)")
+            return "Subscriber added" + suffix
+        case "subscription_confirmed":
+            return "Subscription confirmed" + (" (any way)" if spec.get("method") == "any" else " (by link)")
+        case "unsubscribed":
+            return "Unsubscribed"
+        case "link_clicked":
+            what = f" {spec['url']}" if spec.get("url") else ""
+            where_from = f" in {spec['draft']}" if spec.get("draft") else ""
+            return f"Clicked a link{what}{where_from}{_scope(spec)}"
+        case "email_opened":
+            return "Opened " + (spec["draft"] if spec.get("draft") else "an email") + _scope(spec)
+        case "form_submitted":
+            return "Submitted form " + (spec["form"] if spec.get("form") else "(any)")
+        case "form_confirmed":
+            return "Confirmed form " + (spec["form"] if spec.get("form") else "(any)")
+        case "list_joined":
+            return "Joined list " + (spec["list"] if spec.get("list") else "(any)")
+        case "list_left":
+            return "Left list " + (spec["list"] if spec.get("list") else "(any)")
+        case "data_changed":
+            fields = spec.get("fields")
+            return "Data changed" + (f": {', '.join(fields)}" if fields else "") + where
+        case "custom":
+            return f"Event “{spec.get('name', '?')}”{where}"
+        case "never":
+            return "Never (started by a sequence or the API)"
+        case "time_passed":
+            return f"After {spec.get('after', '?')}"
+        case "schedule":
+            return _schedule(spec)
+        case "data_matches":
+            return f"When {predicate(spec.get('where'))}"
+        case "list_matches":
+            member = spec.get("member", True)
+            return f"When {'in' if member else 'not in'} list {spec.get('list', '?')}"
+    return str(kind)
+
+
+def _schedule(spec: dict[str, Any]) -> str:
+    zone = f" ({spec['timezone']})" if spec.get("timezone") else ""
+    if spec.get("cron"):
+        return f"On schedule {spec['cron']}{zone}"
+    at = spec.get("at") or "00:00"
+    match spec.get("every"):
+        case "day":
+            text = f"Next day at {at}"
+        case "week":
+            days = ", ".join(WEEKDAY_NAMES.get(d, d) for d in spec.get("weekdays") or [])
+            text = f"Next {days} at {at}"
+        case "month":
+            text = f"Next day {spec.get('day', 1)} of a month at {at}"
+        case "year":
+            month = spec.get("month") or 1
+            name = MONTHS[month - 1] if isinstance(month, int) and 1 <= month <= 12 else str(month)
+            text = f"Next {spec.get('day', 1)} {name} at {at}"
+        case _:
+            text = "On schedule"
+    return text + zone
+
+
+def action(spec: dict[str, Any]) -> str:
+    """Describe an action of a variant."""
+    kind = spec.get("action")
+    match kind:
+        case "nothing":
+            return "Do nothing"
+        case "send_email":
+            return f"Send email {spec.get('draft', '?')}"
+        case "call_url":
+            return f"Call {spec.get('method', 'GET')} {spec.get('url', '?')}"
+        case "change_data":
+            parts = []
+            for path, value in (spec.get("set") or {}).items():
+                parts.append(f"set {path} = {_value(value)}")
+            for path in spec.get("unset") or []:
+                parts.append(f"clear {path}")
+            for path, amount in (spec.get("increment") or {}).items():
+                parts.append(f"add {amount} to {path}")
+            return "Change data: " + "; ".join(parts)
+        case "add_to_list":
+            return f"Add to list {spec.get('list', '?')}"
+        case "remove_from_list":
+            return f"Remove from list {spec.get('list', '?')}"
+        case "stop_sequence":
+            target = spec.get("sequence", "current")
+            return "Stop this sequence" if target == "current" else f"Stop sequence {target}"
+        case "start_sequence":
+            return f"Start sequence {spec.get('sequence', '?')}"
+        case "go_to_sequence":
+            return f"Go to sequence {spec.get('sequence', '?')}"
+    return str(kind)

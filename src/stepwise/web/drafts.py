@@ -1,0 +1,157 @@
+"""Drafts: the editor and a rendered preview for a chosen subscriber, in a sandboxed frame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from stepwise.domain.keys import is_key
+from stepwise.domain.problems import from_validation_error
+from stepwise.errors import AppError, NotFound, Unprocessable
+from stepwise.services import drafts as service
+from stepwise.services import subscribers as subscriber_service
+from stepwise.services.drafts import DraftBody
+from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, is_htmx, text_of
+from stepwise.web.problems import FormErrors, from_error
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+FIELDS = ("key", "subject", "from_email", "from_name", "reply_to", "html", "text")
+EMPTY: dict[str, Any] = dict.fromkeys(FIELDS, "")
+
+
+@router.get("/drafts")
+def draft_list(page: PageDep) -> Response:
+    """List the account's drafts."""
+    return page.render("drafts/list.html", nav="drafts", rows=service.all_drafts(page.stepwise.db, page.account.id))
+
+
+@router.get("/drafts/new")
+def new(page: PageDep) -> Response:
+    """Show an empty draft editor."""
+    return _editor(page, None, {**EMPTY, "html": "<p>Hello {{ data.base.firstName }},</p>\n"}, FormErrors())
+
+
+@router.post("/drafts/new")
+def create(page: PageDep, form: FormDep) -> Response:
+    """Create a draft."""
+    values = _values(form)
+    errors = FormErrors()
+    key = values["key"]
+    if not is_key(key):
+        errors.add("key", "use lowercase letters, digits, '_' and '-', e.g. welcome")
+    else:
+        try:
+            service.get(page.stepwise.db, page.account.id, key)
+        except NotFound:
+            pass
+        else:
+            errors.add("key", f"a draft {key!r} already exists")
+    return _save(page, None, values, errors)
+
+
+@router.get("/drafts/{key}")
+def edit(page: PageDep, key: str, preview: str | None = None) -> Response:
+    """Show a draft in the editor, with a preview for ?preview=<email>."""
+    draft = service.get(page.stepwise.db, page.account.id, key)
+    values = {name: draft.get(name) or "" for name in FIELDS}
+    return _editor(page, draft, values, FormErrors(), preview_email=preview)
+
+
+@router.post("/drafts/{key}")
+def update(page: PageDep, form: FormDep, key: str) -> Response:
+    """Save a draft."""
+    draft = service.get(page.stepwise.db, page.account.id, key)
+    values = {**_values(form), "key": key}
+    return _save(page, draft, values, FormErrors())
+
+
+@router.post("/drafts/{key}/delete")
+def delete(page: PageDep, form: FormDep, key: str) -> Response:
+    """Delete a draft (refused while a sequence or form uses it)."""
+    try:
+        service.delete(page.stepwise.db, page.account.id, key)
+    except NotFound:
+        raise
+    except AppError as exc:
+        page.flash(exc.message, "error")
+        return page.redirect(f"/drafts/{key}")
+    page.flash(f"Draft {key} deleted.")
+    return page.redirect("/drafts")
+
+
+def _values(form: FormData) -> dict[str, Any]:
+    return {
+        name: text_of(form, name).strip() if name not in ("html", "text") else text_of(form, name) for name in FIELDS
+    }
+
+
+def _save(page: Page, draft: dict[str, Any] | None, values: dict[str, Any], errors: FormErrors) -> Response:
+    body_values = {name: values[name] or None for name in ("text", "from_email", "from_name", "reply_to")}
+    try:
+        body = DraftBody(subject=values["subject"], html=values["html"], **body_values)
+    except ValidationError as exc:
+        placed = from_error(Unprocessable.of(from_validation_error(exc, values)), FIELDS)
+        return _editor(page, draft, values, _merge(errors, placed), status=422)
+    errors = _merge(errors, _checked(body))
+    if not errors:
+        try:
+            saved, _ = service.put(page.stepwise.db, page.account.id, values["key"], body, page.now())
+        except AppError as exc:
+            errors = from_error(exc, FIELDS)
+        else:
+            page.flash(f"Draft {saved['key']} saved.")
+            return page.redirect(f"/drafts/{saved['key']}")
+    return _editor(page, draft, values, errors, status=422)
+
+
+def _checked(body: DraftBody) -> FormErrors:
+    found = service.problems(body)
+    return from_error(Unprocessable.of(found), FIELDS) if found else FormErrors()
+
+
+def _merge(a: FormErrors, b: FormErrors) -> FormErrors:
+    for name, messages in b.fields.items():
+        for message in messages:
+            a.add(name, message)
+    a.general += b.general
+    return a
+
+
+def _editor(
+    page: Page,
+    draft: dict[str, Any] | None,
+    values: dict[str, Any],
+    errors: FormErrors,
+    *,
+    preview_email: str | None = None,
+    status: int = 200,
+) -> Response:
+    db, account_id = page.stepwise.db, page.account.id
+    people, _ = subscriber_service.page(db, account_id, status=None, list_key=None, cursor=None, limit=50)
+    preview: dict[str, str] | None = None
+    preview_error = ""
+    if draft is not None and preview_email:
+        try:
+            preview = service.preview(
+                db, account_id, draft["key"], preview_email, page.stepwise.settings.base_url, page.now()
+            )
+        except AppError as exc:
+            placed = from_error(exc, ())
+            preview_error = "; ".join(placed.general) or exc.message
+    template = "drafts/preview.html" if is_htmx(page.request) and preview_email is not None else "drafts/edit.html"
+    return page.render(
+        template,
+        status=status,
+        nav="drafts",
+        draft=draft,
+        values=values,
+        errors=errors,
+        people=[p["email"] for p in people],
+        preview=preview,
+        preview_email=preview_email or (people[0]["email"] if people else ""),
+        preview_error=preview_error,
+    )

@@ -1,0 +1,146 @@
+"""The UI in headless Debian Chromium, driven by Playwright, against a live server (SQLite by default)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepwise.bootstrap import Stepwise
+from stepwise.services.accounts import create_account
+from tests.support.server import LiveServer, live_server
+
+CHROMIUM = os.environ.get("STEPWISE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
+NARROW = {"width": 390, "height": 844}
+WIDE = {"width": 1280, "height": 900}
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _missing(message: str) -> None:
+    if _ci():
+        pytest.fail(message + " (CI=true: browser tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """UI tests run on SQLite; a test may ask for PostgreSQL too with indirect parametrization."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'stepwise.db'}"
+        return
+    from tests.conftest import truncate_all_if_migrated
+
+    url = request.getfixturevalue("postgres_url")
+    truncate_all_if_migrated(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless (skipped when absent unless CI=true)."""
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Browser:
+    """One browser context signed in (or not) to a live server, collecting console errors."""
+
+    server: LiveServer
+    page: Any
+    key: str
+    account_id: int
+    console_errors: list[str] = field(default_factory=list)
+    allowed_errors: list[re.Pattern[str]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def goto(self, path: str) -> Any:
+        """Open a page and return its response."""
+        return self.page.goto(self.url(path))
+
+    def sign_in(self, key: str | None = None) -> None:
+        """Sign in through the login page."""
+        self.goto("/login")
+        self.page.get_by_label("API key").fill(key or self.key)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(re.compile(r".*/sequences$"))
+
+    def shot(self, name: str, *, narrow: bool = False) -> None:
+        """Save a full-page screenshot as test-artifacts/screenshots/<name>.png (and a narrow one if asked)."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        if narrow:
+            self.page.set_viewport_size(NARROW)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-narrow.png"), full_page=True)
+            self.page.set_viewport_size(WIDE)
+
+    def unexpected_console_errors(self) -> list[str]:
+        return [e for e in self.console_errors if not any(p.search(e) for p in self.allowed_errors)]
+
+
+@pytest.fixture
+def ui_server(stepwise: Stepwise) -> Iterator[LiveServer]:
+    with live_server(stepwise) as running:
+        yield running
+
+
+@pytest.fixture
+def ui(browser: Any, ui_server: LiveServer) -> Iterator[Browser]:
+    """A fresh browser context on a live server with an account `acme`; fails on console errors."""
+    row, key = create_account(ui_server.stepwise.db, "acme", "UTC", ui_server.stepwise.clock())
+    context = browser.new_context(viewport=WIDE, java_script_enabled=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    driver = Browser(ui_server, page, key, row.id)
+    page.on("console", lambda message: driver.console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: driver.console_errors.append(f"page error: {error}"))
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        yield driver
+    finally:
+        context.close()
+    assert driver.unexpected_console_errors() == []
+
+
+@pytest.fixture
+def no_js(browser: Any, ui_server: LiveServer) -> Iterator[Browser]:
+    """A browser context with JavaScript off, on a live server with an account `acme`."""
+    row, key = create_account(ui_server.stepwise.db, "acme", "UTC", ui_server.stepwise.clock())
+    context = browser.new_context(viewport=WIDE, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        yield Browser(ui_server, context.new_page(), key, row.id)
+    finally:
+        context.close()
