@@ -42,13 +42,16 @@ class Stepwise:
         deliverer = Deliverer(
             self.db, self.transport(), self.signer, self.settings.base_url, self.clock, on_result=observe_delivery
         )
-        return WorkerThreads(
+        threads = WorkerThreads(
             advancer,
             deliverer,
             self.db.wakeup,
             poll_interval=self.settings.poll_interval,
             on_batch=lambda r: observe_batch(r.events, r.transitions, r.commands),
         )
+        if not self.db.is_sqlite:
+            threads.listen(self.settings.database_url)
+        return threads
 
     def close(self) -> None:
         self.db.dispose()

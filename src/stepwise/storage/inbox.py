@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
 from stepwise.storage.dialects import fast_delete, fast_insert
+from stepwise.storage.notify import WORK, notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class InboxRow:
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append events; each row has account_id, subscriber_id, kind, payload (dict), source, times."""
     fast_insert(conn, t.inbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
+    if rows:
+        notify(conn, WORK)
 
 
 def pending_subscribers(conn: Connection, limit: int) -> list[int]:

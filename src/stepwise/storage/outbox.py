@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
 from stepwise.storage.dialects import fast_insert
+from stepwise.storage.notify import DELIVERY, notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class OutboxRow:
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     fast_insert(conn, t.outbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
+    if rows:
+        notify(conn, DELIVERY)
 
 
 _older = aliased(t.outbox)

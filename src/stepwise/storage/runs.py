@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, case, func, select, update
 
 from stepwise.storage import schema as t
 from stepwise.storage.dialects import fast_insert, fast_update
+from stepwise.storage.notify import WORK, notify
 
 OPEN = ("active", "paused")
 
@@ -174,6 +175,7 @@ def release_sequence(
         .where(_locked_in_id_order(conn, account_id, sequence_id), t.runs.c.status == "active")
         .values(**values)
     )
+    notify(conn, WORK)
 
 
 def _locked_in_id_order(conn: Connection, account_id: int, sequence_id: int) -> Any:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from stepwise.services.processing import BatchResult
+from stepwise.storage.notify import Listener
 from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import Deliverer
 
@@ -35,8 +36,17 @@ class WorkerThreads:
         self.on_batch = on_batch or (lambda result: None)
         self._threads: list[threading.Thread] = []
         self.delivery_wakeup = threading.Event()
+        self._listener: Listener | None = None
+
+    def listen(self, database_url: str) -> None:
+        """Also wake on PostgreSQL notifications from other processes (polling continues regardless)."""
+        from stepwise.storage.notify import DELIVERY, WORK
+
+        self._listener = Listener(database_url, {WORK: self.wakeup.set, DELIVERY: self.delivery_wakeup.set})
 
     def start(self) -> None:
+        if self._listener is not None:
+            self._listener.start()
         self._threads = [
             threading.Thread(target=self._advance_loop, name="stepwise-advance", daemon=True),
             threading.Thread(target=self._delivery_loop, name="stepwise-delivery", daemon=True),
@@ -51,6 +61,8 @@ class WorkerThreads:
         self.delivery_wakeup.set()
         for thread in self._threads:
             thread.join(timeout)
+        if self._listener is not None:
+            self._listener.stop()
 
     def _advance_loop(self) -> None:
         backoff = self.poll_interval
