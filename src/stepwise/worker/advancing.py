@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from stepwise.clock import Clock
 from stepwise.services.catalog import SequenceCatalog
@@ -32,7 +33,9 @@ class Advancer:
         with self.db.write() as conn:
             candidates = inbox_store.pending_subscribers(conn, self.batch_size)
             due = run_store.due_subscribers(conn, to_us(now), self.batch_size)
-            wanted = list(dict.fromkeys(candidates + due))[: self.batch_size]
+            # Alternate the two sources so that a flood of events cannot starve due deadlines.
+            mixed = [sid for pair in zip_longest(candidates, due) for sid in pair if sid is not None]
+            wanted = list(dict.fromkeys(mixed))[: self.batch_size]
             if not wanted:
                 return BatchResult()
             # Another worker may hold some of these subscribers: skip them rather than wait (PostgreSQL).
