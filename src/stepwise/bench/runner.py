@@ -1,17 +1,28 @@
-"""Run the selected workloads and gather one report."""
+"""Run the standard workloads and gather one report."""
 
 from __future__ import annotations
 
+import importlib
 import platform
+from collections.abc import Callable
 from typing import Any
 
 from stepwise import __version__
+from stepwise.bench import workloads
 from stepwise.bench.scratch import scratch_database
-from stepwise.bench.workloads import events_throughput
 
 
-def run(database_url: str | None, *, subscribers: int, workers: int, batch_size: int) -> dict[str, Any]:
-    """Measure every workload on fresh scratch databases and return the figures."""
+def run(
+    database_url: str | None,
+    *,
+    subscribers: int,
+    workers: int,
+    batch_size: int,
+    waiting_runs: int,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure every workload, each on a fresh scratch database, and return the figures."""
+    say = progress or (lambda message: None)
     report: dict[str, Any] = {
         "stepwise": __version__,
         "python": platform.python_version(),
@@ -20,7 +31,54 @@ def run(database_url: str | None, *, subscribers: int, workers: int, batch_size:
         "workers": workers,
         "batch_size": batch_size,
     }
+    say("events: queued custom events through a two-step sequence")
     with scratch_database(database_url) as url:
-        report["events"] = events_throughput(url, subscribers, workers, batch_size)
-    report["events_per_s"] = report["events"]["events_per_s"]
+        report["events"] = workloads.events_throughput(url, subscribers, workers, batch_size)
+    say("floor: the same rows written raw")
+    with scratch_database(database_url) as url:
+        report["floor"] = workloads.floor_writes(url, subscribers, batch_size)
+    say("deadlines: due runs fired")
+    with scratch_database(database_url) as url:
+        report["deadlines"] = workloads.deadlines_throughput(url, subscribers, workers, batch_size)
+    events_per_s = report["events"]["events_per_s"] or 0
+    deadlines_per_s = report["deadlines"]["deadlines_per_s"] or 0
+    say("latency: events at half the measured maximum rate")
+    with scratch_database(database_url) as url:
+        report["event_latency"] = workloads.event_latency(
+            url, subscribers, workers, batch_size, max(1.0, events_per_s / 2)
+        )
+    say("lateness: deadlines falling due at half the measured maximum rate")
+    with scratch_database(database_url) as url:
+        report["deadline_lateness"] = workloads.deadline_lateness(
+            url, subscribers, workers, batch_size, max(1.0, deadlines_per_s / 2)
+        )
+    say(f"stats: {waiting_runs} waiting runs")
+    with scratch_database(database_url) as url:
+        report["stats"] = workloads.stats_with_waiting_runs(url, waiting_runs)
+    say("emails: messages handed to a local SMTP sink")
+    report["emails"] = _emails(database_url, min(subscribers, 5000))
+    floor = report["floor"]["floor_events_per_s"]
+    report["summary"] = {
+        "events_per_s": events_per_s,
+        "deadlines_per_s": deadlines_per_s,
+        "emails_per_s": report["emails"].get("emails_per_s"),
+        "event_latency_p50_ms": report["event_latency"]["p50_ms"],
+        "event_latency_p99_ms": report["event_latency"]["p99_ms"],
+        "deadline_lateness_p99_ms": report["deadline_lateness"]["p99_ms"],
+        "worker_peak_rss_mb": max(report["events"]["worker_peak_rss_mb"], report["deadlines"]["worker_peak_rss_mb"]),
+        "stats_ms": report["stats"]["stats_ms_p50"],
+        "floor_writes_per_s": floor,
+        "ratio_to_floor": round(events_per_s / floor, 3) if floor else None,
+    }
     return report
+
+
+def _emails(database_url: str | None, messages: int) -> dict[str, Any]:
+    """Emails handed to a local SMTP sink, measured by the delivery package's own workload."""
+    try:
+        module = importlib.import_module("stepwise.delivery.benchmark")
+    except ImportError:
+        return {"error": "the SMTP benchmark is not available in this build"}
+    with scratch_database(database_url) as url:
+        result: dict[str, Any] = module.emails_per_second(url, messages)
+    return result

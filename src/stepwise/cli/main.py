@@ -284,6 +284,7 @@ def bench(
     subscribers: Annotated[int, typer.Option(help="subscribers in the workload", min=100)] = 10_000,
     workers: Annotated[int, typer.Option(help="worker processes (keep 1 on SQLite: one writer per file)", min=1)] = 1,
     batch_size: Annotated[int, typer.Option(help="subscribers per processing batch", min=1, max=5000)] = 500,
+    waiting_runs: Annotated[int, typer.Option(help="waiting runs for the stats call timing", min=1)] = 1_000_000,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Run the standard benchmark on a scratch database and print the figures (SPEC §12)."""
@@ -291,14 +292,23 @@ def bench(
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        report = run(database_url, subscribers=subscribers, workers=workers, batch_size=batch_size)
+        report = run(
+            database_url,
+            subscribers=subscribers,
+            workers=workers,
+            batch_size=batch_size,
+            waiting_runs=waiting_runs,
+            progress=lambda message: err.print(f"[dim]{message}[/dim]"),
+        )
     except Exception as exc:
         raise fail(f"benchmark failed: {exc}") from exc
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
-    for key, value in report.items():
-        console.print(f"{key:>24}: {value}", highlight=False)
+    table = Table("figure", "value", title=f"stepwise bench on {report['database']} ({workers} worker(s))")
+    for key, value in report["summary"].items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 def main() -> None:
@@ -308,3 +318,6 @@ def main() -> None:
     except AppError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         sys.exit(1)
+
+
+import stepwise.cli.importing  # noqa: E402, F401  (registers `stepwise import`)
