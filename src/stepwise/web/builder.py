@@ -102,7 +102,7 @@ class Choices:
             found.append(("", spec.blank))
         found += list(spec.choices)
         if spec.source is not None:
-            found += [(key, label if label == key else f"{label} ({key})") for key, label in getattr(self, spec.source)]
+            found += [(key, key if label == key else f"{key} — {label}") for key, label in getattr(self, spec.source)]
         if current and current not in {value for value, _ in found}:
             found.append((current, f"{current} (not found)"))
         return found

@@ -164,3 +164,40 @@ def action(spec: dict[str, Any]) -> str:
         case "go_to_sequence":
             return f"Go to sequence {spec.get('sequence', '?')}"
     return str(kind)
+
+
+def timeline(entry: dict[str, Any]) -> tuple[str, list[str]]:
+    """Return the title and the detail lines of one timeline entry."""
+    kind = str(entry.get("kind", ""))
+    skip = {"at", "kind", "sequence"}
+    if kind == "event":
+        title = str(entry.get("event", "event")).replace("_", " ")
+        skip.add("event")
+    else:
+        title = kind.replace("_", " ")
+    details: list[str] = []
+    for key, value in entry.items():
+        if key in skip or value in (None, "", [], {}):
+            continue
+        if key == "payload" and isinstance(value, dict):
+            details += [f"{k}: {_plain(v)}" for k, v in value.items() if k != "data"]
+        elif key == "actions" and isinstance(value, list):
+            done = [_action_outcome(a) for a in value if isinstance(a, dict)]
+            details.append("actions: " + "; ".join(done))
+        else:
+            details.append(f"{key.replace('_', ' ')}: {_plain(value)}")
+    return title, details
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _action_outcome(item: dict[str, Any]) -> str:
+    text = action(item)
+    result = item.get("result")
+    return f"{text} ({result})" if result else text

@@ -130,7 +130,11 @@ class Page:
             flashes=incoming + self.flashes,
             **context,
         )
-        response = HTMLResponse(html, status_code=status)
+        if is_htmx(self.request) and 400 <= status < 500:
+            # htmx swaps it in; a 4xx would also be logged as a failed load in the browser console.
+            response = HTMLResponse(html, status_code=200, headers={"X-Stepwise-Status": str(status)})
+        else:
+            response = HTMLResponse(html, status_code=status)
         if incoming:
             response.delete_cookie(FLASH_COOKIE, path="/")
         return secure(response)  # type: ignore[return-value]
@@ -324,5 +328,6 @@ def make_environment() -> Environment:
         describe_event=describe.event,
         describe_action=describe.action,
         describe_predicate=describe.predicate,
+        describe_timeline=describe.timeline,
     )
     return env

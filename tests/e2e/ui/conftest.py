@@ -106,6 +106,10 @@ class Browser:
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}-narrow.png"), full_page=True)
             self.page.set_viewport_size(WIDE)
 
+    def expect_invalid_form_answers(self) -> None:
+        """Accept the console line Chromium logs when a plain form post is answered 422 (invalid input)."""
+        self.allowed_errors.append(re.compile(r"status of 422 \(Unprocessable"))
+
     def unexpected_console_errors(self) -> list[str]:
         return [e for e in self.console_errors if not any(p.search(e) for p in self.allowed_errors)]
 
