@@ -8,7 +8,6 @@ the JSON paths of the 422 details are mapped back to the inputs that produced th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,7 +29,7 @@ from stepwise.web.values import (
 
 Side = Literal["when", "do"]
 SETTINGS = ("key", "name", "description", "timezone", "only_once", "accepting", "exit_on_unsubscribe")
-_SETTING_LABELS = {
+SETTING_LABELS = {
     "key": "Key",
     "name": "Name",
     "description": "Description",
@@ -39,8 +38,6 @@ _SETTING_LABELS = {
     "accepting": "Accepting",
     "exit_on_unsubscribe": "Exit on unsubscribe",
 }
-_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
-_ITEM_KEY = re.compile(r"^s(\d+)\.v(\d+)\.([wd])(\d+)$")
 
 
 @dataclass
@@ -348,240 +345,9 @@ def to_document(state: BuilderState) -> tuple[dict[str, Any], list[Problem]]:
     return doc, problems
 
 
-# ---------------------------------------------------------------- operations
-
-
-class BadOperation(ValueError):
-    """The posted operation does not name something in the form."""
-
-
-def _ints(arg: str, count: int) -> list[int]:
-    parts = arg.split(".")
-    if len(parts) != count or not all(p.isdigit() for p in parts):
-        raise BadOperation(arg)
-    return [int(p) for p in parts]
-
-
-def _swap(items: list[Any], index: int, delta: int) -> int:
-    target = index + delta
-    if 0 <= index < len(items) and 0 <= target < len(items):
-        items[index], items[target] = items[target], items[index]
-        return target
-    return index
-
-
-def _get(items: Sequence[Any], index: int) -> Any:
-    if not 0 <= index < len(items):
-        raise BadOperation(str(index))
-    return items[index]
-
-
-def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | None]:
-    """Apply one builder operation; return the id of the input to focus next and a message, if any."""
-    name, _, arg = op.partition(":")
-    match name:
-        case "add_step":
-            index = len(state.steps)
-            when, do = new_item("when", index, choices), new_item("do", index, choices)
-            state.steps.append(StepState([VariantState(when=[when], do=[do])]))
-            return f"f-s{index}-v0-w0-kind", None
-        case "del_step":
-            (s,) = _ints(arg, 1)
-            _get(state.steps, s)
-            del state.steps[s]
-            return "add-step", None
-        case "up_step" | "down_step":
-            (s,) = _ints(arg, 1)
-            moved = _swap(state.steps, s, -1 if name == "up_step" else 1)
-            return f"{name.split('_')[0]}-s{moved}", None
-        case "add_variant":
-            (s,) = _ints(arg, 1)
-            step = _get(state.steps, s)
-            step.variants.append(VariantState(when=[new_item("when", s, choices)], do=[new_item("do", s, choices)]))
-            return f"f-s{s}-v{len(step.variants) - 1}-w0-kind", None
-        case "del_variant":
-            s, v = _ints(arg, 2)
-            step = _get(state.steps, s)
-            _get(step.variants, v)
-            del step.variants[v]
-            return f"add-variant-s{s}", None
-        case "up_variant" | "down_variant":
-            s, v = _ints(arg, 2)
-            moved = _swap(_get(state.steps, s).variants, v, -1 if name == "up_variant" else 1)
-            return f"{name.split('_')[0]}-s{s}-v{moved}", None
-        case "add_when" | "add_do":
-            s, v = _ints(arg, 2)
-            variant = _get(_get(state.steps, s).variants, v)
-            side: Side = "when" if name == "add_when" else "do"
-            items = variant.when if side == "when" else variant.do
-            items.append(new_item(side, s, choices))
-            return f"f-s{s}-v{v}-{side[0]}{len(items) - 1}-kind", None
-        case "del_when" | "del_do" | "up_when" | "down_when" | "up_do" | "down_do":
-            s, v, k = _ints(arg, 3)
-            variant = _get(_get(state.steps, s).variants, v)
-            side = "when" if name.endswith("when") else "do"
-            items = variant.when if side == "when" else variant.do
-            _get(items, k)
-            if name.startswith("del"):
-                del items[k]
-                return f"add-{side}-s{s}-v{v}", None
-            moved = _swap(items, k, -1 if name.startswith("up") else 1)
-            return f"{name.split('_')[0]}-s{s}-v{v}-{side[0]}{moved}", None
-        case "add_row" | "to_json" | "to_rows":
-            predicate, prefix = _predicate(state, arg)
-            if name == "add_row":
-                predicate.rows.append(pe.Row())
-                return _dom(f"{prefix}.r{len(predicate.rows) - 1}.field"), None
-            if name == "to_json":
-                pe.to_json_mode(predicate)
-                return _dom(f"{prefix}.json"), None
-            return _dom(f"{prefix}.mode"), pe.to_rows_mode(predicate)
-        case "del_row":
-            where, _, row = arg.rpartition(".r")
-            predicate, prefix = _predicate(state, where)
-            if not row.isdigit() or not 0 <= int(row) < len(predicate.rows):
-                raise BadOperation(arg)
-            del predicate.rows[int(row)]
-            if not predicate.rows:
-                predicate.rows.append(pe.Row())
-            return _dom(f"{prefix}.add"), None
-        case "refresh":
-            return (_dom(arg) if arg else ""), None
-    raise BadOperation(op)
-
-
-def _predicate(state: BuilderState, arg: str) -> tuple[pe.PredicateState, str]:
-    item_key, _, field_name = arg.rpartition(".")
-    match = _ITEM_KEY.match(item_key)
-    if not match:
-        raise BadOperation(arg)
-    s, v, letter, k = int(match.group(1)), int(match.group(2)), match.group(3), int(match.group(4))
-    variant = _get(_get(state.steps, s).variants, v)
-    item = _get(variant.when if letter == "w" else variant.do, k)
-    predicate = item.predicates.get(field_name)
-    if predicate is None:
-        raise BadOperation(arg)
-    return predicate, arg
-
-
-def _dom(key: str) -> str:
+def dom_id(key: str) -> str:
+    """Return the HTML id of the input a form key names."""
     return "f-" + key.replace(".", "-")
-
-
-# ---------------------------------------------------------------- errors at inputs
-
-
-@dataclass
-class Placed:
-    """Problems keyed by the input (or box) they belong to; `general` holds what has no better place."""
-
-    by_key: dict[str, list[str]] = field(default_factory=dict)
-    summary: list[tuple[str, str, str]] = field(default_factory=list)  # (dom id, where, message)
-
-    def at(self, key: str) -> list[str]:
-        return self.by_key.get(key, [])
-
-    def __bool__(self) -> bool:
-        return bool(self.summary)
-
-
-def _tokens(path: str) -> list[str | int]:
-    if not path.startswith("$"):
-        return []
-    tokens: list[str | int] = []
-    for match in _PATH_TOKEN.finditer(path, 1):
-        name, index, quoted, dquoted = match.groups()
-        if index is not None:
-            tokens.append(int(index))
-        else:
-            tokens.append(name or quoted or dquoted or "")
-    return tokens
-
-
-def path_key(path: str) -> list[str]:
-    """Turn a JSON path of a definition into the builder's key parts (`s1`, `v0`, `w2`, `after`)."""
-    tokens = _tokens(path)
-    parts: list[str] = []
-    i = 0
-    letters = {"steps": "s", "variants": "v", "when": "w", "do": "d"}
-    while i < len(tokens):
-        token = tokens[i]
-        following = tokens[i + 1] if i + 1 < len(tokens) else None
-        if isinstance(token, str) and token in letters and isinstance(following, int):
-            parts.append(f"{letters[token]}{following}")
-            i += 2
-            continue
-        if isinstance(token, str):
-            parts.append(token)
-        break
-    return parts
-
-
-def known_keys(state: BuilderState) -> set[str]:
-    """Every key the builder shows errors at."""
-    keys = set(SETTINGS) | {"steps"}
-    for s, step in enumerate(state.steps):
-        keys |= {f"s{s}", f"s{s}.variants"}
-        for v, variant in enumerate(step.variants):
-            base = f"s{s}.v{v}"
-            keys |= {base, f"{base}.when", f"{base}.do"}
-            for side, items in (("when", variant.when), ("do", variant.do)):
-                for k, item in enumerate(items):
-                    prefix = f"{base}.{side[0]}{k}"
-                    keys |= {prefix, f"{prefix}.{'event' if side == 'when' else 'action'}"}
-                    keys |= {f"{prefix}.{f.name}" for f in fields_of(side, item)}  # type: ignore[arg-type]
-    return keys
-
-
-def place(state: BuilderState, problems: Sequence[Mapping[str, Any]]) -> Placed:
-    """Put each problem at the deepest input or box its path reaches."""
-    known = known_keys(state)
-    placed = Placed()
-    for problem in problems:
-        path, message = str(problem.get("path", "$")), str(problem.get("message", "invalid"))
-        parts = path_key(path)
-        while parts and ".".join(parts) not in known:
-            parts.pop()
-        key = ".".join(parts)
-        if key.endswith((".event", ".action")):
-            key = key.rsplit(".", 1)[0] + ".kind"
-        placed.by_key.setdefault(key, []).append(message)
-        placed.summary.append((_dom(key) if key else "builder", describe_key(state, key), message))
-    return placed
-
-
-def describe_key(state: BuilderState, key: str) -> str:
-    """Name the place of a key in words: "Step 2 · Variant 1 · Event 1 · Wait for"."""
-    if not key:
-        return "Sequence"
-    if key in _SETTING_LABELS:
-        return _SETTING_LABELS[key]
-    words: list[str] = []
-    item: Item | None = None
-    side: Side = "when"
-    parts = key.split(".")
-    try:
-        for part in parts:
-            if part[0] == "s" and part[1:].isdigit():
-                step = state.steps[int(part[1:])]
-                words.append(f"Step {int(part[1:]) + 1}")
-            elif part[0] == "v" and part[1:].isdigit():
-                variant = step.variants[int(part[1:])]
-                words.append(f"Variant {int(part[1:]) + 1}")
-            elif part[0] in "wd" and part[1:].isdigit():
-                side = "when" if part[0] == "w" else "do"
-                item = (variant.when if side == "when" else variant.do)[int(part[1:])]
-                words.append(f"{'Event' if side == 'when' else 'Action'} {int(part[1:]) + 1}")
-            elif part == "kind":
-                words.append("kind")
-            elif item is not None:
-                labels = {f.name: f.label for f in fields_of(side, item)}
-                words.append(labels.get(part, part))
-            else:
-                words.append({"when": "events", "do": "actions", "variants": "variants"}.get(part, part))
-    except (IndexError, UnboundLocalError):
-        return key
-    return " · ".join(words)
 
 
 def kind_label(side: Side, tag: str) -> str:

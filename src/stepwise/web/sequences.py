@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,7 +18,7 @@ from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
-from stepwise.web import builder
+from stepwise.web import builder, builder_edits, builder_errors
 from stepwise.web.builder_fields import ACTION_KINDS, WEEKDAY_CHOICES, event_kinds_for
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, safe_next, text_of, texts_of
 from stepwise.web.predicate_editor import OP_CHOICES
@@ -177,7 +178,7 @@ def _render_builder(
     options: builder.Choices,
     *,
     existing: dict[str, Any] | None,
-    placed: builder.Placed | None = None,
+    placed: builder_errors.Placed | None = None,
     focus: str = "",
     notice: str | None = None,
     status: int = 200,
@@ -191,7 +192,7 @@ def _render_builder(
         existing=existing,
         action=action,
         choices=options,
-        placed=placed or builder.Placed(),
+        placed=placed or builder_errors.Placed(),
         focus=focus,
         notice=notice,
         fields_of=builder.fields_of,
@@ -227,8 +228,8 @@ def builder_post(page: Page, form: FormData, key: str | None) -> Response:
     op = text_of(form, "op") or "save"
     if op != "save":
         try:
-            focus, notice = builder.apply(state, op, options)
-        except builder.BadOperation:
+            focus, notice = builder_edits.apply(state, op, options)
+        except builder_edits.BadOperation:
             focus, notice = "", "That change could not be applied; the form was out of date."
         return _render_builder(page, state, options, existing=existing, focus=focus, notice=notice)
     return _save(page, state, options, existing)
@@ -272,8 +273,36 @@ def _save(
         else:
             page.flash(f"Sequence {seq['name']} saved.")
             return page.redirect(f"/sequences/{seq['key']}")
-    placed = builder.place(state, problems)
+    placed = builder_errors.place(state, problems)
     return _render_builder(page, state, options, existing=existing, placed=placed, focus="errors", status=422)
+
+
+@router.get("/sequences/{key}/json")
+def json_editor(page: PageDep, key: str) -> Response:
+    """Show a sequence's definition as JSON, as the API and definition files take it."""
+    seq = service.get(page.stepwise.db, page.account.id, key)
+    text = json.dumps({**seq["definition"], "status": seq["status"]}, indent=2, ensure_ascii=False)
+    return page.render("sequences/json.html", nav="sequences", seq=seq, text=text, problems=[])
+
+
+@router.post("/sequences/{key}/json")
+def json_save(page: PageDep, form: FormDep, key: str) -> Response:
+    """Save a definition typed as JSON, with the API's validation."""
+    seq = service.get(page.stepwise.db, page.account.id, key)
+    text = text_of(form, "definition")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        problems = [{"path": "$", "message": f"not valid JSON: {exc}"}]
+    else:
+        try:
+            service.put(page.stepwise.db, page.account.id, key, document, page.now())
+        except AppError as exc:
+            problems = exc.details if isinstance(exc.details, list) else [{"path": "$", "message": exc.message}]
+        else:
+            page.flash("Definition saved.")
+            return page.redirect(f"/sequences/{key}")
+    return page.render("sequences/json.html", status=422, nav="sequences", seq=seq, text=text, problems=problems)
 
 
 @router.get("/sequences/{key}/edit")

@@ -6,20 +6,24 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from stepwise.domain.paths import InvalidPath, leaf_paths, set_path, split_path
+from stepwise.domain.problems import from_validation_error
 from stepwise.errors import AppError, NotFound
+from stepwise.services import events as event_service
 from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as sequence_service
 from stepwise.services import subscribers as service
 from stepwise.services import timeline as timeline_service
+from stepwise.services.events import PostedEvent
 from stepwise.services.subscribers import STATUSES, Edit
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, text_of, texts_of
 from stepwise.web.problems import FormErrors, from_error
-from stepwise.web.values import BadText, parse_assignments, parse_value, show_value
+from stepwise.web.values import BadText, parse_assignments, parse_json, parse_value, show_value
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 NEW_ROWS = 3
@@ -256,6 +260,29 @@ def start(page: PageDep, form: FormDep, email: str) -> Response:
         page.flash("; ".join(from_error(exc, ()).general), "error")
     else:
         page.flash(f"Started in {key}.")
+    return page.redirect(f"/subscribers/{sub['email']}")
+
+
+@router.post("/subscribers/{email}/event")
+def post_event(page: PageDep, form: FormDep, email: str) -> Response:
+    """Post a custom event for the subscriber, as an outside system would through the API."""
+    sub = service.get(page.stepwise.db, page.account.id, email)
+    name, raw = text_of(form, "name").strip(), text_of(form, "data").strip()
+    try:
+        data = parse_json(raw) if raw else None
+        if data is not None and not isinstance(data, dict):
+            raise BadText("the event data must be a JSON object")
+        event = PostedEvent(type="custom", name=name, email=sub["email"], data=data)
+        event_service.ingest(page.stepwise.db, page.account.id, [event], page.now())
+    except BadText as exc:
+        page.flash(f"The event was not posted: {exc}", "error")
+    except ValidationError as exc:
+        problems = from_validation_error(exc)
+        page.flash("The event was not posted: " + "; ".join(p.message for p in problems), "error")
+    except AppError as exc:
+        page.flash("The event was not posted: " + "; ".join(from_error(exc, ()).general), "error")
+    else:
+        page.flash(f"Event {name} posted.")
     return page.redirect(f"/subscribers/{sub['email']}")
 
 
