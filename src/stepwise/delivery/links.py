@@ -29,6 +29,7 @@ class LinkTable:
         self._own_prefix = own_prefix
         self._index: dict[str, int] = {}
         self.links: list[str] = []
+        self.untracked: set[str] = set()  # marked data-notrack in the HTML: left alone in the text too
 
     def trackable(self, url: str) -> bool:
         """Tell whether a link should go through the click redirect."""
@@ -36,7 +37,7 @@ class LinkTable:
             return False
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
             return False  # a Location header could not carry it faithfully
-        return not url.startswith(self._own_prefix)
+        return not url.startswith(self._own_prefix) and url not in self.untracked
 
     def redirect_for(self, url: str) -> str:
         """Return the tracking URL of an original URL (numbering it on first sight)."""
@@ -52,13 +53,14 @@ def rewrite_html(source: str, table: LinkTable) -> str:
 
     def tag(match: re.Match[str]) -> str:
         text = match.group(0)
-        if _NOTRACK.search(text):
-            return text
         href = _HREF.search(text)
         if href is None:
             return text
         raw = next(group for group in href.groups()[1:] if group is not None)
         url = html_lib.unescape(raw).strip()
+        if _NOTRACK.search(text):
+            table.untracked.add(url)
+            return text
         if not table.trackable(url):
             return text
         replacement = f'{href.group(1)}"{html_lib.escape(table.redirect_for(url), quote=True)}"'
@@ -68,7 +70,7 @@ def rewrite_html(source: str, table: LinkTable) -> str:
 
 
 def rewrite_text(source: str, table: LinkTable) -> str:
-    """Replace trackable URLs in a plain-text part by their click redirects."""
+    """Replace trackable URLs in a plain-text part by their click redirects (after rewrite_html)."""
 
     def url(match: re.Match[str]) -> str:
         found = match.group(0)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, nodes
@@ -109,11 +110,42 @@ class _Environment(ImmutableSandboxedEnvironment):
                 loop.iter = nodes.Call(
                     nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None, lineno=loop.lineno
                 )
+            # Route every printed expression through `printable` at run time: Jinja folds constant
+            # expressions at compile time and escapes them before `finalize` sees them, so
+            # `{{ ''.format_map }}` would otherwise print a repr with a memory address.
+            for output in source.find_all(nodes.Output):
+                output.nodes = [
+                    child
+                    if isinstance(child, nodes.TemplateData)
+                    else nodes.Call(
+                        nodes.EnvironmentAttribute("printable"), [child], [], None, None, lineno=child.lineno
+                    )
+                    for child in output.nodes
+                ]
         return super()._generate(source, name, filename, defer_init)
+
+    def printable(self, value: Any) -> Any:
+        """Return a value fit to print: nothing for functions, classes, modules and containers of them."""
+        return "" if _shows_internals(value) else value
 
 
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
+
+
+def _shows_internals(value: Any, depth: int = 0) -> bool:
+    """Tell whether printing a value would show a repr of code (names, memory addresses)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return False
+    if callable(value) or isinstance(value, type | ModuleType):
+        return True
+    if depth < 4 and isinstance(value, list | tuple | set | frozenset | dict):
+        items = list(value.items()) if isinstance(value, dict) else list(value)
+        # Only small containers are inspected item by item; a large one prints as nothing at all.
+        if len(items) > 1000:
+            return True
+        return any(_shows_internals(item, depth + 1) for item in items)
+    return False
 
 
 _html_env = _Environment(autoescape=True)

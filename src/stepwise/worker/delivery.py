@@ -142,7 +142,13 @@ class Deliverer:
         """Claim what fits, start it, record what finished; return rows claimed, recorded or still running."""
         self._bind_loop()
         await self._renew_leases()
-        claimed = await self._start()
+        try:
+            claimed = await self._start()
+        except Exception:  # the database is away: still record what is running (that write retries)
+            if not self._running:
+                raise
+            log.exception("claiming outbox rows failed")
+            claimed = 0
         recorded = await self._collect(wait=self.tick)
         if claimed or recorded:
             return claimed + recorded

@@ -1,0 +1,128 @@
+"""Delivery guarantees: the sent fact survives a database outage, leases fence, slow servers slow only themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from stepwise.delivery.smtp import SmtpTransport
+from tests.integration.delivery.helpers import Shop, deliver
+from tests.integration.delivery.servers import HttpTarget, SmtpRecorder, SmtpServer, smtp_server
+from tests.support.clock import FakeClock
+from tests.support.databases import admin_url
+from tests.support.drive import advance
+
+WELCOME = [{"when": [{"event": "subscriber_added"}], "do": [{"action": "send_email", "draft": "welcome"}]}]
+
+
+class Outage:
+    """Closes a PostgreSQL database to every connection for a while, then opens it again."""
+
+    def __init__(self, database_url: str) -> None:
+        self.name = database_url.rsplit("/", 1)[1]
+        self.admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
+        self.over = threading.Event()
+
+    def begin(self, seconds: float) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": self.name},
+            )
+        threading.Timer(seconds, self.end).start()
+
+    def end(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
+        self.over.set()
+
+
+@pytest.fixture
+def outage(database_url: str) -> Iterator[Outage]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a database outage is a PostgreSQL matter: SQLite is a file in the same process")
+    control = Outage(database_url)
+    yield control
+    control.end()
+    control.admin.dispose()
+
+
+def test_the_sent_fact_is_written_after_a_database_outage(
+    shop: Shop, smtp: SmtpServer, outage: Outage, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com")
+    advance(shop.stepwise)
+    # The database goes away while the server is accepting the message, before the fact is written.
+    smtp.recorder.on_data = lambda: outage.begin(1.5)
+
+    with caplog.at_level(logging.ERROR, logger="stepwise.delivery"):
+        deliver(shop.deliverer(SmtpTransport.from_url(smtp.url())))
+
+    assert outage.over.is_set()
+    assert "recording deliveries failed; retrying" in caplog.text
+    assert len(smtp.recorder.received) == 1
+    [issue] = shop.issues()
+    assert issue.status == "sent" and shop.outbox() == []
+    assert [e["kind"] for e in shop.timeline("email_")] == ["email_sent"]
+
+
+def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_holder(shop: Shop, clock: FakeClock) -> None:
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com")
+    advance(shop.stepwise)
+    with smtp_server(SmtpRecorder(data_delay=1.0)) as slow, smtp_server() as fast:
+        stale = shop.deliverer(SmtpTransport.from_url(slow.url()))
+        fresh = shop.deliverer(SmtpTransport.from_url(fast.url()))
+
+        async def run() -> None:
+            await stale.run_once()  # leased, and stuck at the slow server
+            assert stale.running == 1
+            clock.advance(minutes=6)  # the lease ends without being renewed (the worker hangs)
+            await asyncio.to_thread(deliver, fresh)  # another worker takes the row and delivers it
+            await stale.drain()  # the stale worker finally hears back and tries to record
+            await stale.transport.close()
+
+        asyncio.run(run())
+        assert len(fast.recorder.received) == 1 and len(slow.recorder.received) == 1
+
+    [issue] = shop.issues()
+    assert issue.status == "sent"
+    assert [e["kind"] for e in shop.timeline("email_")] == ["email_sent"]  # recorded once, by the holder
+
+
+def test_a_slow_smtp_server_does_not_hold_up_url_calls(shop: Shop, http_target: HttpTarget) -> None:
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.sequence(
+        "hooks", [{"when": [{"event": "subscriber_added"}], "do": [{"action": "call_url", "url": http_target.base}]}]
+    )
+    for name in ("anna", "boris", "vera"):
+        shop.subscriber(f"{name}@example.com")
+    advance(shop.stepwise)
+
+    with smtp_server(SmtpRecorder(data_delay=1.0)) as slow:
+        deliverer = shop.deliverer(SmtpTransport.from_url(slow.url()))
+
+        async def run() -> float:
+            started = time.monotonic()
+            while len(shop.timeline("url_called")) < 3:
+                await deliverer.run_once()
+                assert time.monotonic() - started < 0.8, "URL calls waited for the SMTP server"
+            calls_done = time.monotonic() - started
+            await deliverer.drain()
+            await deliverer.transport.close()
+            return calls_done
+
+        asyncio.run(run())
+        assert len(slow.recorder.received) == 3
+    assert {i.status for i in shop.issues()} == {"sent"}
