@@ -14,6 +14,7 @@ from stepwise.web.pages import (
     PageDep,
     PageRoute,
     Ui,
+    is_https,
     key_hash,
     now_seconds,
     redirect,
@@ -51,7 +52,7 @@ def _login_page(request: Request, ui: Ui, *, next_url: str, error: str = "", sta
         path="/login",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_https(request, ui),
     )
     return secure(response)
 
@@ -86,7 +87,7 @@ async def login(request: Request, ui: UiDep) -> Response:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_https(request, ui),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return secure(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -150,7 +151,7 @@ class Page:
                 path="/",
                 httponly=True,
                 samesite="lax",
-                secure=self.request.url.scheme == "https",
+                secure=is_https(self.request, self.ui),
             )
         return response
 
@@ -193,19 +194,25 @@ def key_hash(api_key: str) -> str:
     return hash_key(api_key)
 
 
-def _origin_ok(request: Request) -> bool:
+def _origin_ok(request: Request, ui: Ui) -> bool:
+    """Accept a post whose Origin (when the browser sends one) is this host or the configured public address."""
     origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    host = request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
+    if origin is None:
+        return True
+    allowed = {request.headers.get("host", ""), urlsplit(ui.stepwise.settings.base_url).netloc}
+    return urlsplit(origin).netloc in allowed
+
+
+def is_https(request: Request, ui: Ui) -> bool:
+    """Tell whether cookies must be Secure: the request came over TLS or the public address is https."""
+    return request.url.scheme == "https" or ui.stepwise.settings.base_url.startswith("https://")
 
 
 async def checked_form(request: Request, page: Annotated[Page, Depends(current_page)]) -> FormData:
     """Read a posted form and check its CSRF token (form field `csrf` or header X-CSRF-Token)."""
     form = await request.form(max_files=1, max_fields=5000)
     given = request.headers.get("X-CSRF-Token") or _text(form.get("csrf"))
-    if not _origin_ok(request) or not same_token(given, page.session.csrf):
+    if not _origin_ok(request, page.ui) or not same_token(given, page.session.csrf):
         raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
     return form
 
@@ -313,8 +320,9 @@ def _number(value: Any) -> str:
     return f"{int(value or 0):,}".replace(",", "\u2009")
 
 
+@functools.cache
 def make_environment() -> Environment:
-    """Build the template environment of the UI (autoescaped HTML, strict about undefined names)."""
+    """Return the template environment of the UI (autoescaped HTML, strict about undefined names), built once."""
     env = Environment(
         loader=PackageLoader("stepwise.web", "templates"),
         autoescape=select_autoescape(["html"], default_for_string=True),

@@ -70,6 +70,7 @@ def test_every_page_renders_without_console_errors(ui: Browser) -> None:
     pages = [
         ("sequences-list", "/sequences", "Sequences"),
         ("sequence-edit", "/sequences/welcome/edit", "Edit Welcome"),
+        ("sequence-json", "/sequences/welcome/json", "Definition as JSON"),
         ("subscribers", "/subscribers", "Subscribers"),
         ("subscriber-profile", "/subscribers/anna@example.com", "anna@example.com"),
         ("lists", "/lists", "Lists"),
@@ -206,3 +207,17 @@ def test_a_csv_import_shows_progress_and_its_report(ui: Browser) -> None:
     ui.shot("import-report")
     ui.goto("/lists/newsletter")
     expect(page.get_by_role("link", name="boris@example.com")).to_be_visible()
+
+
+def test_a_csv_import_works_without_javascript(no_js: Browser) -> None:
+    no_js.sign_in()
+    page = no_js.page
+    no_js.goto("/imports")
+    csv = "email,base.city\ncarla@example.com,Rome\n"
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "one.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url(re.compile(r".*/imports/[0-9a-f]+$"))
+    expect(page.get_by_test_id("import-created")).to_have_text("1")
+    expect(page.locator(".flash.ok")).to_contain_text("Imported one.csv")
