@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+from stepwise.storage.dialects import fast_insert, fast_update
 
 
 @dataclass(slots=True)
@@ -191,40 +192,45 @@ def find_many_locked(conn: Connection, account_id: int, email_keys: Sequence[str
     )
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return {sub.email_key: sub for sub in map(_row, conn.execute(stmt))}
+    return {sub.email_key: sub for sub in map(_row, conn.execute(stmt).all())}
 
 
 def insert_many(conn: Connection, rows: Sequence[SubscriberRow], *, returning: bool) -> dict[str, int]:
     """Insert new subscribers with one executemany; with `returning`, map their address keys to ids."""
     if not rows:
         return {}
-    params = [
-        {
-            "account_id": r.account_id,
-            "email": r.email,
-            "email_key": r.email_key,
-            "status": r.status,
-            "data": dumps(r.data),
-            "created_at": r.created_at,
-            "updated_at": r.updated_at,
-        }
-        for r in rows
-    ]
+    fast_insert(
+        conn,
+        t.subscribers,
+        [
+            {
+                "account_id": r.account_id,
+                "email": r.email,
+                "email_key": r.email_key,
+                "status": r.status,
+                "data": dumps(r.data),
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+            }
+            for r in rows
+        ],
+    )
     if not returning:
-        conn.execute(insert(t.subscribers), params)
         return {}
-    result = conn.execute(insert(t.subscribers).returning(t.subscribers.c.email_key, t.subscribers.c.id), params)
-    return {str(key): int(sid) for key, sid in result}
+    found = conn.execute(
+        select(t.subscribers.c.email_key, t.subscribers.c.id).where(
+            t.subscribers.c.account_id == rows[0].account_id,
+            t.subscribers.c.email_key.in_([r.email_key for r in rows]),
+        )
+    )
+    return {str(key): int(sid) for key, sid in found}
 
 
 def save_many(conn: Connection, rows: Sequence[SubscriberRow]) -> None:
     """Write status, data and updated_at of several subscribers with one executemany."""
-    from sqlalchemy import bindparam
-
-    if rows:
-        conn.execute(
-            update(t.subscribers)
-            .where(t.subscribers.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), data=bindparam("b_data"), updated_at=bindparam("b_updated")),
-            [{"b_id": r.id, "b_status": r.status, "b_data": dumps(r.data), "b_updated": r.updated_at} for r in rows],
-        )
+    fast_update(
+        conn,
+        t.subscribers,
+        "id",
+        [{"id": r.id, "status": r.status, "data": dumps(r.data), "updated_at": r.updated_at} for r in rows],
+    )

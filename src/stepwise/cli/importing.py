@@ -1,0 +1,97 @@
+"""`stepwise import FILE.csv`: a CSV import with a progress bar and the report (SPEC §5, §10)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from stepwise.cli.main import (
+    AccountOption,
+    DatabaseOption,
+    account_id,
+    app,
+    console,
+    err,
+    fail,
+    open_app,
+    settings_with,
+)
+from stepwise.errors import AppError
+
+MAX_ERRORS_SHOWN = 20
+
+
+@app.command("import")
+def import_csv(
+    file: Annotated[Path, typer.Argument(help="CSV file: a header row with `email`, data paths and `lists`")],
+    list_key: Annotated[str | None, typer.Option("--list", help="add every row to this list")] = None,
+    trigger_events: Annotated[
+        bool, typer.Option("--trigger-events", help="emit the same events as API edits (default: none at all)")
+    ] = False,
+    no_update: Annotated[bool, typer.Option("--no-update", help="leave existing subscribers untouched")] = False,
+    account: AccountOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Import subscribers from a CSV file, showing progress, then print the report."""
+    from stepwise.services.imports import ImportOptions, ImportRejected, run_import
+
+    try:
+        stream = file.open("rb")
+        size = file.stat().st_size
+    except OSError as exc:
+        raise fail(f"cannot read {str(file)!r}: {exc.strerror or exc}") from exc
+    stepwise = open_app(settings_with(database_url))
+    options = ImportOptions(list_key=list_key, update_existing=not no_update, trigger_events=trigger_events)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        TimeRemainingColumn(),
+    )
+    try:
+        with stream, Progress(*columns, console=err, transient=as_json) as bar:
+            task = bar.add_task(file.name, total=size or None, rows=0)
+
+            def show(report: dict[str, Any]) -> None:
+                bar.update(task, completed=report["bytes"], rows=report["rows"])
+
+            report = run_import(
+                stepwise.db,
+                account_id(stepwise, account),
+                stream,
+                options,
+                stepwise.clock(),
+                filename=file.name,
+                progress=show,
+                clock=stepwise.clock,
+            )
+    except ImportRejected as exc:
+        for item in exc.report["errors"]:
+            err.print(f"line {item['line']}: {item['message']}", highlight=False, markup=False)
+        raise fail("nothing imported") from exc
+    except AppError as exc:
+        raise fail(exc.message) from exc
+    except OSError as exc:
+        raise fail(f"reading {str(file)!r} failed: {exc.strerror or exc}") from exc
+    finally:
+        stepwise.close()
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    console.print(
+        f"rows {report['rows']}: created {report['created']}, updated {report['updated']}, "
+        f"unchanged {report['unchanged']}, failed {report['failed']}",
+        highlight=False,
+    )
+    for item in report["errors"][:MAX_ERRORS_SHOWN]:
+        console.print(f"  line {item['line']}: {item['message']}", highlight=False, markup=False)
+    if report["failed"] > MAX_ERRORS_SHOWN:
+        console.print(f"  … {report['failed'] - MAX_ERRORS_SHOWN} more failed rows (see --json)", highlight=False)

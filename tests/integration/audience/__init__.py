@@ -1,0 +1,1 @@
+"""Audience inputs: subscriber edits, CSV import, bulk edit and hosted forms (SPEC §5)."""

@@ -1,0 +1,114 @@
+"""The batched edit path behaves exactly like `apply_edit` applied one edit at a time (SPEC §5)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from stepwise.bootstrap import Stepwise
+from stepwise.domain.emails import parse_email
+from stepwise.domain.paths import changed_paths, merge, split_path, unset_path
+from stepwise.services import lists as list_service
+from stepwise.services.accounts import create_account
+from stepwise.services.subscribers import Edit, _changed, _merged, _without, apply_edit, apply_edits
+from stepwise.storage import schema as t
+from stepwise.storage import subscribers as subscriber_store
+from stepwise.storage.codec import loads
+
+SEGMENTS = st.sampled_from(["a", "b", "c"])
+PATHS = st.lists(SEGMENTS, min_size=1, max_size=3).map(".".join)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["x", "y", ""]))
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=2), st.dictionaries(SEGMENTS, inner, max_size=3)),
+    max_leaves=6,
+)
+DATA = st.dictionaries(SEGMENTS, VALUES, max_size=3)
+
+
+@given(DATA.map(lambda d: merge({}, d)), DATA)
+def test_sharing_merge_equals_merge(before: dict[str, Any], patch: dict[str, Any]) -> None:
+    frozen = copy.deepcopy(before)
+    assert _merged(before, patch) == merge(before, patch)
+    assert before == frozen
+
+
+@given(DATA.map(lambda d: merge({}, d)), PATHS)
+def test_sharing_unset_equals_unset_path(before: dict[str, Any], path: str) -> None:
+    frozen = copy.deepcopy(before)
+    expected = copy.deepcopy(before)
+    unset_path(expected, path)
+    assert _without(before, split_path(path)) == expected
+    assert before == frozen
+
+
+EDITS = st.builds(
+    Edit,
+    data=st.one_of(st.none(), DATA),
+    unset=st.lists(PATHS, max_size=2),
+    lists_add=st.lists(st.sampled_from(["l1", "l2"]), max_size=2),
+    lists_remove=st.lists(st.sampled_from(["l1", "l2"]), max_size=2),
+    status=st.one_of(st.none(), st.sampled_from(["active", "unconfirmed", "unsubscribed", "bounced"])),
+)
+STEPS = st.lists(st.tuples(st.sampled_from(["ann@x.com", "bob@x.com", "Ann@x.com"]), EDITS), max_size=8)
+
+
+def _state(stepwise: Stepwise, account_id: int) -> tuple[dict[str, Any], list[tuple[str, str, Any]]]:
+    with stepwise.db.read() as conn:
+        subs = subscriber_store.page(conn, account_id, after_id=0, limit=100)
+        lists = subscriber_store.list_keys(conn, account_id, [s.id for s in subs])
+        emails = {s.id: s.email_key for s in subs}
+        events = conn.execute(
+            select(t.inbox.c.subscriber_id, t.inbox.c.kind, t.inbox.c.payload, t.inbox.c.source)
+            .where(t.inbox.c.account_id == account_id)
+            .order_by(t.inbox.c.id)
+        ).all()
+    people = {s.email_key: (s.email, s.status, s.data, sorted(lists.get(s.id, ()))) for s in subs}
+    return people, [(emails[sid], kind, loads(payload)) for sid, kind, payload, _ in events]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS, create=st.booleans(), chunk=st.integers(1, 4))
+def test_batched_edits_equal_single_edits(
+    stepwise: Stepwise, steps: list[tuple[str, Edit]], create: bool, chunk: int
+) -> None:
+    singles = _account(stepwise)
+    batched = _account(stepwise)
+    single_outcomes = []
+    for raw, edit in steps:
+        with stepwise.db.write() as conn:
+            result = apply_edit(
+                conn, singles, parse_email(raw), edit, source="api", now=stepwise.clock(), create=create
+            )
+        single_outcomes.append(None if result is None else (result.created, result.changed, result.joined, result.left))
+    batch_outcomes = []
+    for start in range(0, len(steps), chunk):
+        part = [(parse_email(raw), edit) for raw, edit in steps[start : start + chunk]]
+        with stepwise.db.write() as conn:
+            outcomes = apply_edits(conn, batched, part, source="api", now=stepwise.clock(), create=create)
+        batch_outcomes += [None if o.absent else (o.created, o.changed, o.joined, o.left) for o in outcomes]
+    assert batch_outcomes == single_outcomes
+    assert _state(stepwise, batched) == _state(stepwise, singles)
+
+
+_counter = iter(range(1_000_000))
+
+
+def _account(stepwise: Stepwise) -> int:
+    row, _ = create_account(stepwise.db, f"acct-{next(_counter)}", "UTC", stepwise.clock())
+    for key in ("l1", "l2"):
+        list_service.put(stepwise.db, row.id, key, key, stepwise.clock())
+    return row.id
+
+
+@given(DATA.map(lambda d: merge({}, d)), DATA, st.lists(PATHS, max_size=2))
+def test_sharing_diff_equals_changed_paths(before: dict[str, Any], patch: dict[str, Any], unset: list[str]) -> None:
+    after = _merged(before, patch)
+    for path in unset:
+        after = _without(after, split_path(path))
+    assert _changed(before, after) == changed_paths(before, after)
+    assert _changed(before, copy.deepcopy(after)) == changed_paths(before, after)
