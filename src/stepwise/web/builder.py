@@ -28,6 +28,7 @@ from stepwise.web.values import (
 )
 
 Side = Literal["when", "do"]
+SIDES: tuple[tuple[Side, str], ...] = (("when", "w"), ("do", "d"))
 SETTINGS = ("key", "name", "description", "timezone", "only_once", "accepting", "exit_on_unsubscribe")
 SETTING_LABELS = {
     "key": "Key",
@@ -231,12 +232,12 @@ def from_form(get: Getter, getlist: ListGetter, has: Checker, choices: Choices) 
         v = 0
         while has(f"s{s}.v{v}"):
             variant = VariantState()
-            for side, letter in (("when", "w"), ("do", "d")):
+            for side, letter in SIDES:
                 k = 0
                 while has(f"s{s}.v{v}.{letter}{k}.kind"):
                     prefix = f"s{s}.v{v}.{letter}{k}"
                     items = variant.when if side == "when" else variant.do
-                    items.append(_item_from_form(side, prefix, get, getlist, has, choices))  # type: ignore[arg-type]
+                    items.append(_item_from_form(side, prefix, get, getlist, has, choices))
                     k += 1
             step.variants.append(variant)
             v += 1

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepwise.web.builder import SETTING_LABELS, SETTINGS, BuilderState, Item, Side, dom_id, fields_of
+from stepwise.web.builder import SETTING_LABELS, SETTINGS, SIDES, BuilderState, Item, Side, dom_id, fields_of
 
 _PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
 
@@ -66,11 +66,11 @@ def known_keys(state: BuilderState) -> set[str]:
         for v, variant in enumerate(step.variants):
             base = f"s{s}.v{v}"
             keys |= {base, f"{base}.when", f"{base}.do"}
-            for side, items in (("when", variant.when), ("do", variant.do)):
-                for k, item in enumerate(items):
+            for side, _ in SIDES:
+                for k, item in enumerate(variant.when if side == "when" else variant.do):
                     prefix = f"{base}.{side[0]}{k}"
                     keys |= {prefix, f"{prefix}.{'event' if side == 'when' else 'action'}"}
-                    keys |= {f"{prefix}.{f.name}" for f in fields_of(side, item)}  # type: ignore[arg-type]
+                    keys |= {f"{prefix}.{f.name}" for f in fields_of(side, item)}
     return keys
 
 

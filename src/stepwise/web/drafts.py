@@ -72,10 +72,9 @@ def update(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/drafts/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a draft (refused while a sequence or form uses it)."""
+    service.get(page.stepwise.db, page.account.id, key)
     try:
         service.delete(page.stepwise.db, page.account.id, key)
-    except NotFound:
-        raise
     except AppError as exc:
         page.flash(exc.message, "error")
         return page.redirect(f"/drafts/{key}")

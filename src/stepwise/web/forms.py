@@ -145,10 +145,9 @@ def update(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/forms/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a form (refused while a sequence listens for it)."""
+    service.get(page.stepwise.db, page.account.id, key)
     try:
         service.delete(page.stepwise.db, page.account.id, key)
-    except NotFound:
-        raise
     except AppError as exc:
         page.flash(exc.message, "error")
         return page.redirect(f"/forms/{key}")

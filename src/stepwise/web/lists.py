@@ -73,10 +73,9 @@ def rename(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/lists/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a list (refused while a sequence or form uses it)."""
+    service.get(page.stepwise.db, page.account.id, key)
     try:
         service.delete(page.stepwise.db, page.account.id, key)
-    except NotFound:
-        raise
     except AppError as exc:
         page.flash(exc.message, "error")
         return page.redirect(f"/lists/{key}")

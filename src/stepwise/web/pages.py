@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from stepwise.web.security import (
     same_token,
 )
 
+R = TypeVar("R", bound=Response)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; "
     "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
@@ -76,7 +77,7 @@ def now_seconds(ui: Ui) -> int:
     return int(ui.stepwise.clock().timestamp())
 
 
-def secure(response: Response) -> Response:
+def secure(response: R) -> R:
     """Add the headers every UI response carries."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -138,7 +139,7 @@ class Page:
             response = HTMLResponse(html, status_code=status)
         if incoming:
             response.delete_cookie(FLASH_COOKIE, path="/")
-        return secure(response)  # type: ignore[return-value]
+        return secure(response)
 
     def redirect(self, url: str) -> Response:
         """Send the browser to url (303 for forms, HX-Redirect for htmx), carrying flash messages."""
@@ -274,7 +275,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         title=titles.get(status, "Error"),
         message=message,
     )
-    return secure(HTMLResponse(html, status_code=status))  # type: ignore[return-value]
+    return secure(HTMLResponse(html, status_code=status))
 
 
 def render_template(ui: Ui, name: str, **context: Any) -> str:

@@ -109,10 +109,9 @@ def _set_status(page: Page, form: FormData, key: str, status: str) -> Response:
 @router.post("/sequences/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a sequence with its runs and statistics."""
+    service.get(page.stepwise.db, page.account.id, key)
     try:
         service.delete(page.stepwise.db, page.account.id, key)
-    except NotFound:
-        raise
     except AppError as exc:
         page.flash(exc.message, "error")
         return page.redirect(f"/sequences/{key}")
@@ -123,12 +122,11 @@ def delete(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/sequences/{key}/start")
 def start_run(page: PageDep, form: FormDep, key: str) -> Response:
     """Put a subscriber into the sequence bypassing its step-1 event (S9)."""
+    service.get(page.stepwise.db, page.account.id, key)
     email = text_of(form, "email").strip()
     try:
         run_service.control(page.stepwise.db, page.stepwise.catalog, page.account.id, key, email, "start", page.now())
     except AppError as exc:
-        if isinstance(exc, NotFound) and "sequence" in exc.message:
-            raise
         page.flash(_problem_text(exc), "error")
     else:
         page.flash(f"{email} started in {key}.")
@@ -140,12 +138,11 @@ def control_run(page: PageDep, form: FormDep, key: str, email: str, action: str)
     """Stop, pause or resume one subscriber's run."""
     if action not in RUN_ACTIONS:
         raise NotFound(f"no run action {action!r}")
+    service.get(page.stepwise.db, page.account.id, key)
     back = safe_next(text_of(form, "next"), f"/sequences/{key}")
     try:
         run_service.control(page.stepwise.db, page.stepwise.catalog, page.account.id, key, email, action, page.now())
     except AppError as exc:
-        if isinstance(exc, NotFound) and "sequence" in exc.message:
-            raise
         page.flash(_problem_text(exc), "error")
     else:
         page.flash({"stop": "Run stopped.", "pause": "Run paused.", "resume": "Run resumed."}[action])

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from stepwise.domain.paths import InvalidPath, leaf_paths, set_path, split_path
 from stepwise.domain.problems import from_validation_error
-from stepwise.errors import AppError, NotFound
+from stepwise.errors import AppError
 from stepwise.services import events as event_service
 from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
@@ -290,9 +290,6 @@ def post_event(page: PageDep, form: FormDep, email: str) -> Response:
 def delete(page: PageDep, form: FormDep, email: str) -> Response:
     """Delete a subscriber; their runs end with reason `deleted`."""
     sub = service.get(page.stepwise.db, page.account.id, email)
-    try:
-        service.delete(page.stepwise.db, page.stepwise.catalog, page.account.id, sub["email"], page.now())
-    except NotFound:
-        raise
+    service.delete(page.stepwise.db, page.stepwise.catalog, page.account.id, sub["email"], page.now())
     page.flash(f"{sub['email']} deleted.")
     return page.redirect("/subscribers")

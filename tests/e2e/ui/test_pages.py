@@ -221,3 +221,43 @@ def test_a_csv_import_works_without_javascript(no_js: Browser) -> None:
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f]+$"))
     expect(page.get_by_test_id("import-created")).to_have_text("1")
     expect(page.locator(".flash.ok")).to_contain_text("Imported one.csv")
+
+
+def test_a_subscriber_is_started_in_a_sequence_by_hand_then_deleted(ui: Browser) -> None:
+    seed(ui)
+    stepwise = ui.server.stepwise
+    manual = {
+        "name": "Manual",
+        "status": "active",
+        "steps": [
+            {"variants": [{"when": [{"event": "never"}], "do": [{"action": "add_to_list", "list": "newsletter"}]}]},
+            {"variants": [{"when": [{"event": "custom", "name": "order_placed"}], "do": [{"action": "nothing"}]}]},
+        ],
+    }
+    sequences.put(stepwise.db, ui.account_id, "manual", manual, stepwise.clock())
+    sequences.set_status(stepwise.db, ui.account_id, "welcome", "paused", stepwise.clock())
+    edit_one(stepwise.db, ui.account_id, "dora@example.com", Edit(), source="api", now=stepwise.clock(), create=True)
+    ui.sign_in()
+    page = ui.page
+    ui.goto("/sequences/manual")
+    page.get_by_label("Email address").fill("dora@example.com")
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect(page.locator(".flash.ok")).to_contain_text("dora@example.com started in manual")
+    expect(page.get_by_test_id("on-step-2")).to_contain_text("1")
+    page.get_by_label("Email address").fill("dora@example.com")
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect(page.locator(".flash.error")).to_contain_text("already in sequence")
+
+    page.get_by_role("link", name="dora@example.com").click()
+    expect(page.get_by_role("checkbox", name=re.compile("Newsletter"))).to_be_checked()
+    page.get_by_label("Event name").fill("order_placed")
+    page.get_by_label("Data (JSON object)").fill('{"total": 42}')
+    page.get_by_role("button", name="Post event").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Event order_placed posted")
+    deadline = time.monotonic() + 10
+    while "completed" not in (page.get_by_role("region", name="Runs").text_content() or ""):
+        assert time.monotonic() < deadline, "the custom event did not complete the run"
+        page.reload()
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url(re.compile(r".*/subscribers$"))
+    expect(page.locator(".flash.ok")).to_contain_text("dora@example.com deleted")
