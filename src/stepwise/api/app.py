@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stepwise import __version__
 from stepwise.api import drafts, events, forms, issues, lists, sequences, subscribers
+from stepwise.api import imports as imports_api
 from stepwise.api.errors import ERROR_RESPONSES, error_response, install
 from stepwise.api.limits import BodyLimit
 from stepwise.bootstrap import Stepwise
@@ -36,6 +37,7 @@ def create_app(stepwise: Stepwise) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (subscribers, lists, drafts, forms, sequences, events, issues):
         api.include_router(module.router)
+    api.include_router(imports_api.router)
     app.include_router(api)
     app.include_router(tracking.router)
 

@@ -1,0 +1,150 @@
+"""/imports: CSV upload (multipart) with the import report, and import records for progress (SPEC §5)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from stepwise.api.auth import Account, App
+from stepwise.api.common import Limit
+from stepwise.domain.keys import is_key
+from stepwise.domain.problems import Problem
+from stepwise.errors import AppError, TooLarge, Unprocessable
+from stepwise.services import imports as service
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+
+_FIELDS = ("file", "list", "update_existing", "trigger_events")
+_BOOLEANS = {"true": True, "1": True, "on": True, "yes": True, "false": False, "0": False, "off": False, "no": False}
+_REPORT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        **{name: {"type": "integer"} for name in ("rows", "created", "updated", "unchanged", "failed")},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"line": {"type": "integer"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "UTF-8 CSV with a header row"},
+                        "list": {"type": "string", "description": "add every row to this list"},
+                        "update_existing": {"type": "boolean", "default": True},
+                        "trigger_events": {"type": "boolean", "default": False},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+class Malformed(AppError):
+    status = 400
+    code = "malformed"
+
+
+async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    # The body-size middleware lets uploads stream, so their size is counted here.
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the upload is larger than {limit} bytes")
+        yield chunk
+
+
+def _options(fields: dict[str, str]) -> service.ImportOptions:
+    problems: list[Problem] = []
+    flags: dict[str, bool] = {}
+    for name, default in (("update_existing", True), ("trigger_events", False)):
+        raw = fields.get(name, "").strip().lower()
+        if raw and raw not in _BOOLEANS:
+            problems.append(Problem(f"$.{name}", "must be true or false"))
+        flags[name] = _BOOLEANS.get(raw, default)
+    list_key = fields.get("list", "").strip() or None
+    if list_key is not None and not is_key(list_key):
+        problems.append(Problem("$.list", "must be a list key"))
+    if problems:
+        raise Unprocessable.of(problems)
+    return service.ImportOptions(list_key=list_key, **flags)
+
+
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=_UPLOAD,
+    responses={201: {"description": "The import report", "content": {"application/json": {"schema": _REPORT}}}},
+)
+async def create_import(request: Request, account: Account, app: App, response: Response) -> dict[str, Any]:
+    """Import a CSV file (field `file`) with options `list`, `update_existing`, `trigger_events`.
+
+    Rows are processed as the file is read; the reply is the report (line 1 is the header). A file
+    that cannot be imported at all (no `email` column, not UTF-8, empty) gets 422 with the report
+    as details. `GET /imports/{id}` shows the same record while an import runs.
+    """
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise Malformed("send the file as multipart/form-data in the field `file`")
+    parser = MultiPartParser(
+        request.headers,
+        _limited(request, app.settings.max_upload_bytes),
+        max_files=1,
+        max_fields=len(_FIELDS),
+        max_part_size=4096,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise Malformed(f"the multipart body cannot be read: {exc.message}") from exc
+    try:
+        unknown = sorted({name for name in form if name not in _FIELDS})
+        if unknown:
+            raise Unprocessable.of([Problem(f"$.{name}", "unknown field") for name in unknown])
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Unprocessable.one("$.file", "attach the CSV file in the field `file`")
+        fields = {name: value for name, value in form.items() if isinstance(value, str)}
+        options = _options(fields)
+        report = await run_in_threadpool(
+            service.run_import,
+            app.db,
+            account.id,
+            upload.file,
+            options,
+            app.clock(),
+            filename=(upload.filename or "")[:300] or None,
+            clock=app.clock,
+        )
+    finally:
+        await form.close()
+    response.headers["Location"] = f"{request.url.path}/{report['id']}"
+    return report
+
+
+@router.get("")
+def list_imports(account: Account, app: App, limit: Limit = 50) -> dict[str, Any]:
+    """The account's imports, newest first."""
+    return {"items": service.list_imports(app.db, account.id, limit)}
+
+
+@router.get("/{import_id}")
+def get_import(import_id: str, account: Account, app: App) -> dict[str, Any]:
+    """One import: status (running, done, failed), options, counts so far and the first row errors."""
+    return service.get_import(app.db, account.id, import_id)
