@@ -15,7 +15,7 @@ from typing import Any, assert_never
 from stepwise.domain import definition as d
 from stepwise.domain.instants import iso
 from stepwise.domain.paths import changed_paths, get_path, set_path, unset_path
-from stepwise.engine.deadlines import has_state_waits, step_deadline
+from stepwise.engine.deadlines import has_state_waits, step_deadline, wait_deadline
 from stepwise.engine.matching import edge_matches, state_holds, template_event
 from stepwise.engine.model import (
     MAX_CHAIN,
@@ -316,10 +316,12 @@ class Processor:
             run.wake_at = None  # the guard tripped; do not fire this deadline again and again
             self._touch(run)
             return
+        # The wait that is due, not merely the variant's first one: the timeline names the trigger.
         spec = next(
             s
             for s in seq.definition.steps[run.step - 1].variants[index].when
             if isinstance(s, d.TimePassed | d.Schedule)
+            and wait_deadline(s, run.step_entered_at, seq.timezone) == moment
         )
         event = Event(kind=spec.event, payload={"deadline": iso(moment)}, source="engine", at=moment)
         self._transition(run, seq, index, event)

@@ -424,6 +424,23 @@ def test_s5_a_schedule_and_a_time_passed_wait_compete_by_deadline() -> None:
     assert emails(outcome.commands) == ["scheduled"]
 
 
+@pytest.mark.parametrize(
+    ("when", "trigger"),
+    [
+        ([after("3h"), edge("schedule", every="day", at="10:00")], "schedule"),
+        ([edge("schedule", every="day", at="10:00"), after("30m")], "time_passed"),
+    ],
+)
+def test_s5_the_timeline_names_the_wait_that_came_due(when: list[dict[str, object]], trigger: str) -> None:
+    world = waits(on(*when, do=NOTHING))
+    world.feed(custom_event("go", T0))
+
+    outcome = world.advance(days(1))
+
+    [fired] = entries(outcome, "transition")
+    assert (fired.detail["trigger"], fired.detail["variant"]) == (trigger, 1)
+
+
 def test_s5_a_deadline_processed_late_fires_at_its_own_moment() -> None:
     world = World.of(
         sequence(
@@ -1011,6 +1028,10 @@ def test_s10_a_short_chain_is_not_a_loop() -> None:
 
 
 def test_s11_paused_sequence_drops_edge_events_and_fires_overdue_deadlines_on_resume() -> None:
+    """Reading of S11 with S5: deadlines keep running while paused, and an overdue one fires on resume
+    at its own moment (the transition and the arrival at the next step are dated at the deadline, as
+    for a deadline the worker handles late), runs in deadline order.
+    """
     world = World.of(
         sequence(
             "a",
