@@ -9,9 +9,11 @@ from fastapi import APIRouter, Response, status
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
 from stepwise.api.common import Cursor, EmailPath, Limit
+from stepwise.services import bulk as bulk_service
 from stepwise.services import runs as run_service
 from stepwise.services import subscribers as service
 from stepwise.services import timeline as timeline_service
+from stepwise.services.bulk import BulkUpdate
 from stepwise.services.subscribers import Edit
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"])
@@ -29,6 +31,12 @@ def upsert(body: schemas.SubscriberUpsert, account: Account, app: App, response:
     view, created = service.edit_one(app.db, account.id, body.email, edit, source="api", now=app.clock(), create=True)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return view
+
+
+@router.post("/bulk-update")
+def bulk_update(body: BulkUpdate, account: Account, app: App) -> dict[str, int]:
+    """Set/unset fields for every subscriber matching `where` or in `emails`; data_changed only for real changes."""
+    return bulk_service.bulk_update(app.db, account.id, body, app.clock())
 
 
 @router.get("", response_model=schemas.SubscriberPage)

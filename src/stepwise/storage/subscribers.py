@@ -234,3 +234,16 @@ def save_many(conn: Connection, rows: Sequence[SubscriberRow]) -> None:
         "id",
         [{"id": r.id, "status": r.status, "data": dumps(r.data), "updated_at": r.updated_at} for r in rows],
     )
+
+
+def batch_after(conn: Connection, account_id: int, after_id: int, limit: int) -> list[SubscriberRow]:
+    """Return the next keyset batch of an account's subscribers by id, locked on PostgreSQL (in id order)."""
+    stmt = (
+        select(*_COLUMNS)
+        .where(t.subscribers.c.account_id == account_id, t.subscribers.c.id > after_id)
+        .order_by(t.subscribers.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return [_row(r) for r in conn.execute(stmt).all()]
