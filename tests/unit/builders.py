@@ -11,7 +11,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.engine.deadlines import has_state_waits
@@ -22,6 +22,7 @@ from stepwise.engine.model import (
     Input,
     Outcome,
     Run,
+    RunStatus,
     SequenceInfo,
     Subscriber,
     TimelineEntry,
@@ -124,14 +125,14 @@ def definition(*steps: Json | list[Json], name: str = "Test", **settings: Any) -
 def sequence(
     key: str,
     *steps: Json | list[Json],
-    status: str = "active",
+    status: Literal["active", "paused"] = "active",
     timezone: str = "UTC",
     **settings: Any,
 ) -> SequenceInfo:
     """A sequence as the engine sees it."""
     return SequenceInfo(
         key=key,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         definition=definition(*steps, name=key, **settings),
         timezone=timezone,
     )
@@ -160,7 +161,7 @@ def waiting_run(
     *,
     since: datetime = T0,
     pass_no: int = 1,
-    status: str = "active",
+    status: RunStatus = "active",
     wake_at: datetime | None = None,
     recheck: bool = False,
 ) -> Run:
@@ -168,7 +169,7 @@ def waiting_run(
     return Run(
         sequence=key,
         pass_no=pass_no,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         step=step,
         entered_at=since,
         step_entered_at=since,

@@ -19,12 +19,13 @@ BERLIN = ZoneInfo("Europe/Berlin")
 US = timedelta(microseconds=1)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def berlin(*parts: int, fold: int = 0) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN, fold=fold).astimezone(UTC)  # type: ignore[misc]
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A Berlin wall time (the first one when ambiguous) as a UTC instant."""
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
 def calendar(sequence_zone: str = "UTC", **fields: Any) -> Calendar:

@@ -28,7 +28,13 @@ def matches(
     )
 
 
-CLICK = {"draft": "welcome", "url": "https://shop.example/sale?x=1", "sequence": "s", "pass": 1, "issue": 9}
+CLICK: dict[str, Any] = {
+    "draft": "welcome",
+    "url": "https://shop.example/sale?x=1",
+    "sequence": "s",
+    "pass": 1,
+    "issue": 9,
+}
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,22 @@ the ordering half.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from stepwise.engine.model import (
     DeleteSubscriber,
     EmailCommand,
+    Event,
+    Input,
     PauseRun,
     ResumeRun,
+    RunStatus,
+    SequenceInfo,
     StartRun,
     StopRun,
     UrlCommand,
@@ -56,7 +63,7 @@ from tests.unit.builders import (
 GO = custom("go")
 
 
-def three_steps(key: str = "s", **settings: object) -> World:
+def three_steps(key: str = "s", **settings: Any) -> World:
     """A subscriber and a sequence: `go` enters, `two` moves on, `three` completes."""
     return World.of(
         sequence(
@@ -153,10 +160,10 @@ def test_s2_the_variant_whose_event_matched_is_the_one_that_fires() -> None:
         (edge("never"), event("never", T0)),
     ],
 )
-def test_s2_an_event_that_matches_no_step_one_event_creates_no_run(spec: dict[str, object], happened: object) -> None:
+def test_s2_an_event_that_matches_no_step_one_event_creates_no_run(spec: dict[str, Any], happened: Event) -> None:
     world = World.of(sequence("s", on(spec, do=NOTHING), on(custom("x"), do=NOTHING)))
 
-    outcome = world.feed(happened)  # type: ignore[arg-type]
+    outcome = world.feed(happened)
 
     assert world.runs == {}
     assert counters(outcome, "s") == {}
@@ -241,7 +248,7 @@ def test_s2_a_paused_sequence_admits_no_one() -> None:
 
 
 @pytest.mark.parametrize("status", ["active", "paused"])
-def test_s3_a_step_one_event_does_not_restart_an_open_run(status: str) -> None:
+def test_s3_a_step_one_event_does_not_restart_an_open_run(status: RunStatus) -> None:
     world = three_steps().having(waiting_run("s", 2, status=status))
 
     outcome = world.feed(custom_event("go", T0 + hours(1)))
@@ -494,10 +501,10 @@ def test_s5_a_deadline_due_before_an_event_fires_before_it() -> None:
 # ---------------------------------------------------------------- S6 state waits
 
 
-def state_wait(spec: dict[str, object], **subscriber_fields: object) -> World:
+def state_wait(spec: dict[str, Any], **subscriber_fields: Any) -> World:
     return World.of(
         sequence("s", on(GO, do=NOTHING), on(spec, do=send("matched")), on(custom("x"), do=NOTHING)),
-        **subscriber_fields,  # type: ignore[arg-type]
+        **subscriber_fields,
     )
 
 
@@ -538,19 +545,20 @@ def test_s6_a_data_change_that_does_not_satisfy_the_wait_does_not_fire_it() -> N
     [
         (True, {"vip"}, None),  # holds on arrival
         (False, set(), None),
-        (True, set(), {"join": "vip"}),  # holds after a membership change
-        (False, {"vip"}, {"leave": "vip"}),
+        (True, set(), "join"),  # holds after a membership change
+        (False, {"vip"}, "leave"),
     ],
 )
 def test_s6_list_matches_is_tested_on_arrival_and_after_membership_changes(
-    member: bool, initially: set[str], change: dict[str, str] | None
+    member: bool, initially: set[str], change: str | None
 ) -> None:
     world = state_wait(edge("list_matches", list="vip", member=member), lists=initially)
 
     world.feed(custom_event("go", T0))
     if change is not None:
         assert world.last_run("s").step == 2
-        world.feed(world.change(T0 + hours(1), **change))  # type: ignore[arg-type]
+        at = T0 + hours(1)
+        world.feed(world.change(at, join="vip") if change == "join" else world.change(at, leave="vip"))
 
     assert world.last_run("s").step == 3
 
@@ -763,14 +771,14 @@ def test_s8_a_run_stopped_by_a_sequence_it_started_leaves_its_step_once() -> Non
 # ---------------------------------------------------------------- S9 entering without the start event
 
 
-def target(**settings: object) -> object:
+def target(**settings: Any) -> SequenceInfo:
     return sequence("t", on(edge("never"), do=send("t-welcome")), on(custom("x"), do=NOTHING), **settings)
 
 
 def test_s9_start_sequence_enters_the_target_bypassing_its_step_one_event() -> None:
     world = World.of(
         sequence("s", on(GO, do=[start("t"), send("s-welcome")]), on(custom("x"), do=NOTHING)),
-        target(),  # type: ignore[arg-type]
+        target(),
     )
 
     outcome = world.feed(custom_event("go", T0))
@@ -786,7 +794,7 @@ def test_s9_start_sequence_enters_the_target_bypassing_its_step_one_event() -> N
 
 
 def test_s9_the_api_start_runs_step_one_actions_and_waits_at_step_two() -> None:
-    world = World.of(target())  # type: ignore[arg-type]
+    world = World.of(target())
 
     outcome = world.feed(StartRun(sequence="t", at=T0))
 
@@ -808,7 +816,7 @@ def test_s9_starting_a_one_step_target_completes_it() -> None:
 def test_s9_go_to_sequence_ends_the_current_run_and_starts_the_target() -> None:
     world = World.of(
         sequence("s", on(GO, do=NOTHING), on(custom("leave"), do=go_to("t"))),
-        target(),  # type: ignore[arg-type]
+        target(),
     )
     world.feed(custom_event("go", T0))
 
@@ -842,23 +850,18 @@ REFUSALS = [
 ]
 
 
-def refusing_world(action: dict[str, object], settings: dict[str, object], history: str | None) -> World:
+def refusing_world(action: dict[str, Any], settings: dict[str, Any], history: str | None) -> World:
+    """`s` waits at step 2 to run `action` on `next`; the target `t` is set up to refuse it."""
     world = World.of(
         sequence("s", on(GO, do=NOTHING), on(custom("next"), do=[action]), on(custom("x"), do=NOTHING)),
-        target(**settings),  # type: ignore[arg-type]
+        target(**settings),
     )
     world.feed(custom_event("go", T0))
     if history == "running":
         world.having(waiting_run("t", 2))
     if history == "passed":
-        world.having(dataclass_completed(waiting_run("t", 2)))
+        world.having(dataclasses.replace(waiting_run("t", 2), status="completed", ended_at=T0))
     return world
-
-
-def dataclass_completed(run: object) -> object:
-    run.status = "completed"  # type: ignore[attr-defined]
-    run.ended_at = T0  # type: ignore[attr-defined]
-    return run
 
 
 @pytest.mark.parametrize(("settings", "history", "reason"), REFUSALS)
@@ -1164,7 +1167,7 @@ def test_s12_unsubscribing_does_not_end_runs_by_default() -> None:
 
 
 @pytest.mark.parametrize("run_status", ["active", "paused"])
-def test_s12_exit_on_unsubscribe_ends_runs_with_reason_unsubscribed(run_status: str) -> None:
+def test_s12_exit_on_unsubscribe_ends_runs_with_reason_unsubscribed(run_status: RunStatus) -> None:
     world = three_steps(exit_on_unsubscribe=True).having(waiting_run("s", 2, status=run_status))
 
     outcome = world.feed(event("unsubscribed", T0 + hours(1)))
@@ -1227,11 +1230,11 @@ def test_s13_events_apply_in_order(names: list[str], step: int, status: str) -> 
         (lambda at: [StopRun(sequence="s", at=at), custom_event("x", at)], []),
     ],
 )
-def test_s13_inputs_of_every_kind_apply_in_order(inputs: object, fired: list[str]) -> None:
+def test_s13_inputs_of_every_kind_apply_in_order(inputs: Callable[[datetime], list[Input]], fired: list[str]) -> None:
     world = waits(on(custom("x"), do=send("by-event")))
     world.feed(custom_event("go", T0))
     at: datetime = T0 + hours(1)
 
-    outcome = world.feed(*inputs(at))  # type: ignore[operator]
+    outcome = world.feed(*inputs(at))
 
     assert emails(outcome.commands) == fired

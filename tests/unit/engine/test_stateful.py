@@ -259,7 +259,9 @@ class EngineMachine(RuleBasedStateMachine):
         stored = self.stored[who]
         if stored.deleted:
             return
-        before = {key: (run.pass_no, run.status, run.step) for key, run in stored.open_runs().items()}
+        before: dict[str, tuple[int, str, int]] = {
+            key: (run.pass_no, run.status, run.step) for key, run in stored.open_runs().items()
+        }
         passes = stored.passes()
         item = self.materialize(stored, recipe)
         if item is None:
