@@ -18,6 +18,7 @@ _HREF = re.compile(r"""(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""",
 _NOTRACK = re.compile(r"""\sdata-notrack\b""", re.IGNORECASE)
 _TEXT_URL = re.compile(r"""https?://[^\s<>"'`]+""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")  # a Location header could not carry these faithfully
 _TRAILING = ".,;:!?'\""
 
 
@@ -28,6 +29,7 @@ class LinkTable:
         self._redirect = redirect
         self._own_prefix = own_prefix
         self._index: dict[str, int] = {}
+        self._redirects: list[str] = []
         self.links: list[str] = []
         self.untracked: set[str] = set()  # marked data-notrack in the HTML: left alone in the text too
 
@@ -35,8 +37,8 @@ class LinkTable:
         """Tell whether a link should go through the click redirect."""
         if len(url) > MAX_URL or not url.lower().startswith(("http://", "https://")):
             return False
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-            return False  # a Location header could not carry it faithfully
+        if _UNSAFE.search(url):
+            return False
         return not url.startswith(self._own_prefix) and url not in self.untracked
 
     def redirect_for(self, url: str) -> str:
@@ -45,7 +47,8 @@ class LinkTable:
         if index is None:
             index = self._index[url] = len(self.links)
             self.links.append(url)
-        return self._redirect(index)
+            self._redirects.append(self._redirect(index))
+        return self._redirects[index]
 
 
 def rewrite_html(source: str, table: LinkTable) -> str:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.charset import QP, Charset
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
-
-_UNFOLDED = compat32.clone(max_line_length=998)  # RFC 5322's hard limit; only the subject is folded
-_UTF8 = Charset("utf-8")
-_UTF8.header_encoding = QP
-_UTF8.body_encoding = QP
 
 
 class UnsafeHeader(ValueError):
@@ -88,6 +80,10 @@ def build(
         (list_id, "list id"),
     ):
         clean(value, what)
+    for address, what in ((sender_email, "sender"), (recipient, "recipient"), (reply_to or "x@x", "reply-to")):
+        # An address goes into the envelope as <address>: brackets, commas or spaces could smuggle another.
+        if any(ch in address for ch in '<>,; \t"') or address.count("@") != 1:
+            raise UnsafeHeader(f"{what} {address!r} is not a plain address")
     sender_email = ascii_address(sender_email)
     recipient = ascii_address(recipient)
     from_header = formataddr((sender_name, sender_email), charset="utf-8") if sender_name else sender_email
@@ -117,17 +113,6 @@ def build(
             html=html,
             text=text,
         )
-    root = MIMEMultipart("alternative")
-    for name, value in headers.items():
-        if name == "Subject":
-            # Fold the subject here (non-ASCII into RFC 2047 encoded words of at most 75 characters);
-            # the generator below does not fold, so URLs in List-Unsubscribe stay on one line.
-            charset = "us-ascii" if value.isascii() else "utf-8"
-            root[name] = Header(value, charset, header_name=name).encode(maxlinelen=76)
-        elif name != "MIME-Version":
-            root[name] = value
-    root.attach(MIMEText(text, "plain", _UTF8))  # type: ignore[arg-type]  # a Charset is accepted at run time
-    root.attach(MIMEText(html, "html", _UTF8))  # type: ignore[arg-type]
     return Outgoing(
         issue_id=issue_id,
         sender=sender_email,
@@ -137,5 +122,43 @@ def build(
         headers=headers,
         html=html,
         text=text,
-        raw=root.as_bytes(policy=_UNFOLDED),
+        raw=_mime(headers, text, html, boundary=f"=_stepwise_{issue_id}"),
     )
+
+
+def _mime(headers: dict[str, str], text: str, html: str, *, boundary: str) -> bytes:
+    """Write a multipart/alternative message with quoted-printable UTF-8 parts and CRLF line ends.
+
+    Written by hand because the standard library's generator costs milliseconds per message, which
+    caps delivery far below SPEC §12's 1,000 emails per second. The boundary starts with "=_",
+    which quoted-printable output can never contain. Only the subject is folded, so the URL of
+    List-Unsubscribe stays on one line (RFC 5322 allows 998 characters).
+    """
+    lines = []
+    for name, value in headers.items():
+        if name == "Subject" and not (value.isascii() and len(value) < 900):
+            # Non-ASCII or very long: fold (RFC 2047 encoded words of at most 75 characters).
+            charset = "us-ascii" if value.isascii() else "utf-8"
+            folded = Header(value, charset, header_name=name).encode(maxlinelen=76, linesep="\r\n")
+            lines.append(f"{name}: {folded}")
+        else:
+            lines.append(f"{name}: {value}")
+    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    head = "\r\n".join(lines).encode()
+    parts = [head, b""]
+    for subtype, body in (("plain", text), ("html", html)):
+        parts += [
+            f"--{boundary}".encode(),
+            f'Content-Type: text/{subtype}; charset="utf-8"'.encode(),
+            b"Content-Transfer-Encoding: quoted-printable",
+            b"",
+            _quoted_printable(body),
+        ]
+    parts += [f"--{boundary}--".encode(), b""]
+    return b"\r\n".join(parts)
+
+
+def _quoted_printable(body: str) -> bytes:
+    """Encode text as quoted-printable (lines of at most 76 characters) with CRLF line ends."""
+    normal = body.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(normal.encode(), istext=True).replace(b"\n", b"\r\n")

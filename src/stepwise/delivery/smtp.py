@@ -265,6 +265,11 @@ class SmtpTransport:
             timeout=self.config.timeout,
         )
         await client.connect()
+        if client.is_ehlo_or_helo_needed:  # connect() greets only when STARTTLS or AUTH needed it
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await client.helo()  # a server without ESMTP
         return client
 
     async def _transaction(self, conn: _Connection, message: Outgoing, *, reused: bool) -> None:
@@ -274,22 +279,28 @@ class SmtpTransport:
             raise DeliveryError("the server does not accept non-ASCII addresses (SMTPUTF8)", permanent=True)
         options = ["SMTPUTF8"] if utf8 else []
         encoding = "utf-8" if utf8 else "ascii"
+        # Commands are sent directly, without per-command timeouts: the caller's overall deadline
+        # bounds the conversation, and message.build refused addresses with brackets, spaces or line breaks.
         try:
-            await client.mail(message.sender, options=options, encoding=encoding)
+            reply = await client.execute_command(
+                b"MAIL",
+                b"FROM:<" + message.sender.encode(encoding) + b">",
+                *(o.encode() for o in options),
+                timeout=None,
+            )
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
             if reused:
                 raise _Stale from exc  # nothing was handed over yet: a fresh connection may try
             raise
-        except aiosmtplib.SMTPResponseException as exc:
+        if reply.code != 250:
             await _reset(conn)
-            raise _reply_error("MAIL FROM", exc, bounce=False, reusable=client.is_connected) from exc
-        try:
-            await client.rcpt(message.recipient, encoding=encoding)
-        except aiosmtplib.SMTPResponseException as exc:
+            raise _reply_error("MAIL FROM", reply, bounce=False, reusable=client.is_connected)
+        reply = await client.execute_command(b"RCPT", b"TO:<" + message.recipient.encode(encoding) + b">", timeout=None)
+        if reply.code not in (250, 251):
             await _reset(conn)
-            raise _reply_error("RCPT TO", exc, bounce=exc.code >= 500, reusable=client.is_connected) from exc
+            raise _reply_error("RCPT TO", reply, bounce=reply.code >= 500, reusable=client.is_connected)
         try:
-            await client.data(message.raw)
+            await client.data(message.raw, timeout=None)
         except aiosmtplib.SMTPResponseException as exc:
             # After a reply to the data the transaction is over and the connection is clean.
             raise _reply_error("DATA", exc, bounce=False, reusable=client.is_connected) from exc
@@ -321,12 +332,14 @@ async def _reset(conn: _Connection) -> None:
         _drop(conn)
 
 
-def _reply_error(stage: str, exc: aiosmtplib.SMTPResponseException, *, bounce: bool, reusable: bool) -> SmtpReplyError:
-    permanent = exc.code >= 500
+def _reply_error(
+    stage: str, reply: aiosmtplib.SMTPResponseException | aiosmtplib.SMTPResponse, *, bounce: bool, reusable: bool
+) -> SmtpReplyError:
+    permanent = reply.code >= 500
     return SmtpReplyError(
-        f"{stage} refused: {exc.code} {exc.message}",
+        f"{stage} refused: {reply.code} {reply.message}",
         permanent=permanent,
         bounce=permanent and bounce,
         # 421 means the server is closing the channel; any other reply leaves a usable connection.
-        reusable=reusable and exc.code != 421,
+        reusable=reusable and reply.code != 421,
     )

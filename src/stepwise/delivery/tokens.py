@@ -76,7 +76,14 @@ class TokenSigner:
 
     def __init__(self, secret: str | bytes) -> None:
         raw = secret.encode() if isinstance(secret, str) else secret
-        self._keys = {p: hmac.new(raw, f"stepwise-token:{p}".encode(), hashlib.sha256).digest() for p in _PURPOSES}
+        keys = {p: hmac.new(raw, f"stepwise-token:{p}".encode(), hashlib.sha256).digest() for p in _PURPOSES}
+        # Keyed once; each token copies the keyed state (an email signs several tokens).
+        self._macs = {p: hmac.new(key, digestmod=hashlib.sha256) for p, key in keys.items()}
+
+    def _tag(self, purpose: str, body: bytes) -> bytes:
+        mac = self._macs[purpose].copy()
+        mac.update(body)
+        return mac.digest()[:_TAG_BYTES]
 
     def sign(self, purpose: Purpose, account_id: int, subject: str, number: int = 0) -> str:
         """Return a URL-safe token."""
@@ -85,8 +92,7 @@ class TokenSigner:
         else:
             layout, packed = _TEXT_SUBJECT, subject.encode()
         body = bytes([layout << 4 | _PURPOSES[purpose]]) + _varint(account_id) + _varint(number) + packed
-        tag = hmac.new(self._keys[purpose], body, hashlib.sha256).digest()[:_TAG_BYTES]
-        return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode()
+        return base64.urlsafe_b64encode(body + self._tag(purpose, body)).rstrip(b"=").decode()
 
     def verify(self, purpose: Purpose, token: str) -> TokenData | None:
         """Return the token's contents, or None when it is malformed, forged or of another purpose."""
@@ -100,8 +106,7 @@ class TokenSigner:
         if len(raw) < 3 + _TAG_BYTES or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
             return None
         body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
-        expected = hmac.new(self._keys[purpose], body, hashlib.sha256).digest()[:_TAG_BYTES]
-        if not hmac.compare_digest(tag, expected):
+        if not hmac.compare_digest(tag, self._tag(purpose, body)):
             return None
         layout, code = body[0] >> 4, body[0] & 0x0F
         if code != _PURPOSES[purpose]:

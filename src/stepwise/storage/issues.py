@@ -91,3 +91,14 @@ def mark_first(conn: Connection, account_id: int, issue_id: str, column: str, at
         .values({column: at_us})
     )
     return result.rowcount == 1
+
+
+def statuses(conn: Connection, issue_ids: Sequence[str]) -> dict[str, str]:
+    """Return the status of each issue by id (the delivery loop checks a whole batch at once)."""
+    found: dict[str, str] = {}
+    unique = sorted(set(issue_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows = conn.execute(select(t.issues.c.id, t.issues.c.status).where(t.issues.c.id.in_(chunk)))
+        found.update((issue_id, status) for issue_id, status in rows)
+    return found

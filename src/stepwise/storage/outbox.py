@@ -125,3 +125,18 @@ def depth(conn: Connection) -> int:
 def next_available(conn: Connection) -> int | None:
     row = conn.execute(select(func.min(t.outbox.c.available_at))).first()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def finish_many(conn: Connection, token: str, row_ids: Sequence[int]) -> set[int]:
+    """Remove delivered rows still leased with this token; return the ids removed (the others were lost)."""
+    removed: set[int] = set()
+    for start in range(0, len(row_ids), 500):
+        chunk = list(row_ids[start : start + 500])
+        # Fenced by the token: a row another worker leased after our lease ran out is not ours to finish.
+        result = conn.execute(
+            delete(t.outbox)
+            .where(t.outbox.c.id.in_(chunk), t.outbox.c.lease_token == token)
+            .returning(t.outbox.c.id)
+        )
+        removed.update(r[0] for r in result)
+    return removed

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,10 +39,13 @@ from stepwise.storage import accounts as account_store
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import issues as issue_store
 from stepwise.storage import outbox as outbox_store
+from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage import timeline as timeline_store
+from stepwise.storage.accounts import AccountRow
 from stepwise.storage.codec import dumps, from_us, to_us
 from stepwise.storage.database import Database
+from stepwise.storage.dialects import fast_update
 from stepwise.storage.drafts import DraftRow
 from stepwise.storage.outbox import OutboxRow
 
@@ -164,7 +168,8 @@ class Deliverer:
 
     async def _start(self) -> int:
         kinds = [r.row.kind for r in self._running.values()]
-        room = {"email": self.batch_size - kinds.count("email"), "url": self.batch_size - kinds.count("url")}
+        # Up to two batches of a kind in flight: the next one is claimed and rendered while one is sending.
+        room = {kind: min(self.batch_size, 2 * self.batch_size - kinds.count(kind)) for kind in ("email", "url")}
         if max(room.values()) <= 0:
             return 0
         token = secrets.token_hex(8)
@@ -228,22 +233,22 @@ class Deliverer:
 
     def _prepare(self, rows: Sequence[OutboxRow], now: datetime) -> list[Prepared]:
         with self.db.read() as conn:
+            lookups = _Lookups(conn, [row for row in rows if row.kind != "url"])
             return [
-                self._prepare_url(row, now) if row.kind == "url" else self._prepare_email(conn, row, now)
+                self._prepare_url(row, now) if row.kind == "url" else self._prepare_email(lookups, row, now)
                 for row in rows
             ]
 
-    def _prepare_email(self, conn: Connection, row: OutboxRow, now: datetime) -> Prepared:
+    def _prepare_email(self, lookups: _Lookups, row: OutboxRow, now: datetime) -> Prepared:
         item = Prepared(row)
-        issue = issue_store.by_id(conn, row.issue_id or "")
-        if issue is None or issue.status != "queued":
+        issue_id = row.issue_id or ""
+        if lookups.issues.get(issue_id) != "queued":
             item.skip = "issue_missing"
             return item
-        subscribers = subscriber_store.by_ids(conn, [row.subscriber_id])
-        if not subscribers:
+        sub = lookups.subscribers.get(row.subscriber_id)
+        if sub is None:
             item.skip = "subscriber_deleted"
             return item
-        sub = subscribers[0]
         payload = row.payload
         confirmation = payload.get("purpose") == "confirmation"
         if sub.status in UNAVAILABLE and not (confirmation and sub.status == "unconfirmed"):
@@ -254,7 +259,7 @@ class Deliverer:
         draft = (
             DraftRow(0, "", **inline, created_at=0, updated_at=0)
             if inline
-            else (draft_store.get(conn, row.account_id, payload["draft"]))
+            else lookups.draft(row.account_id, payload["draft"])
         )
         if draft is None:
             item.fail = f"draft {payload['draft']!r} no longer exists"
@@ -262,8 +267,8 @@ class Deliverer:
         if not draft.from_email:
             item.fail = "draft has no sender (from_email)"
             return item
-        account = account_store.by_id(conn, row.account_id)
-        unsubscribe_url = f"{self.base_url}/t/u/{self.signer.sign('unsubscribe', row.account_id, issue.id)}"
+        account = lookups.account(row.account_id)
+        unsubscribe_url = f"{self.base_url}/t/u/{self.signer.sign('unsubscribe', row.account_id, issue_id)}"
         context: dict[str, Any] = {
             "email": sub.email,
             "data": payload.get("data") or {},
@@ -277,15 +282,15 @@ class Deliverer:
         try:
             rendered = render_draft(draft.subject, draft.html, draft.text, context)
             table = LinkTable(
-                lambda index: f"{self.base_url}/t/c/{self.signer.sign('click', row.account_id, issue.id, index)}",
+                lambda index: f"{self.base_url}/t/c/{self.signer.sign('click', row.account_id, issue_id, index)}",
                 own_prefix=f"{self.base_url}/t/",
             )
             html = rewrite_html(rendered.html, table)
             text = rewrite_text(rendered.text, table)
-            pixel = f"{self.base_url}/t/o/{self.signer.sign('open', row.account_id, issue.id)}"
+            pixel = f"{self.base_url}/t/o/{self.signer.sign('open', row.account_id, issue_id)}"
             item.archive_html, item.links = html, table.links
             item.outgoing = message_builder.build(
-                issue_id=issue.id,
+                issue_id=issue_id,
                 sender_email=draft.from_email,
                 sender_name=draft.from_name,
                 reply_to=draft.reply_to,
@@ -378,18 +383,29 @@ class Deliverer:
     def _record(self, results: Sequence[Result]) -> None:
         now = self.clock()
         now_us = to_us(now)
+        delays = {r.prepared.row.id: d for r in results if (d := self._retry_delay(r)) is not None}
+        entries: list[dict[str, Any]] = []
+        outcomes: list[str] = []
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         with self.db.write() as conn:
-            entries: list[dict[str, Any]] = []
-            outcomes: list[str] = []
+            owned = self._finish(conn, [r.prepared.row for r in results if r.prepared.row.id not in delays])
             for result in results:
                 row = result.prepared.row
-                if row.kind == "url":
-                    outcome = self._record_url(conn, result, now, now_us)
+                delay = delays.get(row.id)
+                if delay is not None:
+                    if not outbox_store.reschedule(
+                        conn, row.id, row.lease_token, to_us(now + delay), str(result.error)
+                    ):
+                        continue  # another worker owns the row now; it records its own outcome
+                    kind, detail, update = self._retry_outcome(result, delay)
+                elif row.id in owned:
+                    kind, detail, update = self._final_outcome(result, now_us)
                 else:
-                    outcome = self._record_email(conn, result, now, now_us)
-                if outcome is None:
-                    continue
-                kind, detail = outcome
+                    continue  # as above: the lease was lost, the fact is the new holder's to write
+                if update is not None:
+                    updates[tuple(update)].append({**update, "id": row.issue_id})
+                if kind == "email_failed" and detail.get("bounced"):
+                    subscriber_store.mark_bounced(conn, row.subscriber_id, now_us)
                 entries.append(
                     {
                         "account_id": row.account_id,
@@ -401,98 +417,121 @@ class Deliverer:
                     }
                 )
                 outcomes.append(kind)
+            for group in updates.values():
+                fast_update(conn, t.issues, "id", group)
             timeline_store.add(conn, entries)
         for kind in outcomes:  # only after the commit, so a retried write counts once
             self.on_result(kind)
 
-    def _record_email(
-        self, conn: Connection, result: Result, now: datetime, now_us: int
-    ) -> tuple[str, dict[str, Any]] | None:
-        item, row = result.prepared, result.prepared.row
-        issue_id = row.issue_id or ""
-        base = {"issue": issue_id, "draft": row.payload.get("draft")}
+    def _finish(self, conn: Connection, rows: Sequence[OutboxRow]) -> set[int]:
+        """Delete finished rows whose lease we still hold; return their ids."""
+        by_token: dict[str, list[int]] = defaultdict(list)
+        for row in rows:
+            by_token[row.lease_token].append(row.id)
+        owned: set[int] = set()
+        for token, ids in by_token.items():
+            owned |= outbox_store.finish_many(conn, token, ids)
+        return owned
+
+    def _retry_delay(self, result: Result) -> timedelta | None:
+        item, error = result.prepared, result.error
+        if item.skip is not None or item.fail is not None or error is None:
+            return None
+        schedule = self.url_backoff if item.row.kind == "url" else self.email_backoff
+        return decide(permanent=error.permanent, attempt=item.row.attempts, schedule=schedule)
+
+    def _retry_outcome(self, result: Result, delay: timedelta) -> _Outcome:
+        item, error = result.prepared, str(result.error)
+        if item.row.kind == "url":
+            return "url_retry", {**_url_detail(item), "error": error[:500], "retry_in_s": delay.total_seconds()}, None
+        detail = {**_email_detail(item), "error": error[:500], "retry_in_s": int(delay.total_seconds())}
+        return "email_retry", detail, {"reason": f"retrying: {error}"[:2000]}
+
+    def _final_outcome(self, result: Result, now_us: int) -> _Outcome:
+        item = result.prepared
+        if item.row.kind == "url":
+            return _url_outcome(result)
+        base = _email_detail(item)
         if item.skip is not None:
-            if not outbox_store.finish(conn, row.id, row.lease_token):
-                return None
-            if item.skip != "issue_missing":
-                issue_store.update_issue(conn, issue_id, {"status": "skipped", "reason": item.skip})
-            return "email_skipped", {**base, "reason": item.skip}
+            skipped = None if item.skip == "issue_missing" else {"status": "skipped", "reason": item.skip}
+            return "email_skipped", {**base, "reason": item.skip}, skipped
         if item.fail is not None:
-            if not outbox_store.finish(conn, row.id, row.lease_token):
-                return None
-            issue_store.update_issue(conn, issue_id, {"status": "failed", "reason": item.fail[:2000]})
-            return "email_failed", {**base, "reason": item.fail[:500]}
+            return "email_failed", {**base, "reason": item.fail[:500]}, {"status": "failed", "reason": item.fail[:2000]}
+        error = result.error
+        if error is not None:  # permanent, or out of retries
+            detail = {**base, "reason": str(error)[:500], "bounced": error.bounce}
+            return "email_failed", detail, {"status": "failed", "reason": str(error)[:2000]}
         out = item.outgoing
         assert out is not None
-        if result.error is None:
-            if not outbox_store.finish(conn, row.id, row.lease_token):
-                return None  # another worker owns the row now; it records its own outcome
-            issue_store.update_issue(
-                conn,
-                issue_id,
-                {
-                    "status": "sent",
-                    "sent_at": now_us,
-                    "message_id": out.headers["Message-ID"],
-                    "transport": self.transport.name,
-                    "subject": out.subject,
-                    "from_addr": out.from_header,
-                    "headers": dumps(out.headers),
-                    "html": item.archive_html if item.archive_html is not None else out.html,
-                    "text": out.text,
-                    "links": dumps(item.links) if item.links else None,
-                    "reason": None,
-                },
-            )
-            return "email_sent", {**base, "transport": self.transport.name}
-        error = result.error
-        delay = decide(permanent=error.permanent, attempt=row.attempts, schedule=self.email_backoff)
-        if delay is not None:
-            if not outbox_store.reschedule(conn, row.id, row.lease_token, to_us(now + delay), str(error)):
-                return None
-            issue_store.update_issue(conn, issue_id, {"reason": f"retrying: {error}"[:2000]})
-            return "email_retry", {**base, "error": str(error)[:500], "retry_in_s": int(delay.total_seconds())}
-        if not outbox_store.finish(conn, row.id, row.lease_token):
-            return None
-        issue_store.update_issue(conn, issue_id, {"status": "failed", "reason": str(error)[:2000]})
-        if error.bounce:
-            subscriber_store.mark_bounced(conn, row.subscriber_id, now_us)
-        return "email_failed", {**base, "reason": str(error)[:500], "bounced": error.bounce}
-
-    def _record_url(
-        self, conn: Connection, result: Result, now: datetime, now_us: int
-    ) -> tuple[str, dict[str, Any]] | None:
-        item, row = result.prepared, result.prepared.row
-        action = row.payload.get("action") or {}
-        request = item.request
-        base = {
-            "url": request.url if request else action.get("url"),
-            "method": request.method if request else action.get("method", "GET"),
-            "step": row.payload.get("step"),
-            "attempt": row.attempts,
+        sent: dict[str, Any] = {
+            "status": "sent",
+            "sent_at": now_us,
+            "message_id": out.headers["Message-ID"],
+            "transport": self.transport.name,
+            "subject": out.subject,
+            "from_addr": out.from_header,
+            "headers": dumps(out.headers),
+            "html": item.archive_html if item.archive_html is not None else out.html,
+            "text": out.text,
+            "links": dumps(item.links) if item.links else None,
+            "reason": None,
         }
-        if item.fail is not None:
-            if not outbox_store.finish(conn, row.id, row.lease_token):
-                return None
-            return "url_failed", {**base, "reason": item.fail[:500]}
-        if result.error is None:
-            if not outbox_store.finish(conn, row.id, row.lease_token):
-                return None
-            response = result.response
-            assert response is not None
-            return "url_called", {
-                **base,
-                "status": response.status,
-                "final_url": response.url,
-                "ms": response.elapsed_ms,
-                "response": response.snippet,
-            }
-        error = result.error
-        delay = decide(permanent=error.permanent, attempt=row.attempts, schedule=self.url_backoff)
-        if delay is not None:
-            if not outbox_store.reschedule(conn, row.id, row.lease_token, to_us(now + delay), str(error)):
-                return None
-            return "url_retry", {**base, "error": str(error)[:500], "retry_in_s": delay.total_seconds()}
-        if not outbox_store.finish(conn, row.id, row.lease_token):
-            return None
-        return "url_failed", {**base, "reason": str(error)[:500]}
+        return "email_sent", {**base, "transport": self.transport.name}, sent
+
+
+_Outcome = tuple[str, dict[str, Any], dict[str, Any] | None]  # timeline kind, its detail, the issue's new values
+
+
+def _email_detail(item: Prepared) -> dict[str, Any]:
+    return {"issue": item.row.issue_id or "", "draft": item.row.payload.get("draft")}
+
+
+def _url_detail(item: Prepared) -> dict[str, Any]:
+    action = item.row.payload.get("action") or {}
+    request = item.request
+    return {
+        "url": request.url if request else action.get("url"),
+        "method": request.method if request else action.get("method", "GET"),
+        "step": item.row.payload.get("step"),
+        "attempt": item.row.attempts,
+    }
+
+
+def _url_outcome(result: Result) -> _Outcome:
+    item = result.prepared
+    base = _url_detail(item)
+    if item.fail is not None:
+        return "url_failed", {**base, "reason": item.fail[:500]}, None
+    if result.error is not None:  # permanent, or out of retries
+        return "url_failed", {**base, "reason": str(result.error)[:500]}, None
+    response = result.response
+    assert response is not None
+    detail = {
+        **base,
+        "status": response.status,
+        "final_url": response.url,
+        "ms": response.elapsed_ms,
+        "response": response.snippet,
+    }
+    return "url_called", detail, None
+
+
+class _Lookups:
+    """What preparing a batch of emails reads, fetched once per batch (issues, subscribers, drafts, accounts)."""
+
+    def __init__(self, conn: Connection, rows: Sequence[OutboxRow]) -> None:
+        self.conn = conn
+        self.issues = issue_store.statuses(conn, [row.issue_id for row in rows if row.issue_id])
+        self.subscribers = {s.id: s for s in subscriber_store.by_ids(conn, sorted({row.subscriber_id for row in rows}))}
+        self._drafts: dict[tuple[int, str], DraftRow | None] = {}
+        self._accounts: dict[int, AccountRow | None] = {}
+
+    def draft(self, account_id: int, key: str) -> DraftRow | None:
+        if (account_id, key) not in self._drafts:
+            self._drafts[(account_id, key)] = draft_store.get(self.conn, account_id, key)
+        return self._drafts[(account_id, key)]
+
+    def account(self, account_id: int) -> AccountRow | None:
+        if account_id not in self._accounts:
+            self._accounts[account_id] = account_store.by_id(self.conn, account_id)
+        return self._accounts[account_id]

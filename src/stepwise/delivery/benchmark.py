@@ -1,0 +1,325 @@
+"""Emails per second handed to a local SMTP server (SPEC §12: at least 1,000 per second).
+
+`emails_per_second` plants queued issues and their outbox rows on an empty database, then times
+the real delivery loop (claim, render, track, build MIME, send over SMTP, record) until the outbox
+is empty. `transport_per_second` times the SMTP transport alone. Without an SMTP URL both start
+an aiosmtpd sink (`python -m aiosmtpd`, a test dependency) in a separate process, so that the
+server does not share this process's interpreter.
+
+    python -m stepwise.delivery.benchmark --count 5000 [--database postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from stepwise.delivery.message import Outgoing, build
+from stepwise.delivery.smtp import SmtpTransport
+
+UNLIMITED = 1e9  # emails per second: no rate limit while measuring
+
+
+@contextmanager
+def smtp_sink(kind: str = "aiosmtpd") -> Iterator[str]:
+    """Run an SMTP sink in a child process (aiosmtpd, or the minimal one); yield its smtp:// URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    if kind == "aiosmtpd":
+        command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
+    else:
+        command = [sys.executable, "-c", f"from stepwise.delivery.benchmark import _serve_minimal_sink as s; s({port})"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the {kind} sink did not start (is aiosmtpd installed?)") from None
+                time.sleep(0.05)
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _serve_minimal_sink(port: int) -> None:
+    """Speak just enough SMTP to accept every message (a sink faster than aiosmtpd)."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 sink ESMTP\r\n")
+        in_data = False
+        while line := await reader.readline():
+            if in_data:
+                if line == b".\r\n":
+                    in_data = False
+                    writer.write(b"250 OK\r\n")
+                continue
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-sink\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                in_data = True
+                writer.write(b"354 go on\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                writer.write(b"250 OK\r\n")
+        writer.close()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(session, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def _message(n: int) -> Outgoing:
+    return build(
+        issue_id=f"{n:032x}",
+        sender_email="bench@example.com",
+        sender_name="Bench",
+        reply_to=None,
+        recipient=f"user{n}@bench.example",
+        subject=f"Hello user {n}",
+        html="<p>Hello!</p>" * 20,
+        text="Hello!\n" * 20,
+        unsubscribe_url=f"http://127.0.0.1:8000/t/u/{n}",
+        list_id="<bench.bench.127.0.0.1>",
+        base_url="http://127.0.0.1:8000",
+        date=datetime.now(UTC),
+    )
+
+
+async def transport_per_second(smtp_url: str, *, count: int = 5000, pool: int = 8) -> dict[str, Any]:
+    """Time `count` prebuilt messages through the SMTP transport alone."""
+    transport = SmtpTransport.from_url(smtp_url + ("&" if "?" in smtp_url else "?") + f"pool={pool}", rate=UNLIMITED)
+    messages = [_message(n) for n in range(count)]
+    slots = asyncio.Semaphore(pool * 2)
+
+    async def send(message: Outgoing) -> None:
+        async with slots:
+            await transport.send(message)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        await asyncio.gather(*(send(m) for m in messages))
+    finally:
+        await transport.close()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "emails": count,
+        "seconds": round(seconds, 3),
+        "emails_per_second": round(count / seconds, 1),
+        "client_cpu_ms_per_email": round(cpu * 1000 / count, 3),
+    }
+
+
+async def emails_per_second(
+    database_url: str,
+    smtp_url: str,
+    *,
+    count: int = 5000,
+    batch_size: int = 500,
+    concurrency: int = 16,
+    pool: int = 8,
+) -> dict[str, Any]:
+    """Plant `count` queued emails and time the delivery loop until all are recorded as sent."""
+    from stepwise.bootstrap import build as build_app
+    from stepwise.config import Settings
+    from stepwise.worker.delivery import Deliverer
+
+    settings = Settings(database_url=database_url, smtp_url=smtp_url, send_rate=UNLIMITED)
+    app = build_app(settings)
+    try:
+        _plant(app, count)
+        transport = SmtpTransport.from_url(
+            smtp_url + ("&" if "?" in smtp_url else "?") + f"pool={pool}", rate=UNLIMITED
+        )
+        deliverer = Deliverer(
+            app.db,
+            transport,
+            app.signer,
+            settings.base_url,
+            app.clock,
+            batch_size=batch_size,
+            concurrency=concurrency,
+        )
+        started, cpu = time.perf_counter(), time.process_time()
+        handled = 0
+        try:
+            while True:
+                turn = await deliverer.run_once()
+                if turn == 0:
+                    break
+                handled += turn
+            await deliverer.drain()
+        finally:
+            await transport.close()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        sent = _count_sent(app)
+    finally:
+        app.close()
+    return {
+        "emails": count,
+        "sent": sent,
+        "seconds": round(seconds, 3),
+        "emails_per_second": round(sent / seconds, 1),
+        "client_cpu_ms_per_email": round(cpu * 1000 / max(sent, 1), 3),
+        "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
+        "batch_size": batch_size,
+        "concurrency": concurrency,
+        "smtp_connections": pool,
+    }
+
+
+def _plant(app: Any, count: int) -> None:
+    """Write an account, a draft with a link, `count` subscribers, queued issues and their outbox rows."""
+    from sqlalchemy import select
+
+    from stepwise.ids import new_id
+    from stepwise.services import drafts as draft_service
+    from stepwise.services.accounts import create_account
+    from stepwise.services.drafts import DraftBody
+    from stepwise.storage import issues as issue_store
+    from stepwise.storage import outbox as outbox_store
+    from stepwise.storage import schema as t
+    from stepwise.storage.codec import dumps, to_us
+    from stepwise.storage.dialects import fast_insert
+
+    now = app.clock()
+    now_us = to_us(now)
+    account, _ = create_account(app.db, "bench", "UTC", now)
+    draft_service.put(
+        app.db,
+        account.id,
+        "welcome",
+        DraftBody(
+            subject="Welcome, {{ data.base.firstName }}",
+            html='<p>Hello {{ data.base.firstName }}!</p><p><a href="https://example.com/offer">Offer</a></p>',
+            from_email="bench@example.com",
+            from_name="Bench",
+        ),
+        now,
+    )
+    data = {"base": {"firstName": "Anna"}}
+    with app.db.write() as conn:
+        fast_insert(
+            conn,
+            t.subscribers,
+            [
+                {
+                    "account_id": account.id,
+                    "email": f"user{n}@bench.example",
+                    "email_key": f"user{n}@bench.example",
+                    "status": "active",
+                    "data": dumps(data),
+                    "created_at": now_us,
+                    "updated_at": now_us,
+                }
+                for n in range(count)
+            ],
+        )
+        ids = [r[0] for r in conn.execute(select(t.subscribers.c.id).where(t.subscribers.c.account_id == account.id))]
+        issues, rows = [], []
+        for n, sid in enumerate(ids):
+            issue_id = new_id()
+            issues.append(
+                {
+                    "id": issue_id,
+                    "account_id": account.id,
+                    "subscriber_id": sid,
+                    "email": f"user{n}@bench.example",
+                    "email_key": f"user{n}@bench.example",
+                    "draft": "welcome",
+                    "sequence": "bench",
+                    "step": 1,
+                    "variant": 1,
+                    "pass_no": 1,
+                    "group_name": "transactional",
+                    "status": "queued",
+                    "created_at": now_us,
+                }
+            )
+            rows.append(
+                {
+                    "account_id": account.id,
+                    "kind": "email",
+                    "issue_id": issue_id,
+                    "subscriber_id": sid,
+                    "sequence_id": 1,
+                    "pass_no": 1,
+                    "payload": {"draft": "welcome", "event": {}, "data": data, "sequence": "bench", "step": 1},
+                    "available_at": now_us,
+                    "created_at": now_us,
+                }
+            )
+        issue_store.add(conn, issues)
+        outbox_store.add(conn, rows)
+
+
+def _count_sent(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from stepwise.storage import schema as t
+
+    with app.db.read() as conn:
+        return int(conn.execute(select(func.count()).where(t.issues.c.status == "sent")).scalar_one())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the delivery figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument(
+        "--database", help="a PostgreSQL server URL: a scratch database is made there (default: SQLite)"
+    )
+    parser.add_argument("--smtp", help="an SMTP server to send to (default: a sink in a child process)")
+    parser.add_argument("--sink", choices=["aiosmtpd", "minimal"], default="aiosmtpd", help="which sink to start")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--pool", type=int, default=8)
+    args = parser.parse_args(argv)
+    from stepwise.bench.scratch import scratch_database
+
+    with scratch_database(args.database) as database, _sink_or(args.smtp, args.sink) as smtp_url:
+        loop = asyncio.run(
+            emails_per_second(
+                database,
+                smtp_url,
+                count=args.count,
+                batch_size=args.batch_size,
+                concurrency=args.concurrency,
+                pool=args.pool,
+            )
+        )
+        alone = asyncio.run(transport_per_second(smtp_url, count=args.count, pool=args.pool))
+    print(json.dumps({"sink": args.smtp or args.sink, "delivery_loop": loop, "transport_only": alone}, indent=2))
+
+
+@contextmanager
+def _sink_or(url: str | None, kind: str) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    with smtp_sink(kind) as started:
+        yield started
+
+
+if __name__ == "__main__":
+    main()
