@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -419,8 +420,7 @@ class Processor:
         for path in action.unset or []:
             unset_path(after, path)
         for path, amount in (action.increment or {}).items():
-            current = get_path(after, path)
-            base = current if isinstance(current, int | float) and not isinstance(current, bool) else 0
+            base = _number_of(get_path(after, path))
             total = base + amount
             set_path(
                 after,
@@ -495,6 +495,26 @@ class Processor:
 
     def _record(self, at: datetime, kind: str, sequence: str | None, detail: dict[str, Any]) -> None:
         self.out.timeline.append(TimelineEntry(at=at, kind=kind, sequence=sequence, detail=detail))
+
+
+def _number_of(value: Any) -> int | float:
+    """Return the number a value holds for `increment`: numbers, numeric strings (CSV imports store those), else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return 0
+        return number if math.isfinite(number) else 0
+    return 0
 
 
 def _event_detail(event: Event) -> dict[str, Any]:

@@ -678,6 +678,33 @@ def test_s7_change_data_and_list_actions_take_effect_in_the_same_call() -> None:
     assert after_.data["custom"]["plan"] == "pro"
 
 
+@pytest.mark.parametrize(
+    ("current", "amount", "result"),
+    [
+        (None, 1, 1),  # a missing field counts from zero
+        (2, 1, 3),
+        (2, 1.5, 3.5),
+        (2.5, 1, 3.5),
+        (2, -3, -1),
+        ("41", 1, 42),  # numbers compare as numbers, numeric strings included (CSV imports store strings)
+        (" 1.5 ", 1, 2.5),
+        ("many", 1, 1),  # not a number: counts from zero
+        (True, 1, 1),
+    ],
+)
+def test_s7_increment_adds_to_the_number_a_field_holds(current: Any, amount: float, result: float) -> None:
+    data = {} if current is None else {"custom": {"n": current}}
+    world = World.of(
+        sequence("s", on(GO, do={"action": "change_data", "increment": {"custom.n": amount}})),
+        data=data,
+    )
+
+    world.feed(custom_event("go", T0))
+
+    value = world.subscriber.data["custom"]["n"]
+    assert (value, type(value)) == (result, type(result))
+
+
 def test_s7_change_data_that_changes_no_value_is_no_change() -> None:
     world = World.of(
         sequence("s", on(GO, do=set_data(custom__plan="pro"))),
