@@ -67,6 +67,7 @@ class Target:
 
     @property
     def host_header(self) -> str:
+        """The Host header: the host as written (brackets for IPv6), with the port unless it is the default."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.scheme == "https" else 80
         return host if self.port == default else f"{host}:{self.port}"

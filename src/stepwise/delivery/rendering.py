@@ -35,6 +35,8 @@ class RenderError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """A draft rendered for one subscriber."""
+
     subject: str
     html: str
     text: str

@@ -35,6 +35,8 @@ class InvalidSmtpUrl(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SmtpConfig:
+    """Where and how to reach the SMTP server, read from STEPWISE_SMTP_URL."""
+
     host: str
     port: int
     username: str | None = None
@@ -119,6 +121,7 @@ class RateLimiter:
         return max(0.0, tat - (self.burst - 1) * self.interval - now)
 
     async def wait(self) -> None:
+        """Sleep until this call's slot comes."""
         delay = self.reserve()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -140,6 +143,7 @@ class _Pool:
         self.loop = asyncio.get_running_loop()
 
     def take(self, idle_seconds: float) -> _Connection | None:
+        """Return a live idle connection (dropping stale ones), or None to open a new one."""
         now = time.monotonic()
         while self.idle:
             conn = self.idle.pop()
@@ -149,6 +153,7 @@ class _Pool:
         return None
 
     def give_back(self, conn: _Connection) -> None:
+        """Keep a connection for the next message."""
         conn.idle_since = time.monotonic()
         self.idle.append(conn)
 

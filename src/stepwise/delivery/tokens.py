@@ -37,6 +37,8 @@ _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 @dataclass(frozen=True, slots=True)
 class TokenData:
+    """What a verified token says."""
+
     purpose: str
     account_id: int
     subject: str  # an issue id (32 hex digits) or another identifier

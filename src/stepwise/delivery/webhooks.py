@@ -48,6 +48,8 @@ class InvalidRequest(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class UrlRequest:
+    """A rendered call: method, URL, headers and body bytes."""
+
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
@@ -56,6 +58,8 @@ class UrlRequest:
 
 @dataclass(frozen=True, slots=True)
 class UrlResponse:
+    """The final answer of a call, as the timeline shows it."""
+
     status: int
     url: str  # the last URL requested (after redirects)
     elapsed_ms: int

@@ -118,6 +118,8 @@ def record_open(app: Stepwise, token: str, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class UnsubscribeState:
+    """What the unsubscribe page shows."""
+
     email: str
     account: str
     unsubscribed: bool

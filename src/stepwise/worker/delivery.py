@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -28,9 +27,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection
 
 from stepwise.clock import Clock
-from stepwise.delivery import message as message_builder
-from stepwise.delivery.links import LinkTable, add_pixel, rewrite_html, rewrite_text
-from stepwise.delivery.rendering import RenderError, render_draft
+from stepwise.delivery.compose import Composer
+from stepwise.delivery.message import Outgoing, UnsafeHeader
+from stepwise.delivery.rendering import RenderError
 from stepwise.delivery.retry import EMAIL_BACKOFF, URL_BACKOFF, decide
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import DeliveryError, Transport
@@ -57,13 +56,14 @@ UNAVAILABLE = {
     "bounced": "subscriber_bounced",
     "unconfirmed": "subscriber_unconfirmed",
 }
-_LIST_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
 
 
 @dataclass
 class Prepared:
+    """One claimed row made ready: a message or request to send, or the reason it will not be sent."""
+
     row: OutboxRow
-    outgoing: message_builder.Outgoing | None = None
+    outgoing: Outgoing | None = None
     archive_html: str | None = None  # the HTML as sent, without the open pixel (viewing it is no open)
     links: list[str] | None = None
     request: UrlRequest | None = None
@@ -73,9 +73,17 @@ class Prepared:
 
 @dataclass
 class Result:
+    """What came of one delivery attempt."""
+
     prepared: Prepared
     error: DeliveryError | None = None
     response: UrlResponse | None = None
+
+
+@dataclass
+class _HostSlots:
+    semaphore: asyncio.Semaphore
+    users: int = 0
 
 
 @dataclass
@@ -120,11 +128,12 @@ class Deliverer:
         self.email_backoff = email_backoff
         self.url_backoff = url_backoff
         self.tick = tick
+        self.composer = Composer(signer, self.base_url, with_raw=transport.name != "capture")
         self._running: dict[int, _Running] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._email_slots: asyncio.Semaphore | None = None
         self._url_slots: asyncio.Semaphore | None = None
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _HostSlots] = {}
 
     def _bind_loop(self) -> None:
         # Semaphores and tasks belong to one event loop; a new loop (a restarted thread) starts afresh,
@@ -268,51 +277,21 @@ class Deliverer:
             item.fail = "draft has no sender (from_email)"
             return item
         account = lookups.account(row.account_id)
-        unsubscribe_url = f"{self.base_url}/t/u/{self.signer.sign('unsubscribe', row.account_id, issue_id)}"
-        context: dict[str, Any] = {
-            "email": sub.email,
-            "data": payload.get("data") or {},
-            "sequence": payload.get("sequence"),
-            "event": payload.get("event") or {},
-            "now": from_us(payload.get("at") or to_us(now)),
-            "unsubscribe_url": unsubscribe_url,
-        }
-        if payload.get("confirm_url"):
-            context["confirm_url"] = payload["confirm_url"]
         try:
-            rendered = render_draft(draft.subject, draft.html, draft.text, context)
-            table = LinkTable(
-                lambda index: f"{self.base_url}/t/c/{self.signer.sign('click', row.account_id, issue_id, index)}",
-                own_prefix=f"{self.base_url}/t/",
-            )
-            html = rewrite_html(rendered.html, table)
-            text = rewrite_text(rendered.text, table)
-            pixel = f"{self.base_url}/t/o/{self.signer.sign('open', row.account_id, issue_id)}"
-            item.archive_html, item.links = html, table.links
-            item.outgoing = message_builder.build(
+            composed = self.composer.compose(
+                account_id=row.account_id,
+                account_name=account.name if account else "account",
                 issue_id=issue_id,
-                sender_email=draft.from_email,
-                sender_name=draft.from_name,
-                reply_to=draft.reply_to,
-                recipient=sub.email,
-                subject=rendered.subject,
-                html=add_pixel(html, pixel),
-                text=text,
-                unsubscribe_url=unsubscribe_url,
-                list_id=self._list_id(payload.get("sequence"), account.name if account else "account"),
-                base_url=self.base_url,
-                date=now,
-                with_raw=self.transport.name != "capture",
+                draft=draft,
+                email=sub.email,
+                payload=payload,
+                now=now,
             )
-        except (RenderError, message_builder.UnsafeHeader) as exc:
+        except (RenderError, UnsafeHeader) as exc:
             item.fail = str(exc)
+            return item
+        item.outgoing, item.archive_html, item.links = composed.outgoing, composed.archive_html, composed.links
         return item
-
-    def _list_id(self, sequence: str | None, account: str) -> str:
-        """RFC 2919 List-Id: one list per sequence and account, under the instance's host name."""
-        host = urlsplit(self.base_url).hostname or "localhost"
-        parts = [_LIST_ID_PART.sub("-", part).strip("-") or "x" for part in (sequence or "transactional", account)]
-        return f"<{parts[0]}.{parts[1]}.{host}>"
 
     def _prepare_url(self, row: OutboxRow, now: datetime) -> Prepared:
         item = Prepared(row)
@@ -358,14 +337,20 @@ class Deliverer:
             return Result(item)
         assert self._url_slots is not None
         host = (urlsplit(item.request.url).hostname or "").lower()
-        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.url_per_host))
-        # The host's slot first: calls queued for one slow host must not hold the global slots.
-        async with per_host, self._url_slots:
-            try:
-                response = await self.urls.call(item.request)
-            except DeliveryError as exc:
-                return Result(item, exc)
-        return Result(item, response=response)
+        slots = self._hosts.get(host) or self._hosts.setdefault(host, _HostSlots(asyncio.Semaphore(self.url_per_host)))
+        slots.users += 1
+        try:
+            # The host's slot first: calls queued for one slow host must not hold the global slots.
+            async with slots.semaphore, self._url_slots:
+                try:
+                    response = await self.urls.call(item.request)
+                except DeliveryError as exc:
+                    return Result(item, exc)
+            return Result(item, response=response)
+        finally:
+            slots.users -= 1
+            if slots.users == 0:  # forget idle hosts, so the map does not grow with every host ever called
+                del self._hosts[host]
 
     # -- recording (one transaction per group of results) ---------------------------------------
 
@@ -527,11 +512,13 @@ class _Lookups:
         self._accounts: dict[int, AccountRow | None] = {}
 
     def draft(self, account_id: int, key: str) -> DraftRow | None:
+        """Return a draft, read once per batch."""
         if (account_id, key) not in self._drafts:
             self._drafts[(account_id, key)] = draft_store.get(self.conn, account_id, key)
         return self._drafts[(account_id, key)]
 
     def account(self, account_id: int) -> AccountRow | None:
+        """Return an account, read once per batch."""
         if account_id not in self._accounts:
             self._accounts[account_id] = account_store.by_id(self.conn, account_id)
         return self._accounts[account_id]

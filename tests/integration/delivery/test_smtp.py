@@ -392,3 +392,30 @@ def test_leases_outlive_a_delivery_waiting_for_the_send_rate(shop: Shop, clock: 
     grown = asyncio.run(run())
     assert grown and all(delta >= timedelta(minutes=4).total_seconds() * 1e6 for delta in grown)
     assert {i.status for i in shop.issues()} == {"sent"}
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_failure() -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.integration.delivery.servers import free_port
+
+    recorder = SmtpRecorder()
+    port = free_port()
+    first = Controller(recorder, hostname="127.0.0.1", port=port)
+    second = Controller(recorder, hostname="127.0.0.1", port=port)
+    transport = SmtpTransport.from_url(f"smtp://127.0.0.1:{port}")
+
+    async def run() -> None:
+        await transport.send(_message())  # type: ignore[arg-type]
+        await asyncio.to_thread(first.stop)  # the server goes away while the connection idles in the pool
+        await asyncio.to_thread(second.start)
+        await transport.send(_message())  # type: ignore[arg-type]
+        await transport.close()
+
+    first.start()
+    try:
+        asyncio.run(run())
+    finally:
+        second.stop()
+    assert len(recorder.received) == 2
+    assert len({r.session for r in recorder.received}) == 2

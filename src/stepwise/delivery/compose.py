@@ -1,0 +1,95 @@
+"""Compose the email of an issue: render the draft, track its links, build the message (SPEC §6.1-6.3)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from stepwise.delivery import message as message_builder
+from stepwise.delivery.links import LinkTable, add_pixel, rewrite_html, rewrite_text
+from stepwise.delivery.rendering import render_draft
+from stepwise.delivery.tokens import TokenSigner
+from stepwise.storage.codec import from_us, to_us
+from stepwise.storage.drafts import DraftRow
+
+_LIST_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A message ready to send, with what the archive keeps of it."""
+
+    outgoing: message_builder.Outgoing
+    archive_html: str  # the HTML as sent, without the open pixel (viewing the archive is no open)
+    links: list[str]  # original URLs of the tracked links, by link index
+
+
+class Composer:
+    """Turns (draft, subscriber, outbox payload) into a tracked message for one instance."""
+
+    def __init__(self, signer: TokenSigner, base_url: str, *, with_raw: bool = True) -> None:
+        self.signer = signer
+        self.base_url = base_url.rstrip("/")
+        self.with_raw = with_raw  # the capture transport needs no MIME bytes
+        self._host = urlsplit(self.base_url).hostname or "localhost"
+
+    def unsubscribe_url(self, account_id: int, issue_id: str) -> str:
+        """The issue's unsubscribe page (List-Unsubscribe and `unsubscribe_url` in templates)."""
+        return f"{self.base_url}/t/u/{self.signer.sign('unsubscribe', account_id, issue_id)}"
+
+    def compose(
+        self,
+        *,
+        account_id: int,
+        account_name: str,
+        issue_id: str,
+        draft: DraftRow,
+        email: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> Composed:
+        """Render and track one email; raise RenderError or UnsafeHeader."""
+        assert draft.from_email
+        unsubscribe_url = self.unsubscribe_url(account_id, issue_id)
+        context: dict[str, Any] = {
+            "email": email,
+            "data": payload.get("data") or {},
+            "sequence": payload.get("sequence"),
+            "event": payload.get("event") or {},
+            "now": from_us(payload.get("at") or to_us(now)),
+            "unsubscribe_url": unsubscribe_url,
+        }
+        if payload.get("confirm_url"):
+            context["confirm_url"] = payload["confirm_url"]
+        rendered = render_draft(draft.subject, draft.html, draft.text, context)
+        table = LinkTable(
+            lambda index: f"{self.base_url}/t/c/{self.signer.sign('click', account_id, issue_id, index)}",
+            own_prefix=f"{self.base_url}/t/",
+        )
+        html = rewrite_html(rendered.html, table)
+        text = rewrite_text(rendered.text, table)  # after the HTML: data-notrack links stay alone here too
+        pixel = f"{self.base_url}/t/o/{self.signer.sign('open', account_id, issue_id)}"
+        outgoing = message_builder.build(
+            issue_id=issue_id,
+            sender_email=draft.from_email,
+            sender_name=draft.from_name,
+            reply_to=draft.reply_to,
+            recipient=email,
+            subject=rendered.subject,
+            html=add_pixel(html, pixel),
+            text=text,
+            unsubscribe_url=unsubscribe_url,
+            list_id=self.list_id(payload.get("sequence"), account_name),
+            base_url=self.base_url,
+            date=now,
+            with_raw=self.with_raw,
+        )
+        return Composed(outgoing, html, table.links)
+
+    def list_id(self, sequence: str | None, account: str) -> str:
+        """RFC 2919 List-Id: one list per sequence and account, under the instance's host name."""
+        parts = [_LIST_ID_PART.sub("-", part).strip("-") or "x" for part in (sequence or "transactional", account)]
+        return f"<{parts[0]}.{parts[1]}.{self._host}>"
