@@ -290,13 +290,15 @@ class World:
     def pause_sequence(self, key: str) -> None:
         self.sequences[key] = dataclasses.replace(self.sequences[key], status="paused")
 
-    def resume_sequence(self, key: str) -> None:
-        """Set the sequence active and flag runs at steps with state waits for a re-test, like storage."""
+    def resume_sequence(self, key: str, at: datetime | None = None) -> None:
+        """Set the sequence active, stamp its runs with the resume time and flag state waits, like storage."""
         info = dataclasses.replace(self.sequences[key], status="active")
         self.sequences[key] = info
         for run in self.open_runs():
-            if run.sequence == key and run.status == "active" and has_state_waits(info, run.step):
-                run.recheck = True
+            if run.sequence == key and run.status == "active":
+                run.resumed_at = at
+                if has_state_waits(info, run.step):
+                    run.recheck = True
 
     def change(
         self, at: datetime, *, set: Json | None = None, join: str | None = None, leave: str | None = None

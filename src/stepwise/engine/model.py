@@ -45,6 +45,9 @@ class Run:
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
     recheck: bool = False  # state waits must be re-tested (after a resume)
+    # Set when the run or its sequence was resumed: an overdue deadline fires at that moment (S11), so the
+    # next step's waits count from the resume, not from a deadline that passed during the pause.
+    resumed_at: datetime | None = None
     id: int | None = None  # storage identity; None until stored
     # Ordinal of the arrival during the current processing, for S4 "after the run arrived".
     arrival_no: int | None = field(default=None, compare=False)

@@ -93,6 +93,7 @@ class Processor:
                 if run is not None and run.status == "paused":
                     run.status = "active"
                     run.recheck = True
+                    run.resumed_at = item.at
                     self._touch(run)
                     self._record(item.at, "run_resumed", key, {"pass": run.pass_no, "step": run.step})
                     self.fire_due(item.at)
@@ -267,6 +268,7 @@ class Processor:
             run.ended_at = at
             run.wake_at = None
             run.recheck = False
+            run.resumed_at = None
             self.runs.pop(seq.key, None)
             self._touch(run)
             self.out.counters[(seq.key, "completed", 0, 0)] += 1
@@ -280,6 +282,7 @@ class Processor:
         run.step_entered_at = at
         run.arrival_no = self._next()
         run.recheck = False
+        run.resumed_at = None
         deadline = step_deadline(seq, step, at)
         run.wake_at = deadline[0] if deadline else None
         self._touch(run)
@@ -324,7 +327,9 @@ class Processor:
             if isinstance(s, d.TimePassed | d.Schedule)
             and wait_deadline(s, run.step_entered_at, seq.timezone) == moment
         )
-        event = Event(kind=spec.event, payload={"deadline": iso(moment)}, source="engine", at=moment)
+        # S11: a deadline that passed while the run was held fires at the resume, not back in time.
+        at = run.resumed_at if run.resumed_at is not None and run.resumed_at > moment else moment
+        event = Event(kind=spec.event, payload={"deadline": iso(moment)}, source="engine", at=at)
         self._transition(run, seq, index, event)
 
     def _movable(self, run: Run) -> bool:
@@ -483,6 +488,7 @@ class Processor:
         run.ended_at = at
         run.wake_at = None
         run.recheck = False
+        run.resumed_at = None
         self.runs.pop(run.sequence, None)
         self._touch(run)
         self.out.counters[(run.sequence, f"stopped:{reason}", 0, 0)] += 1

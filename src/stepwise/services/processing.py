@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from stepwise.engine.deadlines import has_state_waits
 from stepwise.engine.model import EmailCommand, Event, Input, Outcome, Run, Subscriber, UrlCommand
 from stepwise.engine.processor import process
 from stepwise.ids import new_id
@@ -122,6 +121,7 @@ def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
         ended_at=opt_from_us(row.ended_at),
         end_reason=row.end_reason,  # type: ignore[arg-type]
         recheck=row.recheck,
+        resumed_at=opt_from_us(row.resumed_at),
         id=row.id,
     )
 
@@ -185,6 +185,7 @@ class _Writer:
             "wake_at": opt_to_us(run.wake_at),
             "claimable_at": claimable,
             "recheck": run.recheck,
+            "resumed_at": opt_to_us(run.resumed_at),
             "ended_at": opt_to_us(run.ended_at),
             "end_reason": run.end_reason,
         }
@@ -302,9 +303,3 @@ def forget_orphans(conn: Connection, candidate_ids: Sequence[int], locked: Seque
         from sqlalchemy import delete
 
         conn.execute(delete(t.inbox).where(t.inbox.c.subscriber_id.in_(gone)))
-
-
-def recheck_steps(seqs: AccountSequences, key: str) -> list[int]:
-    """Return the 1-based steps of a sequence that have state waits."""
-    info = seqs.infos[key]
-    return [step for step in range(2, info.steps + 1) if has_state_waits(info, step)]

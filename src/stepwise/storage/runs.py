@@ -32,6 +32,7 @@ class RunRow:
     recheck: bool
     ended_at: int | None
     end_reason: str | None
+    resumed_at: int | None = None
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
@@ -53,6 +54,7 @@ def _row(r: Any) -> RunRow:
         recheck=bool(r[11]),
         ended_at=r[12],
         end_reason=r[13],
+        resumed_at=r[14],
     )
 
 
@@ -164,11 +166,12 @@ def release_sequence(
 ) -> None:
     """Put a resumed sequence's runs back: overdue deadlines fire at once, state waits are re-tested."""
     recheck = t.runs.c.step.in_(list(state_wait_steps)) if state_wait_steps else None
-    values: dict[str, Any] = {"claimable_at": t.runs.c.wake_at}
+    values: dict[str, Any] = {"claimable_at": t.runs.c.wake_at, "resumed_at": now_us}
     if recheck is not None:
         values = {
             "claimable_at": case((recheck, now_us), else_=t.runs.c.wake_at),
             "recheck": case((recheck, True), else_=t.runs.c.recheck),
+            "resumed_at": now_us,
         }
     conn.execute(
         update(t.runs)

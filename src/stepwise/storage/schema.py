@@ -159,6 +159,7 @@ runs = Table(
     # NULL while the run or its sequence is paused, so held runs cost the due-index nothing.
     Column("claimable_at", Micros),
     Column("recheck", Boolean, nullable=False, server_default=text("false")),
+    Column("resumed_at", Micros),  # set on resume: an overdue deadline fires at this moment (S11)
     Column("ended_at", Micros),
     Column("end_reason", String(32)),
     UniqueConstraint("account_id", "subscriber_id", "sequence_id", "pass_no"),

@@ -1058,9 +1058,9 @@ def test_s10_a_short_chain_is_not_a_loop() -> None:
 
 
 def test_s11_paused_sequence_drops_edge_events_and_fires_overdue_deadlines_on_resume() -> None:
-    """Reading of S11 with S5: deadlines keep running while paused, and an overdue one fires on resume
-    at its own moment (the transition and the arrival at the next step are dated at the deadline, as
-    for a deadline the worker handles late), runs in deadline order.
+    """Reading of S11 with S5: deadlines keep running while paused; overdue ones fire at once on resume,
+    in deadline order, and the runs arrive at their next step at the resume, so a long pause does not
+    make every later step fire at once too.
     """
     world = World.of(
         sequence(
@@ -1079,15 +1079,31 @@ def test_s11_paused_sequence_drops_edge_events_and_fires_overdue_deadlines_on_re
     idle = world.advance(days(3))
     assert transitions(dropped) == transitions(idle) == []
 
-    world.resume_sequence("a")
-    world.resume_sequence("b")
+    world.resume_sequence("a", at=T0 + days(4))
+    world.resume_sequence("b", at=T0 + days(4))
     resumed = world.feed(now=T0 + days(4))
 
     assert emails(resumed.commands) == ["b-early", "a-late"]
     assert [(r.sequence, r.step, r.step_entered_at) for r in world.open_runs()] == [
-        ("a", 3, T0 + days(2)),
-        ("b", 3, T0 + days(1)),
+        ("a", 3, T0 + days(4)),
+        ("b", 3, T0 + days(4)),
     ]
+
+
+def test_s11_a_deadline_overdue_after_resume_fires_once_and_the_next_wait_counts_from_the_resume() -> None:
+    world = World.of(sequence("s", on(GO, do=NOTHING), on(after("1d"), do=send("first")),
+                              on(after("1d"), do=send("second"))))
+    world.feed(custom_event("go", T0))
+    world.feed(PauseRun(sequence="s", at=T0 + hours(1)))
+    world.advance(days(5))
+    resume = world.now
+
+    resumed = world.feed(ResumeRun(sequence="s", at=resume), now=resume)
+
+    assert emails(resumed.commands) == ["first"]
+    assert world.last_run("s").step_entered_at == resume
+    assert emails(world.advance(hours(23)).commands) == []
+    assert emails(world.advance(hours(1)).commands) == ["second"]
 
 
 def test_s11_a_paused_sequence_moves_no_one_while_other_sequences_go_on() -> None:

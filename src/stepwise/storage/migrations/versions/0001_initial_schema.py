@@ -226,6 +226,7 @@ def upgrade() -> None:
         sa.Column("wake_at", sa.BigInteger(), nullable=True),
         sa.Column("claimable_at", sa.BigInteger(), nullable=True),
         sa.Column("recheck", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
+        sa.Column("resumed_at", sa.BigInteger(), nullable=True),
         sa.Column("ended_at", sa.BigInteger(), nullable=True),
         sa.Column("end_reason", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
