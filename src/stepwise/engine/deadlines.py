@@ -20,19 +20,13 @@ def wait_deadline(spec: d.TimeWait, arrived: datetime, timezone: str) -> datetim
 def step_deadline(sequence: SequenceInfo, step: int, arrived: datetime) -> tuple[datetime, int] | None:
     """Return (earliest deadline, 0-based variant index) of a 1-based step; ties go to the lower index."""
     best: tuple[datetime, int] | None = None
-    for index, variant in enumerate(sequence.definition.steps[step - 1].variants):
-        for spec in variant.when:
-            if isinstance(spec, d.TimePassed | d.Schedule):
-                moment = wait_deadline(spec, arrived, sequence.timezone)
-                if best is None or moment < best[0]:
-                    best = (moment, index)
+    for index, spec in sequence.time_waits[step - 1]:
+        moment = wait_deadline(spec, arrived, sequence.timezone)
+        if best is None or moment < best[0]:
+            best = (moment, index)
     return best
 
 
 def has_state_waits(sequence: SequenceInfo, step: int) -> bool:
     """Tell whether a 1-based step has data_matches or list_matches waits."""
-    return any(
-        isinstance(spec, d.DataMatches | d.ListMatches)
-        for variant in sequence.definition.steps[step - 1].variants
-        for spec in variant.when
-    )
+    return step in sequence.state_wait_steps

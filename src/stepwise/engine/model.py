@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
-from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.definition import Schedule, SequenceDefinition, TimePassed
 
 RunStatus = Literal["active", "paused", "completed", "stopped"]
 EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted"]
@@ -53,9 +54,9 @@ class Run:
     arrival_no: int | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SequenceInfo:
-    """A sequence as the engine needs it."""
+    """A sequence as the engine needs it, with lookups precomputed once per definition."""
 
     key: str
     status: Literal["active", "paused"]
@@ -65,6 +66,41 @@ class SequenceInfo:
     @property
     def steps(self) -> int:
         return len(self.definition.steps)
+
+    @cached_property
+    def entry_kinds(self) -> frozenset[str]:
+        """Event kinds that can match a step-1 variant (a cheap filter before matching)."""
+        return frozenset(spec.event for variant in self.definition.steps[0].variants for spec in variant.when)
+
+    @cached_property
+    def step_kinds(self) -> tuple[frozenset[str], ...]:
+        """Per step, the event kinds its variants name (edge events and waits alike)."""
+        return tuple(
+            frozenset(spec.event for variant in step.variants for spec in variant.when)
+            for step in self.definition.steps
+        )
+
+    @cached_property
+    def time_waits(self) -> tuple[tuple[tuple[int, TimePassed | Schedule], ...], ...]:
+        """Per step, (variant index, wait) for every time wait, in listed order."""
+        return tuple(
+            tuple(
+                (index, spec)
+                for index, variant in enumerate(step.variants)
+                for spec in variant.when
+                if isinstance(spec, TimePassed | Schedule)
+            )
+            for step in self.definition.steps
+        )
+
+    @cached_property
+    def state_wait_steps(self) -> frozenset[int]:
+        """1-based steps that have data_matches or list_matches waits."""
+        return frozenset(
+            number
+            for number, kinds in enumerate(self.step_kinds, start=1)
+            if "data_matches" in kinds or "list_matches" in kinds
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,8 +188,11 @@ class Processor:
 
     def _select(self, run: Run, seq: SequenceInfo, event: Event) -> int | None:
         """Return the 0-based index of the first variant of the run's step matched by event (S4)."""
-        variants = seq.definition.steps[run.step - 1].variants
         state_change = event.kind in ("data_changed", "list_joined", "list_left")
+        kinds = seq.step_kinds[run.step - 1]
+        if event.kind not in kinds and not (state_change and seq.state_wait_steps):
+            return None  # nothing at this step listens for this kind of event
+        variants = seq.definition.steps[run.step - 1].variants
         for index, variant in enumerate(variants):
             for spec in variant.when:
                 if isinstance(spec, d.DataMatches | d.ListMatches):
@@ -208,7 +211,7 @@ class Processor:
 
     def _try_enter(self, seq: SequenceInfo, event: Event) -> None:
         """S2: an edge event matching a step-1 variant creates a run."""
-        if not seq.definition.accepting:
+        if event.kind not in seq.entry_kinds or not seq.definition.accepting:
             return
         if seq.definition.only_once and self.passes.get(seq.key, 0) > 0:
             return
