@@ -78,6 +78,7 @@ class Browser:
     account_id: int
     console_errors: list[str] = field(default_factory=list)
     allowed_errors: list[re.Pattern[str]] = field(default_factory=list)
+    too_wide: list[str] = field(default_factory=list)  # pages wider than a phone screen
 
     @property
     def base_url(self) -> str:
@@ -103,6 +104,9 @@ class Browser:
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         if narrow:
             self.page.set_viewport_size(NARROW)
+            width = self.page.evaluate("document.documentElement.scrollWidth")
+            if width > NARROW["width"]:
+                self.too_wide.append(f"{name}: {width}px")
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}-narrow.png"), full_page=True)
             self.page.set_viewport_size(WIDE)
 
@@ -115,19 +119,26 @@ class Browser:
 
 
 @pytest.fixture
-def ui_server(stepwise: Stepwise) -> Iterator[LiveServer]:
+def acme(stepwise: Stepwise) -> tuple[int, str]:
+    """(account id, API key) of the account `acme`, created before the server and its worker start."""
+    row, key = create_account(stepwise.db, "acme", "UTC", stepwise.clock())
+    return row.id, key
+
+
+@pytest.fixture
+def ui_server(acme: tuple[int, str], stepwise: Stepwise) -> Iterator[LiveServer]:
     with live_server(stepwise) as running:
         yield running
 
 
 @pytest.fixture
-def ui(browser: Any, ui_server: LiveServer) -> Iterator[Browser]:
-    """A fresh browser context on a live server with an account `acme`; fails on console errors."""
-    row, key = create_account(ui_server.stepwise.db, "acme", "UTC", ui_server.stepwise.clock())
+def ui(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterator[Browser]:
+    """A fresh browser context on a live server with an account `acme`; fails on console errors and wide pages."""
+    account_id, key = acme
     context = browser.new_context(viewport=WIDE, java_script_enabled=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
-    driver = Browser(ui_server, page, key, row.id)
+    driver = Browser(ui_server, page, key, account_id)
     page.on("console", lambda message: driver.console_errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: driver.console_errors.append(f"page error: {error}"))
     page.on("dialog", lambda dialog: dialog.accept())
@@ -136,15 +147,16 @@ def ui(browser: Any, ui_server: LiveServer) -> Iterator[Browser]:
     finally:
         context.close()
     assert driver.unexpected_console_errors() == []
+    assert driver.too_wide == [], "pages must fit a narrow window"
 
 
 @pytest.fixture
-def no_js(browser: Any, ui_server: LiveServer) -> Iterator[Browser]:
+def no_js(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterator[Browser]:
     """A browser context with JavaScript off, on a live server with an account `acme`."""
-    row, key = create_account(ui_server.stepwise.db, "acme", "UTC", ui_server.stepwise.clock())
+    account_id, key = acme
     context = browser.new_context(viewport=WIDE, java_script_enabled=False)
     context.set_default_timeout(10_000)
     try:
-        yield Browser(ui_server, context.new_page(), key, row.id)
+        yield Browser(ui_server, context.new_page(), key, account_id)
     finally:
         context.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
 
 from stepwise.services import drafts, lists, sequences
 from stepwise.services.accounts import create_account
@@ -14,6 +13,7 @@ from stepwise.services.subscribers import Edit, edit_one
 from tests.e2e.ui.conftest import Browser
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
 
 RIVAL_SEQUENCE = {
     "name": "Rival secret",

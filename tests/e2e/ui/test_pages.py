@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import expect
 
 from stepwise.services import drafts, issues, lists, sequences
 from stepwise.services.drafts import DraftBody
@@ -14,6 +13,7 @@ from stepwise.services.subscribers import Edit, edit_one
 from tests.e2e.ui.conftest import Browser
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
 
 WELCOME = {
     "name": "Welcome",
@@ -90,6 +90,7 @@ def test_every_page_renders_without_console_errors(ui: Browser) -> None:
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         ui.shot(name, narrow=True)
     assert page.evaluate("typeof htmx") == "object"
+    assert ui.too_wide == []
 
 
 def test_a_draft_is_previewed_for_a_chosen_subscriber_in_a_sandboxed_frame(ui: Browser) -> None:
