@@ -50,10 +50,12 @@ class Item:
     predicates: dict[str, pe.PredicateState] = field(default_factory=dict)
 
     def text(self, name: str) -> str:
+        """Return the raw text of an input."""
         value = self.values.get(name, "")
         return value if isinstance(value, str) else ""
 
     def chosen(self, name: str) -> list[str]:
+        """Return the checked values of a multi-choice input."""
         value = self.values.get(name, [])
         return value if isinstance(value, list) else [value]
 

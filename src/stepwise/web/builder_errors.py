@@ -20,6 +20,7 @@ class Placed:
     summary: list[tuple[str, str, str]] = field(default_factory=list)  # (dom id, where, message)
 
     def at(self, key: str) -> list[str]:
+        """Return the messages placed at a key."""
         return self.by_key.get(key, [])
 
     def __bool__(self) -> bool:
@@ -59,7 +60,7 @@ def path_key(path: str) -> list[str]:
 
 
 def known_keys(state: BuilderState) -> set[str]:
-    """Every key the builder shows errors at."""
+    """Return every key the builder shows errors at."""
     keys = set(SETTINGS) | {"steps"}
     for s, step in enumerate(state.steps):
         keys |= {f"s{s}", f"s{s}.variants"}

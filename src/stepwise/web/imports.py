@@ -64,6 +64,7 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
 
     def add(self, job: Job) -> None:
+        """Register a job, forgetting finished ones that are old or too many."""
         with self._lock:
             cutoff = time.monotonic() - KEEP_JOBS_SECONDS
             for key in [k for k, j in self._jobs.items() if j.done and j.started < cutoff]:
@@ -75,6 +76,7 @@ class Jobs:
             self._jobs[job.id] = job
 
     def get(self, job_id: str, account_id: int) -> Job | None:
+        """Return an account's job by id."""
         with self._lock:
             job = self._jobs.get(job_id)
         return job if job is not None and job.account_id == account_id else None

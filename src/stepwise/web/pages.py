@@ -109,6 +109,7 @@ class Page:
 
     @property
     def stepwise(self) -> Stepwise:
+        """Return the Stepwise instance."""
         return self.ui.stepwise
 
     def now(self) -> datetime:
@@ -241,6 +242,7 @@ class PageRoute(APIRoute):
     """Routes of the UI: service errors and missing sessions become pages, not JSON."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler so that errors become pages."""
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:

@@ -38,6 +38,7 @@ class Row:
     ignore_case: bool = False
 
     def blank(self) -> bool:
+        """Tell whether nothing was typed in the row."""
         return not self.field.strip() and not self.value.strip()
 
 

@@ -20,9 +20,11 @@ class FormErrors:
     general: list[str] = field(default_factory=list)
 
     def at(self, name: str) -> list[str]:
+        """Return the messages of an input."""
         return self.fields.get(name, [])
 
     def add(self, name: str, message: str) -> None:
+        """Place a message at an input."""
         self.fields.setdefault(name, []).append(message)
 
     def __bool__(self) -> bool:

@@ -202,11 +202,13 @@ def _render_builder(
 
 
 def new_form(page: Page) -> Response:
+    """Render the builder of a new sequence."""
     options = choices(page)
     return _render_builder(page, builder.new_state(options), options, existing=None, focus="f-key")
 
 
 def edit_form(page: Page, key: str) -> Response:
+    """Render the builder of a stored sequence."""
     seq = service.get(page.stepwise.db, page.account.id, key)
     state = builder.from_definition(key, seq["definition"], seq["version"])
     return _render_builder(page, state, choices(page), existing=seq)

@@ -50,6 +50,7 @@ def parse_paths(text: str) -> list[str]:
 
 
 def show_paths(paths: Any) -> str:
+    """Show data paths comma-separated."""
     return ", ".join(str(p) for p in paths or [])
 
 
@@ -75,6 +76,7 @@ def parse_assignments(text: str, *, numbers: bool = False) -> dict[str, Any]:
 
 
 def show_assignments(mapping: Any) -> str:
+    """Show a mapping as lines of `path = value`."""
     if not isinstance(mapping, dict):
         return ""
     return "\n".join(f"{path} = {show_value(value)}" for path, value in mapping.items())
@@ -94,6 +96,7 @@ def parse_headers(text: str) -> dict[str, str]:
 
 
 def show_headers(mapping: Any) -> str:
+    """Show headers as lines of `Name: value`."""
     if not isinstance(mapping, dict):
         return ""
     return "\n".join(f"{name}: {value}" for name, value in mapping.items())
@@ -108,6 +111,7 @@ def parse_json(text: str) -> Any:
 
 
 def show_json(value: Any) -> str:
+    """Show a JSON value indented (nothing for None)."""
     return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -122,6 +126,7 @@ def parse_list_values(text: str) -> list[Any]:
 
 
 def show_list_values(values: Any) -> str:
+    """Show the values of an `is one of` comparison."""
     if not isinstance(values, list):
         return show_value(values)
     shown = [show_value(v) for v in values]
