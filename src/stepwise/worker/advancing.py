@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import zip_longest
 
 from stepwise.clock import Clock
@@ -30,6 +31,8 @@ class Advancer:
     def run_once(self) -> BatchResult:
         """Process one batch; return what it did (an empty result when idle)."""
         now = self.clock()
+        if not self._has_work(now):
+            return BatchResult()
         with self.db.write() as conn:
             candidates = inbox_store.pending_subscribers(conn, self.batch_size)
             due = run_store.due_subscribers(conn, to_us(now), self.batch_size)
@@ -42,3 +45,8 @@ class Advancer:
             locked = lock_subscribers(conn, wanted, skip_locked=True)
             forget_orphans(conn, candidates, locked)
             return process_locked(conn, self.catalog, locked, now)
+
+    def _has_work(self, now: datetime) -> bool:
+        """Look before taking the write lock: idle polls must not block writers (SQLite has one)."""
+        with self.db.read() as conn:
+            return bool(inbox_store.pending_subscribers(conn, 1) or run_store.due_subscribers(conn, to_us(now), 1))
