@@ -220,3 +220,10 @@ def test_non_finite_json_numbers_are_refused(api: Api) -> None:
                 b'{"email": "big@example.com", "data": {"c": {"x": 1e999}}}']:
         response = api.client.post("/subscribers", content=raw, headers={"content-type": "application/json"})
         assert error_of(response, 422)["details"][0]["path"] == "$.data.c.x"
+
+
+def test_browsers_get_an_html_page_for_unknown_paths_and_the_api_gets_json(api: Api) -> None:
+    page = httpx.get(api.server.base_url + "/no/such/page", headers={"accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text
+    assert error_of(api.client.get("/no/such/endpoint", headers={"accept": "text/html"}), 404)["code"] == "not_found"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -83,7 +84,7 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid", "the input is invalid", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {
             404: "not_found",
             405: "method_not_allowed",
@@ -94,6 +95,8 @@ def install(app: FastAPI) -> None:
             429: "rate_limited",
         }
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if _wants_html(request):
+            return _html_error(exc.status_code, message)
         return error_response(
             exc.status_code,
             codes.get(exc.status_code, "error"),
@@ -105,3 +108,21 @@ def install(app: FastAPI) -> None:
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return error_response(500, "internal", "an unexpected error occurred; it has been logged")
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser asking for a page outside the API gets an HTML error page, not JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _html_error(status: int, message: str) -> HTMLResponse:
+    title = {404: "Page not found", 405: "Method not allowed"}.get(status, "Request failed")
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title} · Stepwise</title>"
+        '<link rel="stylesheet" href="/ui/static/app.css"></head>'
+        f'<body><main class="container"><h1>{title}</h1><p>{html.escape(message)}</p>'
+        '<p><a href="/">Back to Stepwise</a></p></main></body></html>'
+    )
+    return HTMLResponse(body, status_code=status)

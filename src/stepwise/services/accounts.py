@@ -54,6 +54,12 @@ def authenticate(db: Database, key: str) -> AccountRow | None:
         return account_store.by_key_hash(conn, hash_key(key))
 
 
+def account_of_key_hash(db: Database, key_hash: str) -> AccountRow | None:
+    """Return the account whose live API key has this hash (UI sessions keep only the hash)."""
+    with db.read() as conn:
+        return account_store.by_key_hash(conn, key_hash)
+
+
 def ensure_default_account(db: Database, timezone: str, now: datetime) -> str | None:
     """Create the `default` account on first start; return its key then, else None."""
     with db.read() as conn:

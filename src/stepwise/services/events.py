@@ -38,7 +38,9 @@ class PostedEvent(BaseModel):
         return value
 
 
-def ingest(db: Database, account_id: int, events: list[PostedEvent], now: datetime) -> dict[str, int]:
+def ingest(
+    db: Database, account_id: int, events: list[PostedEvent], now: datetime, *, source: str = "api"
+) -> dict[str, int]:
     """Accept events in order; duplicates (by id) and unknown subscribers are counted, not stored."""
     problems: list[Problem] = []
     keys: list[str] = []
@@ -78,7 +80,7 @@ def ingest(db: Database, account_id: int, events: list[PostedEvent], now: dateti
                     "subscriber_id": sub.id,
                     "kind": "custom",
                     "payload": {"name": event.name, "data": event.data or {}},
-                    "source": "api",
+                    "source": source,
                     "occurred_at": to_us(occurred) if occurred else now_us,
                     "accepted_at": now_us,
                 }

@@ -21,8 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 from stepwise.bootstrap import Stepwise
 from stepwise.domain.instants import parse_instant
 from stepwise.errors import AppError
-from stepwise.services.accounts import hash_key
-from stepwise.storage import accounts as account_store
+from stepwise.services.accounts import account_of_key_hash, hash_key
 from stepwise.storage.accounts import AccountRow
 from stepwise.web import describe
 from stepwise.web.security import (
@@ -184,8 +183,7 @@ def current_page(request: Request) -> Page:
     session = session_of(ui, request)
     if session is None:
         raise LoginRequired()
-    with ui.stepwise.db.read() as conn:
-        account = account_store.by_key_hash(conn, session.key_hash)
+    account = account_of_key_hash(ui.stepwise.db, session.key_hash)
     if account is None or account.id != session.account_id:
         raise LoginRequired()
     return Page(request, ui, account, session)

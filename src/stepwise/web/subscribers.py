@@ -273,7 +273,7 @@ def post_event(page: PageDep, form: FormDep, email: str) -> Response:
         if data is not None and not isinstance(data, dict):
             raise BadText("the event data must be a JSON object")
         event = PostedEvent(type="custom", name=name, email=sub["email"], data=data)
-        event_service.ingest(page.stepwise.db, page.account.id, [event], page.now())
+        event_service.ingest(page.stepwise.db, page.account.id, [event], page.now(), source="ui")
     except BadText as exc:
         page.flash(f"The event was not posted: {exc}", "error")
     except ValidationError as exc:
