@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
@@ -14,9 +15,12 @@ class UnsafeHeader(ValueError):
     """A header value or address contains CR, LF or NUL."""
 
 
+_BREAKS = re.compile(r"[\r\n\0]")
+
+
 def clean(value: str, what: str) -> str:
     """Refuse header injection: no CR, LF or NUL anywhere in a header value or address."""
-    if any(ch in value for ch in "\r\n\0"):
+    if _BREAKS.search(value):
         raise UnsafeHeader(f"{what} contains a line break or NUL")
     return value
 
