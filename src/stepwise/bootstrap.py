@@ -8,6 +8,7 @@ from stepwise.clock import Clock, system_clock
 from stepwise.config import Settings
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import CaptureTransport, Transport
+from stepwise.delivery.webhooks import UrlCaller
 from stepwise.metrics import observe_batch, observe_delivery
 from stepwise.services.accounts import instance_secret
 from stepwise.services.catalog import SequenceCatalog
@@ -40,7 +41,13 @@ class Stepwise:
         """The advancing and delivery loops of this process (not started)."""
         advancer = Advancer(self.db, self.catalog, self.clock, batch_size=self.settings.batch_size)
         deliverer = Deliverer(
-            self.db, self.transport(), self.signer, self.settings.base_url, self.clock, on_result=observe_delivery
+            self.db,
+            self.transport(),
+            self.signer,
+            self.settings.base_url,
+            self.clock,
+            on_result=observe_delivery,
+            urls=UrlCaller(allow_private=self.settings.allow_private_urls),
         )
         threads = WorkerThreads(
             advancer,

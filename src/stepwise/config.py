@@ -36,6 +36,18 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from exc
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _usable_smtp_url(cls, value: str | None) -> str | None:
+        if value:
+            from stepwise.delivery.smtp import InvalidSmtpUrl, parse_url
+
+            try:
+                parse_url(value)
+            except InvalidSmtpUrl as exc:
+                raise ValueError(str(exc)) from exc
+        return value or None
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

@@ -100,6 +100,8 @@ class WorkerThreads:
                 if handled == 0:
                     await asyncio.to_thread(self._wait_delivery)
         finally:
+            # Finish and record deliveries in flight: a send cut off after DATA could be repeated later.
+            await self.deliverer.drain()
             await self.deliverer.transport.close()
 
     def _wait_delivery(self) -> None:
