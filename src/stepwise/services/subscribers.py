@@ -265,9 +265,10 @@ class BatchOutcome:
     created: bool = False
     absent: bool = False  # no such subscriber and creating was not allowed
     skipped: bool = False  # the subscriber exists and updating was not allowed
-    changed: list[str] = field(default_factory=list)
-    joined: list[str] = field(default_factory=list)
-    left: list[str] = field(default_factory=list)
+    # Tuples by default: an import makes a million outcomes, most of which change nothing.
+    changed: Sequence[str] = ()
+    joined: Sequence[str] = ()
+    left: Sequence[str] = ()
     status_changed: bool = False
 
     @property
@@ -360,12 +361,15 @@ def apply_edits(
     return outcomes
 
 
+_NO_LISTS: frozenset[str] = frozenset()
+
+
 def _created(account_id: int, email: Email, edit: Edit, now_us: int, fresh: bool) -> _Pending:
     data = edit.data if fresh and edit.data is not None else _merged({}, edit.data or {})
     for path in edit.unset:
         data = _without(data, split_path(path))
     sub = SubscriberRow(0, account_id, email.value, email.key, edit.status or "active", data, now_us, now_us)
-    return _Pending(sub, frozenset(), set(), new=True)
+    return _Pending(sub, _NO_LISTS, set(), new=True)
 
 
 def _change(state: _Pending, edit: Edit, outcome: BatchOutcome, now_us: int) -> dict[str, Any] | None:

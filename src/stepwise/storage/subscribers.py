@@ -7,11 +7,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import column as column_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
-from stepwise.storage.dialects import fast_insert, fast_update
+from stepwise.storage.dialects import fast_update
 
 
 @dataclass(slots=True)
@@ -185,35 +200,35 @@ def find_many_locked(conn: Connection, account_id: int, email_keys: Sequence[str
     """
     if not email_keys:
         return {}
-    stmt = (
-        select(*_COLUMNS)
-        .where(t.subscribers.c.account_id == account_id, t.subscribers.c.email_key.in_(list(email_keys)))
-        .order_by(t.subscribers.c.id)
-    )
+    stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, _key_in(conn, email_keys))
     if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.order_by(t.subscribers.c.id).with_for_update()
+    # No ORDER BY on SQLite (its write transaction already excludes everyone): with one, its planner
+    # walks the (account_id, id) index through the whole account instead of looking the keys up.
     return {sub.email_key: sub for sub in map(_row, conn.execute(stmt).all())}
+
+
+def _key_in(conn: Connection, email_keys: Sequence[str]) -> ColumnElement[bool]:
+    """Return `email_key IN (keys)` with the keys as one parameter (thousands would cost more than the lookups)."""
+    column = t.subscribers.c.email_key
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("email_keys", list(email_keys), type_=ARRAY(String)))
+    keys: Select[str] = select(column_("value", String)).select_from(
+        func.json_each(bindparam("email_keys", dumps(list(email_keys))))
+    )
+    return column.in_(keys.scalar_subquery())
 
 
 def insert_many(conn: Connection, rows: Sequence[SubscriberRow], *, returning: bool) -> dict[str, int]:
     """Insert new subscribers with one executemany; with `returning`, map their address keys to ids."""
     if not rows:
         return {}
-    fast_insert(
-        conn,
-        t.subscribers,
-        [
-            {
-                "account_id": r.account_id,
-                "email": r.email,
-                "email_key": r.email_key,
-                "status": r.status,
-                "data": dumps(r.data),
-                "created_at": r.created_at,
-                "updated_at": r.updated_at,
-            }
-            for r in rows
-        ],
+    # Straight to the driver's executemany with tuples: an import writes a million of these rows.
+    marks = ", ".join(["%s" if conn.dialect.name == "postgresql" else "?"] * 7)
+    conn.exec_driver_sql(
+        "INSERT INTO subscribers (account_id, email, email_key, status, data, created_at, updated_at) "
+        f"VALUES ({marks})",
+        [(r.account_id, r.email, r.email_key, r.status, dumps(r.data), r.created_at, r.updated_at) for r in rows],
     )
     if not returning:
         return {}
@@ -247,3 +262,14 @@ def batch_after(conn: Connection, account_id: int, after_id: int, limit: int) ->
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return [_row(r) for r in conn.execute(stmt).all()]
+
+
+def last_confirmation_at(conn: Connection, account_id: int, email_key: str, group: str) -> int | None:
+    """Return when the newest email of this group (the double opt-in confirmations) was queued for an address."""
+    row = conn.execute(
+        select(t.issues.c.created_at)
+        .where(t.issues.c.account_id == account_id, t.issues.c.email_key == email_key, t.issues.c.group_name == group)
+        .order_by(t.issues.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else int(row[0])

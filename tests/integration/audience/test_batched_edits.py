@@ -90,7 +90,9 @@ def test_batched_edits_equal_single_edits(
         part = [(parse_email(raw), edit) for raw, edit in steps[start : start + chunk]]
         with stepwise.db.write() as conn:
             outcomes = apply_edits(conn, batched, part, source="api", now=stepwise.clock(), create=create)
-        batch_outcomes += [None if o.absent else (o.created, o.changed, o.joined, o.left) for o in outcomes]
+        batch_outcomes += [
+            None if o.absent else (o.created, list(o.changed), list(o.joined), list(o.left)) for o in outcomes
+        ]
     assert batch_outcomes == single_outcomes
     assert _state(stepwise, batched) == _state(stepwise, singles)
 
