@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import platform
 from collections.abc import Callable
 from typing import Any
@@ -74,11 +74,14 @@ def run(
 
 
 def _emails(database_url: str | None, messages: int) -> dict[str, Any]:
-    """Emails handed to a local SMTP sink, measured by the delivery package's own workload."""
-    try:
-        module = importlib.import_module("stepwise.delivery.benchmark")
-    except ImportError:
-        return {"error": "the SMTP benchmark is not available in this build"}
-    with scratch_database(database_url) as url:
-        result: dict[str, Any] = module.emails_per_second(url, messages)
+    """Emails handed to a local SMTP sink (aiosmtpd when installed, else a minimal one), by the delivery loop."""
+    import asyncio
+
+    from stepwise.delivery.benchmark import emails_per_second, smtp_sink
+
+    sink = "aiosmtpd" if importlib.util.find_spec("aiosmtpd") else "minimal"
+    with scratch_database(database_url) as url, smtp_sink(sink) as smtp_url:
+        result = asyncio.run(emails_per_second(url, smtp_url, count=messages))
+    result["sink"] = sink
+    result["emails_per_s"] = result.get("emails_per_second")
     return result
