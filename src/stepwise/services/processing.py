@@ -54,6 +54,9 @@ def process_locked(
     """Process subscribers whose rows this transaction holds; write everything in this transaction."""
     result = BatchResult()
     subs = subscriber_store.by_ids(conn, subscriber_ids)
+    gone = set(subscriber_ids) - {s.id for s in subs}
+    if gone:  # deleted since their events were queued: nothing is left to apply them to
+        inbox_store.remove_of_subscribers(conn, sorted(gone))
     by_account: dict[int, list[SubscriberRow]] = defaultdict(list)
     for sub in subs:
         by_account[sub.account_id].append(sub)

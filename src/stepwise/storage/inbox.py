@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
-from stepwise.storage.dialects import fast_delete, fast_insert
+from stepwise.storage.dialects import fast_delete, fast_insert, marks, raw_rows
 from stepwise.storage.notify import WORK, notify
 
 
@@ -43,13 +43,12 @@ def pending_subscribers(conn: Connection, limit: int) -> list[int]:
 def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, list[InboxRow]]:
     """Return pending events of these subscribers in acceptance order."""
     found: dict[int, list[InboxRow]] = defaultdict(list)
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for start in range(0, len(subscriber_ids), 900):
-        chunk = tuple(subscriber_ids[start : start + 900])
-        # A plain driver query: this runs for every batch and row objects would cost more than the read.
-        rows = conn.exec_driver_sql(
+        chunk = subscriber_ids[start : start + 900]
+        rows = raw_rows(
+            conn,
             "SELECT id, account_id, subscriber_id, kind, payload, source, occurred_at, accepted_at FROM inbox "
-            f"WHERE subscriber_id IN ({', '.join([mark] * len(chunk))}) ORDER BY id",
+            f"WHERE subscriber_id IN ({marks(len(chunk))}) ORDER BY id",
             chunk,
         )
         for r in rows:
@@ -57,6 +56,11 @@ def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int,
     for events in found.values():
         events.sort(key=lambda e: e.id)
     return found
+
+
+def remove_of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> None:
+    """Drop the pending events of subscribers that no longer exist."""
+    fast_delete(conn, t.inbox, "subscriber_id", subscriber_ids)
 
 
 def remove(conn: Connection, ids: Sequence[int]) -> None:

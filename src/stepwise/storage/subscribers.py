@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
-from stepwise.storage.dialects import fast_update
+from stepwise.storage.dialects import fast_update, marks, raw_rows
 
 
 @dataclass(slots=True)
@@ -80,9 +80,17 @@ def find_many(conn: Connection, account_id: int, email_keys: Sequence[str]) -> d
 
 
 def by_ids(conn: Connection, ids: Sequence[int]) -> list[SubscriberRow]:
-    if not ids:
-        return []
-    return [_row(r) for r in conn.execute(select(*_COLUMNS).where(t.subscribers.c.id.in_(list(ids))))]
+    found: list[SubscriberRow] = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        rows = raw_rows(
+            conn,
+            "SELECT id, account_id, email, email_key, status, data, created_at, updated_at FROM subscribers "
+            f"WHERE id IN ({marks(len(chunk))})",
+            chunk,
+        )
+        found.extend(_row(r) for r in rows)
+    return found
 
 
 def insert_one(
