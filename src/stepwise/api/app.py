@@ -16,6 +16,7 @@ from stepwise.api.errors import ERROR_RESPONSES, error_response, install
 from stepwise.api.limits import BodyLimit
 from stepwise.bootstrap import Stepwise
 from stepwise.metrics import render_metrics
+from stepwise.public import forms as public_forms
 from stepwise.public import tracking
 from stepwise.web import install_ui
 
@@ -40,6 +41,7 @@ def create_app(stepwise: Stepwise) -> FastAPI:
     api.include_router(imports_api.router)
     app.include_router(api)
     app.include_router(tracking.router)
+    app.include_router(public_forms.router)
 
     @app.get("/healthz", tags=["operations"], responses={503: {"description": "The database does not answer"}})
     async def healthz() -> JSONResponse:

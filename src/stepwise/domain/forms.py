@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stepwise.domain.keys import Key
 from stepwise.domain.paths import DataPath
 from stepwise.domain.problems import Problem, from_validation_error
+
+HONEYPOT = "website"  # the field people never see; bots fill it in
+RESERVED_NAMES = ("email", HONEYPOT)
 
 
 class FormField(BaseModel):
@@ -40,6 +43,24 @@ class FormSpec(BaseModel):
         if value is not None and any(ch in value for ch in "\r\n\0"):
             raise ValueError("success_url must not contain line breaks")
         return value
+
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and any(ch in value for ch in "\r\n\0"):
+            raise ValueError("title must not contain line breaks")  # it goes into a Subject header
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_fields(self) -> FormSpec:
+        paths = [f if isinstance(f, str) else f.path for f in self.fields]
+        for index, path in enumerate(paths):
+            if path in RESERVED_NAMES:
+                raise ValueError(f"fields[{index}]: {path!r} is reserved (the address and the spam trap use it)")
+            for other in paths[:index]:
+                if path == other or path.startswith(other + ".") or other.startswith(path + "."):
+                    raise ValueError(f"fields[{index}]: {path!r} overlaps the field {other!r}")
+        return self
 
     def field_list(self) -> list[FormField]:
         """The fields with labels, in order."""

@@ -1,22 +1,39 @@
-"""Form definitions (the public pages that use them live in the web layer)."""
+"""Form definitions, and what their public pages do: submission, double opt-in, confirmation (SPEC §5)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
+from stepwise.delivery.tokens import TokenSigner
+from stepwise.domain.emails import Email, InvalidEmail, parse_email
 from stepwise.domain.forms import FormSpec, form_reference_problems
 from stepwise.domain.instants import iso
+from stepwise.domain.keys import is_key
+from stepwise.domain.paths import set_path
 from stepwise.domain.problems import from_validation_error
 from stepwise.errors import Conflict, NotFound, Unprocessable
+from stepwise.ids import new_id
 from stepwise.services.references import users_of
+from stepwise.services.subscribers import Edit, apply_edit
+from stepwise.storage import accounts as account_store
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import forms as form_store
+from stepwise.storage import inbox as inbox_store
+from stepwise.storage import issues as issue_store
 from stepwise.storage import lists as list_store
+from stepwise.storage import outbox as outbox_store
+from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.codec import from_us, to_us
 from stepwise.storage.database import Database
+from stepwise.storage.subscribers import SubscriberRow
 
 
 def parse(body: Any) -> FormSpec:
@@ -78,3 +95,278 @@ def delete(db: Database, account_id: int, key: str) -> None:
         if users:
             raise Conflict(f"form {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         form_store.delete_form(conn, row[0])
+
+
+# --- Public submission and double opt-in (SPEC §5) -----------------------------------------------
+
+CONFIRMATION_GROUP = "confirmation"
+CONFIRMATION_DRAFT = "_confirmation"  # the archive's draft name for the built-in email (no key starts with "_")
+RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per address in this time
+MAX_VALUE = 1000  # characters per form field
+DEFAULT_CONFIRMATION = {
+    "subject": "{% if event.title %}Confirm your subscription to {{ event.title }}"
+    "{% else %}Please confirm your subscription{% endif %}",
+    "html": (
+        "<p>Hello,</p>"
+        "<p>Please confirm that you want to receive emails{% if event.title %} from "
+        "<strong>{{ event.title }}</strong>{% endif %} at {{ email }}:</p>"
+        '<p><a href="{{ confirm_url }}">Yes, subscribe me</a></p>'
+        "<p>If you did not ask for this, ignore this email: you will not hear from us again.</p>"
+    ),
+    "text": (
+        "Hello,\n\nPlease confirm that you want to receive emails{% if event.title %} from {{ event.title }}"
+        "{% endif %} at {{ email }}:\n\n{{ confirm_url }}\n\n"
+        "If you did not ask for this, ignore this email: you will not hear from us again.\n"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PublicForm:
+    """A form as its public page needs it."""
+
+    account_id: int
+    account: str
+    key: str
+    form_id: int
+    spec: FormSpec
+
+
+class SubmissionInvalid(Exception):
+    """The visitor's input has problems: field name -> message (the email field is `email`)."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("the form has problems")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What the confirmation link did."""
+
+    account: str
+    form: PublicForm | None
+    success_url: str | None
+
+
+def public_form(db: Database, account_name: str, key: str) -> PublicForm | None:
+    """Return the form `key` of the account named `account_name`, or None."""
+    if not is_key(key) or len(account_name) > 64:
+        return None
+    with db.read() as conn:
+        account = account_store.by_name(conn, account_name)
+        row = form_store.get(conn, account.id, key) if account else None
+    if account is None or row is None:
+        return None
+    return PublicForm(account.id, account.name, key, row[0], FormSpec.model_validate(row[1]))
+
+
+def validate_submission(form: PublicForm, fields: Mapping[str, str]) -> tuple[Email, dict[str, Any]]:
+    """Check a submission; return the address and the profile data it sets, or raise SubmissionInvalid."""
+    problems: dict[str, str] = {}
+    raw = fields.get("email", "").strip()
+    email: Email | None = None
+    if not raw:
+        problems["email"] = "Enter your email address."
+    else:
+        try:
+            email = parse_email(raw)
+        except InvalidEmail:
+            problems["email"] = "Enter an email address like name@example.com."
+    data: dict[str, Any] = {}
+    for item in form.spec.field_list():
+        value = fields.get(item.path, "").strip()
+        if not value:
+            if item.required:
+                problems[item.path] = "This field is required."
+        elif len(value) > MAX_VALUE:
+            problems[item.path] = f"Use at most {MAX_VALUE} characters."
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            problems[item.path] = "Remove the control characters."
+        else:
+            set_path(data, item.path, value)
+    if problems or email is None:
+        raise SubmissionInvalid(problems)
+    return email, data
+
+
+def submit(
+    db: Database,
+    signer: TokenSigner,
+    base_url: str,
+    form: PublicForm,
+    email: Email,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Create or update the subscriber from a valid submission and queue its events (and confirmation).
+
+    With double opt-in a new subscriber is `unconfirmed` (an unsubscribed one becomes `unconfirmed` so
+    that the confirmation can reach them) and a confirmation email is queued unless one went to the
+    address in the last ten minutes; an active subscriber stays active. Without double opt-in the
+    subscriber is made active and `form_confirmed` follows `form_submitted` at once.
+    """
+    for attempt in range(3):
+        try:
+            with db.write() as conn:
+                _submit(conn, signer, base_url, form, email, data, now)
+            break
+        except IntegrityError:
+            # Two submissions for a new address raced (PostgreSQL): the second now finds the first.
+            if attempt == 2:
+                raise
+    db.wakeup.set()
+
+
+def _submit(
+    conn: Connection,
+    signer: TokenSigner,
+    base_url: str,
+    form: PublicForm,
+    email: Email,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    spec = form.spec
+    now_us = to_us(now)
+    existing = subscriber_store.find(conn, form.account_id, email.key, for_update=True)
+    if existing is None:
+        status: str | None = "unconfirmed" if spec.double_opt_in else "active"
+    elif existing.status == "unsubscribed" or (existing.status == "unconfirmed" and not spec.double_opt_in):
+        status = "unconfirmed" if spec.double_opt_in else "active"
+    else:
+        status = None  # active stays active, bounced stays bounced, unconfirmed waits for its link
+    edit = Edit(data=data or None, lists_add=list(spec.lists), status=status)
+    result = apply_edit(conn, form.account_id, email, edit, source="form", now=now, existing=existing)
+    assert result is not None
+    sub = result.subscriber
+    events = [("form_submitted", {"form": form.key})]
+    if not spec.double_opt_in:
+        events.append(("form_confirmed", {"form": form.key}))
+    inbox_store.add(conn, [_event(sub, kind, payload, now_us) for kind, payload in events])
+    if spec.double_opt_in and sub.status in ("unconfirmed", "active"):
+        last = subscriber_store.last_confirmation_at(conn, form.account_id, email.key, CONFIRMATION_GROUP)
+        if last is None or now_us - last >= RESEND_AFTER.total_seconds() * 1_000_000:
+            _queue_confirmation(conn, signer, base_url, form, sub, now_us)
+
+
+def _event(sub: SubscriberRow, kind: str, payload: dict[str, Any], now_us: int) -> dict[str, Any]:
+    return {
+        "account_id": sub.account_id,
+        "subscriber_id": sub.id,
+        "kind": kind,
+        "payload": payload,
+        "source": "form",
+        "occurred_at": now_us,
+        "accepted_at": now_us,
+    }
+
+
+def _queue_confirmation(
+    conn: Connection, signer: TokenSigner, base_url: str, form: PublicForm, sub: SubscriberRow, now_us: int
+) -> None:
+    """Archive the confirmation email as an issue and put it in the outbox (delivery allows it to unconfirmed)."""
+    issue_id = new_id()
+    draft = form.spec.confirmation_draft
+    issue_store.add(
+        conn,
+        [
+            {
+                "id": issue_id,
+                "account_id": form.account_id,
+                "subscriber_id": sub.id,
+                "email": sub.email,
+                "email_key": sub.email_key,
+                "draft": draft or CONFIRMATION_DRAFT,
+                "group_name": CONFIRMATION_GROUP,
+                "status": "queued",
+                "created_at": now_us,
+            }
+        ],
+    )
+    # The token names the issue (hence the subscriber) and the form; the form id tells a form deleted
+    # and created again under the same key from the one that sent this email.
+    token = signer.sign("confirm", form.account_id, f"{issue_id}.{form.key}", form.form_id)
+    payload: dict[str, Any] = {
+        "purpose": "confirmation",
+        "confirm_url": f"{base_url}/t/confirm/{token}",
+        "event": {"form": form.key, "title": form.spec.title or ""},
+        "data": sub.data,
+        "at": now_us,
+    }
+    if draft:
+        payload["draft"] = draft
+    else:
+        payload["draft"] = CONFIRMATION_DRAFT
+        payload["template"] = {
+            **DEFAULT_CONFIRMATION,
+            "from_email": f"no-reply@{sender_host(base_url)}",
+            "from_name": form.spec.title,
+            "reply_to": None,
+        }
+    outbox_store.add(
+        conn,
+        [
+            {
+                "account_id": form.account_id,
+                "kind": "email",
+                "issue_id": issue_id,
+                "subscriber_id": sub.id,
+                # Not a sequence's email: sequence 0, pass 0 keep a subscriber's confirmations in order.
+                "sequence_id": 0,
+                "pass_no": 0,
+                "payload": payload,
+                "available_at": now_us,
+                "created_at": now_us,
+            }
+        ],
+    )
+
+
+def sender_host(base_url: str) -> str:
+    """The domain of the built-in confirmation sender: the public address's host when it is a name."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if "." not in host or host.replace(".", "").isdigit() or ":" in host:
+        return "localhost"
+    return host
+
+
+def confirm(db: Database, signer: TokenSigner, token: str, now: datetime) -> Confirmed | None:
+    """Act on a confirmation link; None when the token is not valid. A second click changes nothing.
+
+    The first click activates an unconfirmed subscriber (`subscription_confirmed`, method `link`) and,
+    for a subscriber who can receive email, emits `form_confirmed`.
+    """
+    found = signer.verify("confirm", token)
+    if found is None:
+        return None
+    issue_id, _, key = found.subject.partition(".")
+    events = False
+    with db.write() as conn:
+        issue = issue_store.get(conn, found.account_id, issue_id) if len(issue_id) == 32 else None
+        if issue is None or issue.group_name != CONFIRMATION_GROUP or issue.subscriber_id is None:
+            return None
+        account = account_store.by_id(conn, found.account_id)
+        row = form_store.get(conn, found.account_id, key)
+        form = None
+        if account is not None and row is not None and row[0] == found.number:
+            form = PublicForm(found.account_id, account.name, key, row[0], FormSpec.model_validate(row[1]))
+        subs = subscriber_store.by_ids(conn, [issue.subscriber_id])
+        sub = subs[0] if subs and subs[0].account_id == found.account_id else None
+        # Only the first click counts (a conditional update: of two racing clicks one wins).
+        first = issue_store.mark_first(conn, found.account_id, issue.id, "clicked_at", to_us(now))
+        if sub is not None and first and sub.status in ("unconfirmed", "active"):
+            now_us = to_us(now)
+            queued: list[dict[str, Any]] = []
+            if sub.status == "unconfirmed":
+                email = Email(sub.email, sub.email_key)
+                # The status goes through apply_edit; the event is ours: confirmed by the link, not by hand.
+                apply_edit(conn, sub.account_id, email, Edit(status="active"), source="form", now=now, emit=False)
+                queued.append(_event(sub, "subscription_confirmed", {"method": "link"}, now_us))
+            if form is not None:
+                queued.append(_event(sub, "form_confirmed", {"form": form.key}, now_us))
+            inbox_store.add(conn, queued)
+            events = bool(queued)
+    if events:
+        db.wakeup.set()
+    return Confirmed(account.name if account else "", form, form.spec.success_url if form else None)
