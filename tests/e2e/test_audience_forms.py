@@ -60,7 +60,7 @@ def test_an_invalid_submission_shows_the_form_again_with_its_problems(site: http
     html = reply.text
     assert "<title>Error: The &lt;Weekly&gt;</title>" in html
     assert 'role="alert"' in html
-    assert '<a href="#f-email">Enter an email address like name@example.com.</a>' in html
+    assert '<a href="#f-email">Email address: Enter an email address like name@example.com.</a>' in html
     assert 'value="nope" autocomplete="email" required aria-required="true"' in html
     assert 'aria-invalid="true" aria-describedby="f-1-error"' in html
     assert 'value="&lt;script&gt;x&lt;/script&gt;"' in html
