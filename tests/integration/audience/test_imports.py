@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from stepwise.bootstrap import Stepwise
 from stepwise.domain.emails import InvalidEmail, parse_email
 from stepwise.errors import Unprocessable
-from stepwise.services import imports, lists, sequences
+from stepwise.services import csvreader, imports, lists, sequences
 from stepwise.services import subscribers as subscriber_service
-from stepwise.services.imports import CsvReader, ImportOptions, ImportRejected, address, get_import, list_imports
+from stepwise.services.csvreader import CsvReader
+from stepwise.services.imports import ImportOptions, ImportRejected, address, get_import, list_imports
 from stepwise.services.subscribers import Edit, edit_one
 from tests.integration.audience.support import clear_inbox, entered, one_step, queued_events
 from tests.support.drive import advance
@@ -297,8 +298,8 @@ def test_the_import_record_follows_progress(
 def test_lines_longer_than_the_limit_are_reported_and_skipped(
     stepwise: Stepwise, account_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "CHUNK_BYTES", 16)
-    monkeypatch.setattr(imports, "MAX_LINE_BYTES", 40)
+    monkeypatch.setattr(csvreader, "CHUNK_BYTES", 16)
+    monkeypatch.setattr(csvreader, "MAX_LINE_BYTES", 40)
     content = "email,a\nann@x.com," + "x" * 100 + "\nbob@x.com,b\n"
     report = run(stepwise, account_id, content)
     assert counts(report) == (2, 1, 0, 0, 1)
@@ -308,7 +309,7 @@ def test_lines_longer_than_the_limit_are_reported_and_skipped(
 def test_a_record_larger_than_the_limit_is_reported_and_parsing_resumes(
     stepwise: Stepwise, account_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "MAX_RECORD_CHARS", 60)
+    monkeypatch.setattr(csvreader, "MAX_RECORD_CHARS", 60)
     content = 'email,a\nann@x.com,"open\n' + "".join(f"u{i}@x.com,v\n" for i in range(10))
     report = run(stepwise, account_id, content)
     assert counts(report) == (11, 10, 0, 0, 1)
@@ -360,11 +361,11 @@ def test_the_fast_address_parser_agrees_with_parse_email(raw: str) -> None:
 )
 def test_records_do_not_depend_on_where_chunks_end(content: str, chunk: int) -> None:
     def records(size: int) -> list[Any]:
-        original = imports.CHUNK_BYTES
-        imports.CHUNK_BYTES = size
+        original = csvreader.CHUNK_BYTES
+        csvreader.CHUNK_BYTES = size
         try:
             return list(CsvReader(io.BytesIO(content.encode())))
         finally:
-            imports.CHUNK_BYTES = original
+            csvreader.CHUNK_BYTES = original
 
     assert records(chunk) == records(1 << 20)
