@@ -34,16 +34,19 @@ class Advancer:
         if not self._has_work(now):
             return BatchResult()
         with self.db.write() as conn:
-            candidates = inbox_store.pending_subscribers(conn, self.batch_size)
-            due = run_store.due_subscribers(conn, to_us(now), self.batch_size)
+            # More candidates than a batch, so that parallel workers can each lock a different batch.
+            reach = self.batch_size * 4
+            candidates = inbox_store.pending_subscribers(conn, reach)
+            due = run_store.due_subscribers(conn, to_us(now), reach)
             # Alternate the two sources so that a flood of events cannot starve due deadlines.
             mixed = [sid for pair in zip_longest(candidates, due) for sid in pair if sid is not None]
-            wanted = list(dict.fromkeys(mixed))[: self.batch_size]
+            wanted = list(dict.fromkeys(mixed))
             if not wanted:
                 return BatchResult()
             # Another worker may hold some of these subscribers: skip them rather than wait (PostgreSQL).
-            locked = lock_subscribers(conn, wanted, skip_locked=True)
-            forget_orphans(conn, candidates, locked)
+            locked = lock_subscribers(conn, wanted, skip_locked=True, limit=self.batch_size)
+            if len(locked) < self.batch_size:  # some candidates were not lockable: maybe they no longer exist
+                forget_orphans(conn, candidates, locked)
             return process_locked(conn, self.catalog, locked, now)
 
     def _has_work(self, now: datetime) -> bool:
