@@ -6,7 +6,6 @@ import itertools
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,32 +48,32 @@ def test_an_unusable_file_gets_422_with_the_report(api: Api) -> None:
     assert api.client.get(f"/imports/{error['details']['id']}").json()["status"] == "failed"
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "status", "path"),
-    [
-        ({"content": b"email\n", "headers": {"content-type": "text/csv"}}, 400, None),
-        ({"files": {"other": ("x.csv", b"email\n")}}, 422, "$.other"),
-        ({"files": {"list": (None, "news")}}, 422, "$.file"),
-        ({"data": {"list": "news"}}, 400, None),
-        ({"files": {"file": ("x.csv", b"email\n")}, "data": {"trigger_events": "maybe"}}, 422, "$.trigger_events"),
-        ({"files": {"file": ("x.csv", b"email\n")}, "data": {"list": "No Such"}}, 422, "$.list"),
-        ({"files": {"file": ("x.csv", b"email\n")}, "data": {"list": "nosuch"}}, 422, "$.list"),
-        ({"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 422, "$.file"),
-        (
-            {
-                "content": b'--x\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nemail\na@x.com\n',
-                "headers": {"content-type": "multipart/form-data; boundary=x"},
-            },
-            422,
-            "$.file",
-        ),
-    ],
-)
-def test_bad_requests_get_clear_4xx(api: Api, kwargs: dict[str, Any], status: int, path: str | None) -> None:
-    reply = api.client.post("/imports", **kwargs)
-    assert reply.status_code == status, reply.text
-    if path is not None:
-        assert [p["path"] for p in reply.json()["error"]["details"]] == [path]
+BAD_REQUESTS: list[tuple[dict[str, Any], int, str | None]] = [
+    ({"content": b"email\n", "headers": {"content-type": "text/csv"}}, 400, None),
+    ({"files": {"other": ("x.csv", b"email\n")}}, 422, "$.other"),
+    ({"files": {"list": (None, "news")}}, 422, "$.file"),
+    ({"data": {"list": "news"}}, 400, None),
+    ({"files": {"file": ("x.csv", b"email\n")}, "data": {"trigger_events": "maybe"}}, 422, "$.trigger_events"),
+    ({"files": {"file": ("x.csv", b"email\n")}, "data": {"list": "No Such"}}, 422, "$.list"),
+    ({"files": {"file": ("x.csv", b"email\n")}, "data": {"list": "nosuch"}}, 422, "$.list"),
+    ({"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 422, "$.file"),
+    (
+        {
+            "content": b'--x\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nemail\na@x.com\n',
+            "headers": {"content-type": "multipart/form-data; boundary=x"},
+        },
+        422,
+        "$.file",
+    ),
+]
+
+
+def test_bad_requests_get_clear_4xx(api: Api) -> None:
+    for kwargs, status, path in BAD_REQUESTS:
+        reply = api.client.post("/imports", **kwargs)
+        assert reply.status_code == status, (kwargs, reply.text)
+        if path is not None:
+            assert [p["path"] for p in reply.json()["error"]["details"]] == [path]
 
 
 def test_an_upload_over_the_limit_gets_413_even_without_a_length(api: Api) -> None:
@@ -113,12 +112,18 @@ def build(rows: list[tuple[str, str, str, bool]], domain: str, crlf: bool) -> tu
     end = "\r\n" if crlf else "\n"
     content = ("email,base.name" + end).encode()
     line = 2
+    opened = False
     expected = []
     for local, raw_value, encoding, broken in rows:
         # A broken row stays on one line, so the lines after it are rows of their own.
         value = raw_value.replace("\r", " ").replace("\n", " ") if broken else raw_value
         value = value.encode(encoding, errors="replace").decode(encoding)  # what the file can hold
         address = f"{local}@{domain}" if local not in ("", "not-an-address") else local
+        if opened and not address:
+            # After an unclosed quote, a line starting `""` (an escaped quote) could close it legitimately:
+            # real CSV, but not the stray-quote case under test. A non-empty first field keeps it a stray.
+            address = "not-an-address"
+        opened = opened or broken
         text = quoted(address) + "," + ('"' + value.replace('"', '""') if broken else quoted(value) if value else "")
         raw = (text + end).encode(encoding)
         try:
@@ -156,7 +161,7 @@ def outcome(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[int], dict
     return counts, failed_lines, data
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(ROW, max_size=8), bom=st.booleans(), crlf=st.booleans())
 def test_generated_files_are_reported_row_by_row(
     api: Api, rows: list[tuple[str, str, str, bool]], bom: bool, crlf: bool
@@ -173,7 +178,7 @@ def test_generated_files_are_reported_row_by_row(
         assert api.client.get(f"/subscribers/{key}").json()["data"] == profile
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: ("email," + t).encode("utf-16")))
 def test_arbitrary_bytes_never_cause_a_server_error(api: Api, content: bytes) -> None:
     reply = upload(api, content)
