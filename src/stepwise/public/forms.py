@@ -23,6 +23,7 @@ from starlette.formparsers import MultiPartException
 
 from stepwise.api.auth import app_of
 from stepwise.domain.forms import HONEYPOT
+from stepwise.errors import AppError
 from stepwise.services import forms as service
 from stepwise.services.forms import MAX_VALUE, PublicForm, SubmissionInvalid
 
@@ -253,7 +254,12 @@ async def submit_form(account: str, form: str, request: Request) -> Response:
     except SubmissionInvalid as exc:
         shown = {name: value[:MAX_VALUE] for name, value in values.items()}
         return _form_page(found, shown, exc.problems, status=422)
-    await run_in_threadpool(service.submit, app.db, app.signer, app.settings.base_url, found, email, data, app.clock())
+    try:
+        await run_in_threadpool(
+            service.submit, app.db, app.signer, app.settings.base_url, found, email, data, app.clock()
+        )
+    except AppError as exc:  # the form no longer fits its account (definitions are validated on save)
+        return _message("This form cannot be used right now", [exc.message], status=exc.status)
     return _done(found)
 
 

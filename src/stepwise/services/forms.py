@@ -158,7 +158,16 @@ def public_form(db: Database, account_name: str, key: str) -> PublicForm | None:
         row = form_store.get(conn, account.id, key) if account else None
     if account is None or row is None:
         return None
-    return PublicForm(account.id, account.name, key, row[0], FormSpec.model_validate(row[1]))
+    spec = _stored_spec(row[1])
+    return None if spec is None else PublicForm(account.id, account.name, key, row[0], spec)
+
+
+def _stored_spec(stored: dict[str, Any]) -> FormSpec | None:
+    # A form saved before a rule was added may break it; its page is then absent rather than an error.
+    try:
+        return FormSpec.model_validate(stored)
+    except ValidationError:
+        return None
 
 
 def validate_submission(form: PublicForm, fields: Mapping[str, str]) -> tuple[Email, dict[str, Any]]:
@@ -348,9 +357,10 @@ def confirm(db: Database, signer: TokenSigner, token: str, now: datetime) -> Con
             return None
         account = account_store.by_id(conn, found.account_id)
         row = form_store.get(conn, found.account_id, key)
+        spec = _stored_spec(row[1]) if row is not None and row[0] == found.number else None
         form = None
-        if account is not None and row is not None and row[0] == found.number:
-            form = PublicForm(found.account_id, account.name, key, row[0], FormSpec.model_validate(row[1]))
+        if account is not None and row is not None and spec is not None:
+            form = PublicForm(found.account_id, account.name, key, row[0], spec)
         subs = subscriber_store.by_ids(conn, [issue.subscriber_id])
         sub = subs[0] if subs and subs[0].account_id == found.account_id else None
         # Only the first click counts (a conditional update: of two racing clicks one wins).
