@@ -275,6 +275,11 @@ async def confirm(token: str, request: Request) -> Response:
         return _message(
             "Link not valid", ["This confirmation link is not valid. It may have been copied incompletely."], 404
         )
+    if not result.active:
+        return _message(
+            "Subscription not confirmed",
+            ["This address no longer receives our emails, so the link cannot confirm it. Fill in the form again."],
+        )
     if result.success_url:
         return RedirectResponse(result.success_url, status_code=303, headers=_NO_STORE)
     title = result.form.spec.title if result.form else None

@@ -147,6 +147,7 @@ class Confirmed:
     account: str
     form: PublicForm | None
     success_url: str | None
+    active: bool  # False when the address is unsubscribed or bounced: the link confirms nothing then
 
 
 def public_form(db: Database, account_name: str, key: str) -> PublicForm | None:
@@ -350,7 +351,7 @@ def confirm(db: Database, signer: TokenSigner, token: str, now: datetime) -> Con
     if found is None:
         return None
     issue_id, _, key = found.subject.partition(".")
-    events = False
+    events = active = False
     with db.write() as conn:
         issue = issue_store.get(conn, found.account_id, issue_id) if len(issue_id) == 32 else None
         if issue is None or issue.group_name != CONFIRMATION_GROUP or issue.subscriber_id is None:
@@ -377,6 +378,9 @@ def confirm(db: Database, signer: TokenSigner, token: str, now: datetime) -> Con
                 queued.append(_event(sub, "form_confirmed", {"form": form.key}, now_us))
             inbox_store.add(conn, queued)
             events = bool(queued)
+            active = True
+        elif sub is not None:
+            active = sub.status == "active"
     if events:
         db.wakeup.set()
-    return Confirmed(account.name if account else "", form, form.spec.success_url if form else None)
+    return Confirmed(account.name if account else "", form, form.spec.success_url if form else None, active)

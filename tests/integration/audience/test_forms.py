@@ -264,3 +264,23 @@ def test_confirmation_email_reaches_an_unconfirmed_subscriber_and_sequences_foll
     )
     assert len(sent[0]) == 1
     assert parse_email(sent[0][0]["email"]).key == "ann@x.com"
+
+
+def test_a_link_clicked_after_unsubscribing_confirms_nothing(stepwise: Stepwise, account_id: int) -> None:
+    post(stepwise, "newsletter", email="ann@x.com", **{"base.city": "Oslo"})
+    edit_one(
+        stepwise.db,
+        account_id,
+        "ann@x.com",
+        Edit(status="unsubscribed"),
+        source="api",
+        now=stepwise.clock(),
+        create=False,
+    )
+    clear_inbox(stepwise, account_id)
+    result = confirm(
+        stepwise.db, stepwise.signer, token_of(outbox(stepwise)[0]["payload"]["confirm_url"]), stepwise.clock()
+    )
+    assert result is not None and not result.active
+    assert person(stepwise, account_id)["status"] == "unsubscribed"
+    assert queued_events(stepwise, account_id) == []
