@@ -28,7 +28,7 @@ class FileProblem(Exception):
     """The file as a whole cannot be read as CSV (empty, or not UTF-8 at all)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """A parsed record starting on `line`, or (cells None) the reason it could not be parsed."""
 
@@ -56,8 +56,8 @@ class _Lines:
         self.bytes_read = 0
         self.number = 0  # of the last line read from the stream
         self.problems: dict[int, str] = {}  # line number -> what is wrong with it
-        self.first = 0  # number of the current record's first line
-        self.consumed: list[tuple[int, str]] = []
+        self.first = 0  # number of the current record's first line; its lines are consecutive
+        self.consumed: list[str] = []
         self.size = 0
 
     def __iter__(self) -> _Lines:
@@ -73,27 +73,29 @@ class _Lines:
             self._pos += 1
             self.number += 1
             number = self.number
-        if not self.consumed:
+        consumed = self.consumed
+        if not consumed:
             self.first = number
-        self.consumed.append((number, text))
+        consumed.append(text)
         self.size += len(text)
-        if self.size > MAX_RECORD_CHARS and len(self.consumed) > 1:
+        if self.size > MAX_RECORD_CHARS and len(consumed) > 1:
             raise _RecordTooLarge
         return text
 
-    def take(self) -> list[tuple[int, str]]:
-        """Return the lines of the record just parsed and start a new record."""
+    def take(self) -> list[str]:
+        """Return the lines of the record just parsed (from line `first`) and start a new record."""
         taken, self.consumed, self.size = self.consumed, [], 0
         return taken
 
-    def replay(self, lines: list[tuple[int, str]]) -> None:
-        self._replayed.extendleft(reversed(lines))
+    def replay(self, first: int, texts: list[str]) -> None:
+        """Hand these lines (numbered from `first`) to the csv module again, before any new line."""
+        self._replayed.extendleft(reversed(list(enumerate(texts, first))))
 
-    def problem_in(self, lines: list[tuple[int, str]]) -> tuple[int, str] | None:
-        """Return the first noted problem among these lines, forgetting theirs."""
+    def problem_in(self, first: int, count: int) -> tuple[int, str] | None:
+        """Return the first noted problem of lines first..first+count-1, forgetting theirs."""
         if not self.problems:
             return None
-        found = [(number, self.problems.pop(number)) for number, _ in lines if number in self.problems]
+        found = [(n, self.problems.pop(n)) for n in range(first, first + count) if n in self.problems]
         return found[0] if found else None
 
     def _decoded(self, stream: BinaryIO) -> Iterator[list[str]]:
@@ -183,7 +185,7 @@ class CsvReader:
         first = next(lines, None)
         if first is None:
             raise FileProblem("the file is empty; its first line must name the columns (email, …)")
-        lines.replay(lines.take())
+        lines.replay(1, lines.take())
         delimiter = sniff_delimiter(first)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         while True:
@@ -192,19 +194,19 @@ class CsvReader:
             except StopIteration:
                 return
             except (csv.Error, _RecordTooLarge) as exc:
-                consumed = lines.take()
-                lines.problem_in(consumed[:1])  # reported with this record; later lines are replayed
-                yield Record(consumed[0][0], None, _describe(exc, len(consumed)))
-                lines.replay(consumed[1:])
+                start, consumed = lines.first, lines.take()
+                lines.problem_in(start, 1)  # reported with this record; the later lines are read again
+                yield Record(start, None, _describe(exc, len(consumed)))
+                lines.replay(start + 1, consumed[1:])
                 reader = csv.reader(lines, delimiter=delimiter, strict=True)
                 continue
-            consumed = lines.take()
-            bad = lines.problem_in(consumed)
+            start, count = lines.first, len(lines.take())
+            bad = lines.problem_in(start, count) if lines.problems else None
             if bad is not None:
-                where = "the line" if bad[0] == lines.first else f"line {bad[0]}"
-                yield Record(lines.first, None, f"{where} {bad[1]}")
+                where = "the line" if bad[0] == start else f"line {bad[0]}"
+                yield Record(start, None, f"{where} {bad[1]}")
                 continue
-            yield Record(lines.first, cells)
+            yield Record(start, cells)
 
 
 def _describe(exc: Exception, lines: int) -> str:

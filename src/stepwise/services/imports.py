@@ -31,6 +31,7 @@ from stepwise.services.csvreader import CsvReader, FileProblem
 from stepwise.services.subscribers import Edit, apply_edits
 from stepwise.storage import imports as import_store
 from stepwise.storage import lists as list_store
+from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.codec import opt_from_us, to_us
 from stepwise.storage.database import Database
 from stepwise.storage.imports import ImportRow
@@ -207,54 +208,58 @@ class _Run:
 
     def flush(self) -> None:
         """Write the pending rows, their errors and the progress in one transaction."""
-        items, self.batch = list(self.batch.values()), {}
-        earlier = self.seen.first_lines([email.key for _, email, _ in items])
-        errors = self.batch_errors
-        self.batch_errors = []
-        if earlier:
-            errors += [
-                (line, _duplicate(email, earlier[email.key])) for line, email, _ in items if email.key in earlier
-            ]
-            items = [item for item in items if item[1].key not in earlier]
-        errors.sort(key=lambda e: e[0])
-        room = max(0, MAX_ERRORS - len(self.errors))
-        new_errors = [{"line": line, "message": message} for line, message in errors[:room]]
+        pending, self.batch = list(self.batch.values()), {}
+        row_errors, self.batch_errors = self.batch_errors, []
         for attempt in range(3):
             try:
                 with self.db.write() as conn:
-                    counts = self._apply(conn, [(email, edit) for _, email, edit in items])
-                    counts["rows"] += len(errors)
-                    counts["failed"] += len(errors)
-                    import_store.record(conn, self.id, counts, self.errors + new_errors if new_errors else None)
+                    items, errors, counts = self._apply(conn, pending, row_errors)
                 break
             except IntegrityError:
                 # Another writer created one of these addresses after we looked (PostgreSQL): look again.
                 if attempt == 2:
                     raise
         self.seen.add([(email.key, line) for line, email, _ in items])
+        self.errors += errors
         self.counts = counts
-        self.errors += new_errors
 
-    def _apply(self, conn: Connection, items: list[tuple[Email, Edit]]) -> dict[str, int]:
+    def _apply(
+        self, conn: Connection, pending: list[tuple[int, Email, Edit]], row_errors: list[tuple[int, str]]
+    ) -> tuple[list[tuple[int, Email, Edit]], list[dict[str, Any]], dict[str, int]]:
+        """Write a batch; return the rows written, the errors to report (repeats included) and the counts."""
+        existing = subscriber_store.find_many_locked(conn, self.account_id, [email.key for _, email, _ in pending])
+        # An address this import wrote before exists now, so only addresses found can be repeats.
+        earlier = self.seen.first_lines(list(existing)) if existing else {}
+        errors = list(row_errors)
+        items = pending
+        if earlier:
+            errors += [(line, _duplicate(e, earlier[e.key])) for line, e, _ in pending if e.key in earlier]
+            items = [item for item in pending if item[1].key not in earlier]
+        errors.sort(key=lambda e: e[0])
         counts = dict(self.counts)
-        if not items:
-            return counts
-        outcomes = apply_edits(
-            conn,
-            self.account_id,
-            items,
-            source="import",
-            now=self.now,
-            update=self.options.update_existing,
-            emit=self.options.trigger_events,
-            list_ids=self.list_ids,
-            fresh_data=True,
-        )
-        for outcome in outcomes:
-            counts["created" if outcome.created else "updated" if outcome.touched else "unchanged"] += 1
-        counts["rows"] += len(outcomes)
-        self.events = self.events or (self.options.trigger_events and any(o.touched for o in outcomes))
-        return counts
+        if items:
+            outcomes = apply_edits(
+                conn,
+                self.account_id,
+                [(email, edit) for _, email, edit in items],
+                source="import",
+                now=self.now,
+                update=self.options.update_existing,
+                emit=self.options.trigger_events,
+                list_ids=self.list_ids,
+                existing=existing,
+                fresh_data=True,
+            )
+            for outcome in outcomes:
+                counts["created" if outcome.created else "updated" if outcome.touched else "unchanged"] += 1
+            counts["rows"] += len(outcomes)
+            self.events = self.events or (self.options.trigger_events and any(o.touched for o in outcomes))
+        counts["rows"] += len(errors)
+        counts["failed"] += len(errors)
+        room = max(0, MAX_ERRORS - len(self.errors))
+        shown = [{"line": line, "message": message} for line, message in errors[:room]]
+        import_store.record(conn, self.id, counts, self.errors + shown if shown else None)
+        return items, shown, counts
 
     def report(self) -> dict[str, Any]:
         return {"id": self.id, **self.counts, "errors": list(self.errors)}
