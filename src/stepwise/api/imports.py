@@ -57,6 +57,8 @@ _UPLOAD = {
 
 
 class Malformed(AppError):
+    """The request is not a multipart upload we can read."""
+
     status = 400
     code = "malformed"
 

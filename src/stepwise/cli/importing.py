@@ -61,6 +61,7 @@ def import_csv(
             task = bar.add_task(file.name, total=size or None, rows=0)
 
             def show(report: dict[str, Any]) -> None:
+                """Move the bar to the bytes read so far."""
                 bar.update(task, completed=report["bytes"], rows=report["rows"])
 
             report = run_import(

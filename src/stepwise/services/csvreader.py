@@ -178,6 +178,7 @@ class CsvReader:
 
     @property
     def bytes_read(self) -> int:
+        """Bytes taken from the stream so far."""
         return self._lines.bytes_read
 
     def __iter__(self) -> Iterator[Record]:

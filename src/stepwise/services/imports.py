@@ -36,8 +36,6 @@ from stepwise.storage.codec import opt_from_us, to_us
 from stepwise.storage.database import Database
 from stepwise.storage.imports import ImportRow
 
-# --- The import ------------------------------------------------------------------------------------
-
 BATCH_ROWS = 2000  # rows per transaction: large enough to amortise statements, small enough to not block
 MAX_ERRORS = 1000  # row errors kept in the report; the `failed` count stays exact
 MAX_LIST_KEYS = 100  # list keys in one `lists` cell
@@ -53,6 +51,7 @@ class ImportOptions:
     trigger_events: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the options as the API names them."""
         return {"list": self.list_key, "update_existing": self.update_existing, "trigger_events": self.trigger_events}
 
 
@@ -197,6 +196,7 @@ class _Run:
         self.events = False
 
     def add(self, line: int, email: Email, edit: Edit) -> None:
+        """Queue a row for the next batch (a repeat of an address in this batch fails at once)."""
         first = self.batch.get(email.key)
         if first is not None:
             self.fail_row(line, _duplicate(email, first[0]))
@@ -204,6 +204,7 @@ class _Run:
             self.batch[email.key] = (line, email, edit)
 
     def fail_row(self, line: int, message: str) -> None:
+        """Count a row that cannot be imported; its error is written with the next batch."""
         self.batch_errors.append((line, message))
 
     def flush(self) -> None:
@@ -262,9 +263,11 @@ class _Run:
         return items, shown, counts
 
     def report(self) -> dict[str, Any]:
+        """Return the report so far."""
         return {"id": self.id, **self.counts, "errors": list(self.errors)}
 
     def close(self) -> None:
+        """Drop the scratch list of addresses."""
         self.seen.close()
 
 

@@ -15,6 +15,8 @@ from stepwise.storage.codec import dumps, loads
 
 @dataclass(frozen=True, slots=True)
 class ImportRow:
+    """One import as stored."""
+
     id: str
     account_id: int
     filename: str | None
@@ -87,6 +89,7 @@ def record(
 
 
 def get(conn: Connection, account_id: int, import_id: str) -> ImportRow | None:
+    """Return one of the account's imports."""
     row = conn.execute(
         select(t.imports).where(t.imports.c.account_id == account_id, t.imports.c.id == import_id)
     ).first()
@@ -128,4 +131,5 @@ class SeenAddresses:
         self._conn.execute("COMMIT")
 
     def close(self) -> None:
+        """Close (and so delete) the scratch database."""
         self._conn.close()
