@@ -215,9 +215,11 @@ def test_random_json_never_causes_a_server_error(api: Api, target: tuple[str, st
 
 
 def test_non_finite_json_numbers_are_refused(api: Api) -> None:
-    for raw in [b'{"email": "nan@example.com", "data": {"c": {"x": NaN}}}',
-                b'{"email": "inf@example.com", "data": {"c": {"x": Infinity}}}',
-                b'{"email": "big@example.com", "data": {"c": {"x": 1e999}}}']:
+    for raw in [
+        b'{"email": "nan@example.com", "data": {"c": {"x": NaN}}}',
+        b'{"email": "inf@example.com", "data": {"c": {"x": Infinity}}}',
+        b'{"email": "big@example.com", "data": {"c": {"x": 1e999}}}',
+    ]:
         response = api.client.post("/subscribers", content=raw, headers={"content-type": "application/json"})
         assert error_of(response, 422)["details"][0]["path"] == "$.data.c.x"
 

@@ -16,9 +16,19 @@ from tests.support.waiting import eventually
 WELCOME = {
     "name": "Welcome",
     "status": "active",
-    "steps": [{"variants": [{"when": [{"event": "custom", "name": "go"}],
-                             "do": [{"action": "change_data", "increment": {"custom.n": 1}},
-                                    {"action": "send_email", "draft": "hello"}]}]}],
+    "steps": [
+        {
+            "variants": [
+                {
+                    "when": [{"event": "custom", "name": "go"}],
+                    "do": [
+                        {"action": "change_data", "increment": {"custom.n": 1}},
+                        {"action": "send_email", "draft": "hello"},
+                    ],
+                }
+            ]
+        }
+    ],
 }
 
 
@@ -33,8 +43,9 @@ def pg_url(postgres_url: str) -> str:
 def _setup(env: dict[str, str], port: int) -> tuple[httpx.Client, subprocess.Popen[str]]:
     key = json.loads(run_cli("accounts", "create", "shop", "--json", env=env).stdout)["api_key"]
     server = start_serve(port, env, "--no-worker")
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers={"Authorization": f"Bearer {key}"},
-                       timeout=30)
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     api.put("/drafts/hello", json={"subject": "Hello", "html": "<p>hi</p>", "from_email": "a@example.com"})
     assert api.put("/sequences/welcome", json=WELCOME).status_code == 201
     return api, server
@@ -69,14 +80,18 @@ def test_two_workers_share_the_work_and_apply_each_event_once(pg_url: str) -> No
         emails = [f"user{n}@example.com" for n in range(200)]
         for email in emails:
             api.post("/subscribers", json={"email": email})
-        events = [{"type": "custom", "name": "go", "email": email, "id": f"{email}-{i}"}
-                  for i in range(3) for email in emails]
+        events = [
+            {"type": "custom", "name": "go", "email": email, "id": f"{email}-{i}"} for i in range(3) for email in emails
+        ]
         for start in range(0, len(events), 500):
-            api.post("/events", json={"events": events[start:start + 500]})
+            api.post("/events", json={"events": events[start : start + 500]})
         workers = [_worker(env), _worker(env)]
         try:
-            eventually(lambda: api.get("/sequences/welcome/stats").json()["completed"] == len(events), timeout=120,
-                       interval=0.2)
+            eventually(
+                lambda: api.get("/sequences/welcome/stats").json()["completed"] == len(events),
+                timeout=120,
+                interval=0.2,
+            )
         finally:
             outputs = [stop(w) for w in workers]
         assert all("Traceback" not in out for out in outputs), outputs

@@ -1091,8 +1091,9 @@ def test_s11_paused_sequence_drops_edge_events_and_fires_overdue_deadlines_on_re
 
 
 def test_s11_a_deadline_overdue_after_resume_fires_once_and_the_next_wait_counts_from_the_resume() -> None:
-    world = World.of(sequence("s", on(GO, do=NOTHING), on(after("1d"), do=send("first")),
-                              on(after("1d"), do=send("second"))))
+    world = World.of(
+        sequence("s", on(GO, do=NOTHING), on(after("1d"), do=send("first")), on(after("1d"), do=send("second")))
+    )
     world.feed(custom_event("go", T0))
     world.feed(PauseRun(sequence="s", at=T0 + hours(1)))
     world.advance(days(5))
