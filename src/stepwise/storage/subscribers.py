@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
-from stepwise.storage.dialects import fast_update, marks, raw_rows
+from stepwise.storage.dialects import fast_insert, fast_update, marks, raw_rows
 
 
 @dataclass(slots=True)
@@ -231,19 +231,19 @@ def insert_many(conn: Connection, rows: Sequence[SubscriberRow], *, returning: b
     """Insert new subscribers with one executemany; with `returning`, map their address keys to ids."""
     if not rows:
         return {}
-    # Straight to the driver's executemany with tuples: an import writes a million of these rows.
-    marks = ", ".join(["%s" if conn.dialect.name == "postgresql" else "?"] * 7)
-    conn.exec_driver_sql(
-        "INSERT INTO subscribers (account_id, email, email_key, status, data, created_at, updated_at) "
-        f"VALUES ({marks})",
-        [(r.account_id, r.email, r.email_key, r.status, dumps(r.data), r.created_at, r.updated_at) for r in rows],
-    )
+    columns = ("account_id", "email", "email_key", "status", "data", "created_at", "updated_at")
+    values = [(r.account_id, r.email, r.email_key, r.status, dumps(r.data), r.created_at, r.updated_at) for r in rows]
+    if conn.dialect.name == "postgresql":
+        fast_insert(conn, t.subscribers, [dict(zip(columns, row, strict=True)) for row in values])  # COPY
+    else:
+        # Straight to the driver's executemany with tuples: an import writes a million of these rows.
+        marks = ", ".join(["?"] * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO subscribers ({', '.join(columns)}) VALUES ({marks})", values)
     if not returning:
         return {}
     found = conn.execute(
         select(t.subscribers.c.email_key, t.subscribers.c.id).where(
-            t.subscribers.c.account_id == rows[0].account_id,
-            t.subscribers.c.email_key.in_([r.email_key for r in rows]),
+            t.subscribers.c.account_id == rows[0].account_id, _key_in(conn, [r.email_key for r in rows])
         )
     )
     return {str(key): int(sid) for key, sid in found}
