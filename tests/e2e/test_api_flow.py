@@ -142,3 +142,16 @@ def test_definition_lists_page_by_key(api: Api) -> None:
     assert [i["key"] for i in first["items"]] == ["a", "b"]
     second = api.client.get("/lists", params={"limit": 2, "cursor": first["next_cursor"]}).json()
     assert [i["key"] for i in second["items"]] == ["c"] and second["next_cursor"] is None
+
+
+def test_concurrent_upserts_of_one_new_address_create_it_once(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def upsert(n: int) -> int:
+        body = {"email": "race@example.com", "data": {"custom": {f"k{n}": n}}}
+        return api.client.post("/subscribers", json=body).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(upsert, range(16)))
+    assert sorted(set(codes)) == [200, 201] and codes.count(201) == 1
+    assert len(api.client.get("/subscribers/race@example.com").json()["data"]["custom"]) == 16

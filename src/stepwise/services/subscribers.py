@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from stepwise.domain.emails import Email, InvalidEmail, parse_email
 from stepwise.domain.instants import iso
@@ -181,6 +182,20 @@ def edit_one(
 ) -> tuple[dict[str, Any], bool]:
     """Apply an edit in its own transaction; return the subscriber view and whether it was created."""
     email = parse_address(raw_email)
+    for attempt in range(3):
+        try:
+            return _edit_once(db, account_id, email, edit, source=source, now=now, create=create)
+        except IntegrityError:
+            # Another request created the same address between our lookup and insert (PostgreSQL lets
+            # both look); the next attempt finds that subscriber and updates it instead.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _edit_once(
+    db: Database, account_id: int, email: Email, edit: Edit, *, source: str, now: datetime, create: bool
+) -> tuple[dict[str, Any], bool]:
     with db.write() as conn:
         result = apply_edit(conn, account_id, email, edit, source=source, now=now, create=create)
         if result is None:
