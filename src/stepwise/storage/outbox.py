@@ -111,6 +111,20 @@ def reschedule(conn: Connection, row_id: int, token: str, at_us: int, error: str
     return result.rowcount == 1
 
 
+def release(conn: Connection, token: str, leased_until_us: int, now_us: int) -> int:
+    """Hand back the rows a claim leased (`token`, until `leased_until_us`) that nobody will work on; return how many.
+
+    They are claimable again at once, and the attempt that never started is not counted. The lease
+    end finds the rows by index: the claim gave them all that `available_at`.
+    """
+    result = conn.execute(
+        update(t.outbox)
+        .where(t.outbox.c.available_at == leased_until_us, t.outbox.c.lease_token == token)
+        .values(available_at=now_us, lease_token=None, attempts=t.outbox.c.attempts - 1)
+    )
+    return int(result.rowcount)
+
+
 def renew(conn: Connection, row_id: int, token: str, until_us: int) -> bool:
     result = conn.execute(
         update(t.outbox).where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token).values(available_at=until_us)
@@ -134,9 +148,7 @@ def finish_many(conn: Connection, token: str, row_ids: Sequence[int]) -> set[int
         chunk = list(row_ids[start : start + 500])
         # Fenced by the token: a row another worker leased after our lease ran out is not ours to finish.
         result = conn.execute(
-            delete(t.outbox)
-            .where(t.outbox.c.id.in_(chunk), t.outbox.c.lease_token == token)
-            .returning(t.outbox.c.id)
+            delete(t.outbox).where(t.outbox.c.id.in_(chunk), t.outbox.c.lease_token == token).returning(t.outbox.c.id)
         )
         removed.update(r[0] for r in result)
     return removed

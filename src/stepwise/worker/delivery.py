@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from stepwise.clock import Clock
 from stepwise.delivery.compose import Composer
@@ -51,6 +52,9 @@ from stepwise.storage.outbox import OutboxRow
 log = logging.getLogger("stepwise.delivery")
 LEASE = timedelta(minutes=5)  # far longer than one attempt (every call has its own deadline)
 _LEASE_US = int(LEASE.total_seconds() * 1_000_000)
+# Retries while the database is away back off to at most this, so that a database back from a restart is
+# used again within seconds (SPEC §12); trying a refused connection every 2 s costs nothing.
+MAX_RETRY_DELAY = 2.0
 UNAVAILABLE = {
     "unsubscribed": "subscriber_unsubscribed",
     "bounced": "subscriber_bounced",
@@ -134,6 +138,9 @@ class Deliverer:
         self._email_slots: asyncio.Semaphore | None = None
         self._url_slots: asyncio.Semaphore | None = None
         self._hosts: dict[str, _HostSlots] = {}
+        # Claims nobody will work on (the database went away while claiming or preparing them), as
+        # (lease token, lease end): released once the database answers, not left until the lease runs out.
+        self._abandoned: list[tuple[str, int]] = []
 
     def _bind_loop(self) -> None:
         # Semaphores and tasks belong to one event loop; a new loop (a restarted thread) starts afresh,
@@ -155,14 +162,23 @@ class Deliverer:
         """Claim what fits, start it, record what finished; return rows claimed, recorded or still running."""
         self._bind_loop()
         await self._renew_leases()
+        # Record what finishes while the next batch is claimed and rendered: a crash between the server's
+        # 250 and the "sent" write sends the email again, so that gap must not span a whole batch's work.
+        starting = asyncio.ensure_future(self._start())
+        recorded = 0
+        while not starting.done():
+            if self._running:
+                recorded += await self._collect(wait=self.tick)
+            else:
+                await asyncio.wait({starting})
         try:
-            claimed = await self._start()
+            claimed = starting.result()
         except Exception:  # the database is away: still record what is running (that write retries)
             if not self._running:
                 raise
             log.exception("claiming outbox rows failed")
             claimed = 0
-        recorded = await self._collect(wait=self.tick)
+        recorded += await self._collect(wait=self.tick)
         if claimed or recorded:
             return claimed + recorded
         return len(self._running)
@@ -181,13 +197,26 @@ class Deliverer:
         room = {kind: min(self.batch_size, 2 * self.batch_size - kinds.count(kind)) for kind in ("email", "url")}
         if max(room.values()) <= 0:
             return 0
+        if self._abandoned:
+            abandoned, self._abandoned = self._abandoned, []
+            try:
+                await asyncio.to_thread(self._release, abandoned)
+            except Exception:  # still away: try again next time
+                self._abandoned = abandoned + self._abandoned
+                raise
         token = secrets.token_hex(8)
         now = self.clock()
-        rows = await asyncio.to_thread(self._claim, now, token, room)
-        if not rows:
-            return 0
-        prepared = await asyncio.to_thread(self._prepare, rows, now)
         lease_until = to_us(now) + _LEASE_US
+        try:
+            rows = await asyncio.to_thread(self._claim, now, token, room)
+            if not rows:
+                return 0
+            prepared = await asyncio.to_thread(self._prepare, rows, now)
+        except DBAPIError:
+            # The database went away: the claim may have committed before the connection broke, or its rows
+            # could not be prepared. Leased to us but never started, they go back as soon as it answers.
+            self._abandoned.append((token, lease_until))
+            raise
         for item in prepared:
             task = asyncio.create_task(self._deliver(item), name=f"deliver-{item.row.id}")
             self._running[item.row.id] = _Running(item.row, task, lease_until)
@@ -231,6 +260,12 @@ class Deliverer:
                 log.warning("lease of outbox row %s was lost while its delivery was running", running.row.id)
 
     # -- claiming and preparing (worker threads, one transaction each) --------------------------
+
+    def _release(self, abandoned: Sequence[tuple[str, int]]) -> None:
+        with self.db.write() as conn:
+            now_us = to_us(self.clock())
+            for token, lease_until in abandoned:
+                outbox_store.release(conn, token, lease_until, now_us)
 
     def _claim(self, now: datetime, token: str, room: dict[str, int]) -> list[OutboxRow]:
         rows: list[OutboxRow] = []
@@ -363,7 +398,7 @@ class Deliverer:
             except Exception:  # the database is away: the facts must still be written (S14)
                 log.exception("recording deliveries failed; retrying")
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
 
     def _record(self, results: Sequence[Result]) -> None:
         now = self.clock()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from stepwise.services.processing import BatchResult
 from stepwise.storage.notify import Listener
 from stepwise.worker.advancing import Advancer
-from stepwise.worker.delivery import Deliverer
+from stepwise.worker.delivery import MAX_RETRY_DELAY, Deliverer
 
 log = logging.getLogger("stepwise.worker")
 
@@ -73,7 +73,7 @@ class WorkerThreads:
             except Exception:
                 log.exception("advancing batch failed; will retry")
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_RETRY_DELAY)
                 continue
             self.on_batch(result)
             if result.commands:
@@ -95,7 +95,7 @@ class WorkerThreads:
                 except Exception:
                     log.exception("delivery batch failed; will retry")
                     await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    backoff = min(backoff * 2, MAX_RETRY_DELAY)
                     continue
                 if handled == 0:
                     await asyncio.to_thread(self._wait_delivery)
