@@ -1,0 +1,1 @@
+"""Fault-injection tier: kills, database restarts and slow targets against real processes (SPEC §12)."""

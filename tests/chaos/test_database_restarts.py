@@ -1,0 +1,219 @@
+"""SPEC §12 reliability: PostgreSQL restarted three times mid-run; nothing lost, nothing sent twice, quick resumption.
+
+Two `stepwise worker` processes and `stepwise serve --no-worker` run against a private PostgreSQL
+server (see conftest.py), sending to a real SMTP sink at a limited rate so that the work spans all
+three restarts. Each restart is `pg_ctl stop -m fast` (every session is ended at once, as an
+operator's restart does), an outage of 1, 3 and then 6 seconds, and `pg_ctl start`. A restart is
+not a kill: the processes must survive it, retry their writes and carry on by themselves.
+Processing counts as resumed when committed progress (sent issues plus completed runs) grows past
+its first reading after the server is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.chaos.conftest import PrivatePostgres
+from tests.chaos.harness import Fleet, Probe, Shop, api_server, audit, onboarding
+from tests.chaos.harness import smtp_sink as start_sink
+from tests.support.process import env_for
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.chaos
+
+SUBSCRIBERS = 700
+WORKERS = 2
+SEND_RATE = 40  # emails per second per worker: the run lasts long enough for three restarts
+OUTAGES = (1.0, 3.0, 6.0)  # seconds the server stays down
+RESUME_LIMIT = 5.0
+ACCOUNT = "chaos"
+
+
+def _database_on(server: PrivatePostgres) -> str:
+    admin = create_engine(server.url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('CREATE DATABASE "stepwise"'))
+    admin.dispose()
+    return server.url.rsplit("/", 1)[0] + "/stepwise"
+
+
+def _progresses(probe: Probe, by: int) -> None:
+    """Wait until committed progress has grown by `by`."""
+    floor = probe.progress()
+    eventually(lambda: probe.progress() >= floor + by, timeout=120, interval=0.1)
+
+
+def _watch_recovery(probe: Probe, healthz: str, back: float, timeout: float = 60) -> tuple[float, float]:
+    """Return how long after `back` committed progress grew again, and the API's /healthz answered 200."""
+    first = probe.try_progress()
+    resumed = healthy = None
+    while resumed is None or healthy is None:
+        now = time.monotonic()
+        assert now - back < timeout, f"no recovery within {timeout}s (resumed {resumed}, healthy {healthy})"
+        if resumed is None:
+            progress = probe.try_progress()
+            if first is None:
+                first = progress  # the first reading after the restart is the floor
+            elif progress is not None and progress > first:
+                resumed = now - back
+        if healthy is None:
+            try:
+                if httpx.get(healthz, timeout=5).status_code == 200:
+                    healthy = time.monotonic() - back
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.02)
+    return resumed, healthy
+
+
+def test_three_postgresql_restarts_lose_nothing_send_nothing_twice_and_processing_resumes_within_5_s(
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    database_url = _database_on(private_postgres)
+    env = env_for(database_url, STEPWISE_SEND_RATE=str(SEND_RATE), STEPWISE_POLL_INTERVAL="0.1")
+    shop = Shop(database_url, ACCOUNT, onboarding(wait="2s"), tmp_path)
+    probe = Probe(database_url)
+    subscribers = SUBSCRIBERS + len(OUTAGES)  # one more is created through the API after each restart
+    total_progress = 3 * subscribers  # two emails and one completed run each
+
+    with start_sink(tmp_path / "sink") as sink, api_server(env, tmp_path / "logs") as base_url:
+        fleet = Fleet(env, sink, tmp_path / "logs")
+        api = httpx.Client(
+            base_url=f"{base_url}/api/v1", headers={"Authorization": f"Bearer {shop.api_key}"}, timeout=10
+        )
+        resumes: list[float] = []
+        healths: list[float] = []
+        started = time.monotonic()
+        try:
+            fleet.start(WORKERS)
+            shop.import_subscribers([f"reader{n}@example.com" for n in range(SUBSCRIBERS)])
+            for number, down in enumerate(OUTAGES, start=1):
+                _progresses(probe, by=100)  # restart mid-run, with work flowing since the last restart
+                before = probe.progress()
+                assert before < total_progress, f"the run was over before restart {number} ({before})"
+                private_postgres.stop("fast")
+                try:
+                    time.sleep(down)  # the outage itself, not a wait for a result
+                finally:
+                    private_postgres.start()  # always back up, whatever happened meanwhile
+                back = time.monotonic()
+                resumed, healthy = _watch_recovery(probe, f"{base_url}/healthz", back)
+                resumes.append(resumed)
+                healths.append(healthy)
+                # The API writes again at once (its pool must not hand out the connections the restart broke).
+                created = api.post("/subscribers", json={"email": f"late{number}@example.com"})
+                assert created.status_code == 201, created.text
+                assert fleet.exited() == [], f"workers died in restart {number}: {fleet.exited()}\n{fleet.tails()}"
+
+            # Far less than the 5-minute delivery lease: rows a worker leased and then dropped fail the test.
+            eventually(
+                lambda: (
+                    probe.value("SELECT count(*) FROM runs WHERE status = 'completed'") == subscribers
+                    and probe.value("SELECT count(*) FROM outbox") + probe.value("SELECT count(*) FROM inbox") == 0
+                ),
+                timeout=120,
+                interval=0.25,
+            )
+            assert fleet.exited() == [], f"workers died: {fleet.exited()}\n{fleet.tails()}"
+            codes = fleet.stop_all()
+            assert set(codes.values()) == {0}, f"a worker did not stop cleanly: {codes}\n{fleet.tails()}"
+        finally:
+            fleet.stop_all(timeout=30)
+            api.close()
+        elapsed = time.monotonic() - started
+        result = audit(probe, sink)
+    stats = shop.stats("onboarding")  # through the in-process pool, which also lived through the restarts
+    shop.close()
+    probe.dispose()
+
+    expected = 2 * subscribers
+    figures = (
+        f"chaos PostgreSQL restarts: {len(OUTAGES)} restarts (down {', '.join(f'{d:g}s' for d in OUTAGES)}), "
+        f"{WORKERS} workers, {subscribers} subscribers, {elapsed:.0f}s | resumed after "
+        f"{', '.join(f'{r:.2f}s' for r in resumes)}; API healthy after {', '.join(f'{h:.2f}s' for h in healths)} | "
+        f"emails expected {expected}, received {result.received}, duplicates {result.duplicates}, "
+        f"lost {len(result.lost)}, unexpected {len(result.unexpected)}, "
+        f"duplicate issue rows {result.duplicate_issue_rows}"
+    )
+    print("\n" + figures)
+
+    assert all(r < RESUME_LIMIT for r in resumes), figures
+    assert result.lost == [], f"{figures}\nlost: {result.lost[:10]}"
+    assert result.duplicates == 0, f"{figures}\nduplicated: {list(result.duplicated())[:10]}"
+    assert result.unexpected == [], figures
+    assert len(result.expected) == expected, figures
+    assert result.duplicate_issue_rows == 0, figures
+    assert result.issues == {"sent": expected}, f"{figures}\nissues: {result.issues}"
+    assert result.email_timeline == {"email_sent": expected}, f"{figures}\ntimeline: {result.email_timeline}"
+    assert result.runs == {"completed": subscribers}, f"{figures}\nruns: {result.runs}"
+    fired = [variant["fired"] for step in stats["steps"] for variant in step["variants"]]
+    assert (stats["entered"], stats["completed"], stats["on_steps"], fired) == (
+        subscribers,
+        subscribers,
+        0,
+        [subscribers, subscribers],
+    ), f"{figures}\nstats: {stats}"
+
+
+def test_rows_claimed_just_before_the_database_went_away_are_sent_when_it_returns_not_after_the_lease(
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    """Restart between a committed claim and the read that prepares its rows (rare in the run above)."""
+    from stepwise.delivery.smtp import SmtpTransport
+    from stepwise.worker.advancing import Advancer
+    from stepwise.worker.delivery import Deliverer
+
+    database_url = _database_on(private_postgres)
+    shop = Shop(database_url, ACCOUNT, onboarding(wait="1h"), tmp_path)
+    shop.import_subscribers(["anna@example.com"])
+    app = shop.app
+    assert Advancer(app.db, app.catalog, app.clock).run_once().commands == 1  # the welcome email, in the outbox
+
+    class CutOff(Deliverer):
+        """Stops the server after the claim committed and before its rows are prepared, once."""
+
+        cut = False
+
+        def _prepare(self, rows: Any, now: Any) -> Any:
+            if not self.cut:
+                self.cut = True
+                private_postgres.stop("fast")
+            return super()._prepare(rows, now)
+
+    with start_sink(tmp_path / "sink") as sink:
+        deliverer = CutOff(app.db, SmtpTransport.from_url(sink.url("w1")), app.signer, "http://x.test", app.clock)
+
+        async def run() -> float:
+            with pytest.raises(DBAPIError):
+                await deliverer.run_once()
+            private_postgres.start()
+            back = time.monotonic()
+            while not sink.receipts():
+                assert time.monotonic() - back < 30, "the claimed row waits for its 5-minute lease to run out"
+                try:
+                    await deliverer.run_once()
+                except DBAPIError:  # the pool may still hand out a connection the restart broke
+                    await asyncio.sleep(0.1)
+            await deliverer.drain()
+            await deliverer.transport.close()
+            return time.monotonic() - back
+
+        sent_after = asyncio.run(run())
+        receipts = sink.receipts()
+    print(f"\nchaos claim cut off by a restart: sent {sent_after:.2f}s after the database came back")
+    probe = Probe(database_url)
+    try:
+        assert [r.recipient for r in receipts] == ["anna@example.com"]
+        assert probe.rows("SELECT status FROM issues") == [("sent",)]
+        assert probe.value("SELECT count(*) FROM outbox") == 0
+    finally:
+        probe.dispose()
+        shop.close()
