@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -211,6 +211,7 @@ class Outcome:
     runs: dict[tuple[str, int], Run] = field(default_factory=dict)  # touched runs by (sequence, pass)
     commands: list[Command] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
-    counters: Counter[CounterKey] = field(default_factory=Counter)
+    # A defaultdict, not a Counter: this is built for every subscriber processed and Counter() is slow.
+    counters: defaultdict[CounterKey, int] = field(default_factory=lambda: defaultdict(int))
     deleted: bool = False
     transitions: int = 0

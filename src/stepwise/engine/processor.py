@@ -332,7 +332,7 @@ class Processor:
         )
         # S11: a deadline that passed while the run was held fires at the resume, not back in time.
         at = run.resumed_at if run.resumed_at is not None and run.resumed_at > moment else moment
-        event = Event(kind=spec.event, payload={"deadline": iso(moment)}, source="engine", at=at)
+        event = Event(kind=spec.event, payload={"deadline": moment.isoformat()}, source="engine", at=at)
         self._transition(run, seq, index, event)
 
     def _movable(self, run: Run) -> bool:

@@ -204,7 +204,7 @@ class _Writer:
                 }
             )
         else:
-            self.changed_runs.append({"b_id": run.id, **values})
+            self.changed_runs.append({"id": run.id, **values})
 
     def _command(self, sub: SubscriberRow, command: EmailCommand | UrlCommand) -> None:
         seq_id = self.seqs.ids[command.sequence]

@@ -152,7 +152,7 @@ def _refresh_runs(
                 claimable = (to_us(now) if recheck else wake) if open_ else None
                 updates.append(
                     {
-                        "b_id": run.id,
+                        "id": run.id,
                         "status": run.status,
                         "step": run.step,
                         "step_entered_at": run.step_entered_at,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select, update
 
 from stepwise.storage import schema as t
-from stepwise.storage.dialects import fast_insert, fast_update
+from stepwise.storage.dialects import fast_insert, fast_update, marks, raw_rows
 from stepwise.storage.notify import WORK, notify
 
 OPEN = ("active", "paused")
@@ -61,13 +61,16 @@ def _row(r: Any) -> RunRow:
 def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, list[RunRow]]:
     """Return the active-or-paused runs of these subscribers."""
     found: dict[int, list[RunRow]] = defaultdict(list)
-    if subscriber_ids:
-        stmt = select(*_COLS).where(
-            t.runs.c.account_id == account_id,
-            t.runs.c.subscriber_id.in_(list(subscriber_ids)),
-            t.runs.c.status.in_(OPEN),
+    names = ", ".join(c.name for c in _COLS)
+    for start in range(0, len(subscriber_ids), 900):
+        chunk = subscriber_ids[start : start + 900]
+        rows = raw_rows(
+            conn,
+            f"SELECT {names} FROM runs WHERE account_id = ? AND subscriber_id IN ({marks(len(chunk))}) "
+            "AND status IN ('active', 'paused')",
+            [account_id, *chunk],
         )
-        for r in conn.execute(stmt):
+        for r in rows:
             found[r[3]].append(_row(r))
     return found
 
@@ -75,13 +78,15 @@ def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
 def passes(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, dict[int, int]]:
     """Return {subscriber: {sequence id: highest pass number}}."""
     found: dict[int, dict[int, int]] = defaultdict(dict)
-    if subscriber_ids:
-        stmt = (
-            select(t.runs.c.subscriber_id, t.runs.c.sequence_id, func.max(t.runs.c.pass_no))
-            .where(t.runs.c.account_id == account_id, t.runs.c.subscriber_id.in_(list(subscriber_ids)))
-            .group_by(t.runs.c.subscriber_id, t.runs.c.sequence_id)
+    for start in range(0, len(subscriber_ids), 900):
+        chunk = subscriber_ids[start : start + 900]
+        rows = raw_rows(
+            conn,
+            "SELECT subscriber_id, sequence_id, MAX(pass_no) FROM runs "
+            f"WHERE account_id = ? AND subscriber_id IN ({marks(len(chunk))}) GROUP BY subscriber_id, sequence_id",
+            [account_id, *chunk],
         )
-        for sid, seq_id, top in conn.execute(stmt):
+        for sid, seq_id, top in rows:
             found[sid][seq_id] = int(top)
     return found
 
@@ -91,10 +96,9 @@ def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Write changed runs; each row holds b_id and the mutable columns."""
+    """Write changed runs; each row holds the id and the mutable columns (all rows the same columns)."""
     # In id order: see _locked_in_id_order.
-    ordered = sorted(rows, key=lambda row: int(row["b_id"]))
-    fast_update(conn, t.runs, "id", [{("id" if k == "b_id" else k): v for k, v in row.items()} for row in ordered])
+    fast_update(conn, t.runs, "id", sorted(rows, key=lambda row: int(row["id"])))
 
 
 def due_subscribers(conn: Connection, now_us: int, limit: int) -> list[int]:

@@ -181,15 +181,16 @@ def page(
 def list_keys(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
     """Return the keys of the lists each subscriber belongs to."""
     found: dict[int, set[str]] = defaultdict(set)
-    if not subscriber_ids:
-        return found
-    rows = conn.execute(
-        select(t.list_members.c.subscriber_id, t.lists.c.key)
-        .join(t.lists, t.lists.c.id == t.list_members.c.list_id)
-        .where(t.list_members.c.account_id == account_id, t.list_members.c.subscriber_id.in_(list(subscriber_ids)))
-    )
-    for sid, key in rows:
-        found[sid].add(key)
+    for start in range(0, len(subscriber_ids), 900):
+        chunk = subscriber_ids[start : start + 900]
+        rows = raw_rows(
+            conn,
+            "SELECT m.subscriber_id, l.key FROM list_members m JOIN lists l ON l.id = m.list_id "
+            f"WHERE m.account_id = ? AND m.subscriber_id IN ({marks(len(chunk))})",
+            [account_id, *chunk],
+        )
+        for sid, key in rows:
+            found[sid].add(key)
     return found
 
 
