@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 
 import httpx
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from stepwise.storage import schema as t
-from tests.support.process import env_for, run_cli, start_serve, stop
+from tests.support.process import STEPWISE, env_for, run_cli, start_serve, stop
 from tests.support.server import free_port
 from tests.support.waiting import eventually
 
@@ -43,8 +44,13 @@ def _count(url: str, table: t.Table) -> int:
         engine.dispose()
 
 
+def _depth(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.inbox)).scalar_one())
+
+
 def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(database_url: str) -> None:
-    env = env_for(database_url, STEPWISE_BATCH_SIZE="5", STEPWISE_POLL_INTERVAL="0.05")
+    env = env_for(database_url, STEPWISE_BATCH_SIZE="2", STEPWISE_POLL_INTERVAL="0.05")
     created = run_cli("accounts", "create", "shop", "--json", env=env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)["api_key"]
@@ -70,12 +76,19 @@ def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(database_url: 
     queued = EVENTS + SUBSCRIBERS  # the ticks and one subscriber_added each
     assert _count(database_url, t.inbox) == queued
 
-    # With the worker running, kill -9 as soon as part (not all) of the queue has been processed.
-    server = start_serve(port, env)
-    eventually(lambda: _count(database_url, t.inbox) < queued, timeout=30, interval=0.005)
-    server.send_signal(signal.SIGKILL)
-    server.wait(10)
-    remaining = _count(database_url, t.inbox)
+    # With the worker running, kill -9 as soon as part (not all) of the queue has been processed. The
+    # worker starts before the HTTP server answers, so watch the queue, not the health check.
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        server = subprocess.Popen(
+            [STEPWISE, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        eventually(lambda: _depth(engine) < queued, timeout=60, interval=0.002)
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        remaining = _depth(engine)
+    finally:
+        engine.dispose()
     assert 0 < remaining < queued, f"the kill did not land mid-queue ({remaining} left)"
 
     server = start_serve(port, env)

@@ -56,7 +56,13 @@ class Database:
             event.listen(engine, "begin", _sqlite_begin)
             return engine
         return create_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            # An unreachable host must not hang a loop for the TCP timeout; the loops retry instead.
+            connect_args={"connect_timeout": 5},
         )
 
     @contextmanager

@@ -50,7 +50,9 @@ from stepwise.storage.drafts import DraftRow
 from stepwise.storage.outbox import OutboxRow
 
 log = logging.getLogger("stepwise.delivery")
-LEASE = timedelta(minutes=5)  # far longer than one attempt (every call has its own deadline)
+# Longer than any one attempt (an SMTP message has 30 s, a URL call 10 s) and renewed at half-time while an
+# attempt runs; short enough that the rows of a worker killed mid-send are retried within a minute.
+LEASE = timedelta(minutes=1)
 _LEASE_US = int(LEASE.total_seconds() * 1_000_000)
 # Retries while the database is away back off to at most this, so that a database back from a restart is
 # used again within seconds (SPEC §12); trying a refused connection every 2 s costs nothing.
