@@ -18,6 +18,17 @@ from stepwise.storage.drafts import DraftRow
 _LIST_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
 
 
+def template_context(email: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The variables every template sees (SPEC §6.1), from an outbox payload."""
+    return {
+        "email": email,
+        "data": payload.get("data") or {},
+        "sequence": payload.get("sequence"),
+        "event": payload.get("event") or {},
+        "now": from_us(payload.get("at") or to_us(now)),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Composed:
     """A message ready to send, with what the archive keeps of it."""
@@ -54,14 +65,8 @@ class Composer:
         """Render and track one email; raise RenderError or UnsafeHeader."""
         assert draft.from_email
         unsubscribe_url = self.unsubscribe_url(account_id, issue_id)
-        context: dict[str, Any] = {
-            "email": email,
-            "data": payload.get("data") or {},
-            "sequence": payload.get("sequence"),
-            "event": payload.get("event") or {},
-            "now": from_us(payload.get("at") or to_us(now)),
-            "unsubscribe_url": unsubscribe_url,
-        }
+        context = template_context(email, payload, now)
+        context["unsubscribe_url"] = unsubscribe_url
         if payload.get("confirm_url"):
             context["confirm_url"] = payload["confirm_url"]
         rendered = render_draft(draft.subject, draft.html, draft.text, context)

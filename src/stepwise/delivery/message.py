@@ -106,17 +106,6 @@ def build(
         headers["Reply-To"] = ascii_address(reply_to)
     for name, value in headers.items():
         clean(value, name)  # every value, including the ones composed here
-    if not with_raw:
-        return Outgoing(
-            issue_id=issue_id,
-            sender=sender_email,
-            recipient=recipient,
-            subject=subject,
-            from_header=from_header,
-            headers=headers,
-            html=html,
-            text=text,
-        )
     return Outgoing(
         issue_id=issue_id,
         sender=sender_email,
@@ -126,7 +115,7 @@ def build(
         headers=headers,
         html=html,
         text=text,
-        raw=_mime(headers, text, html, boundary=f"=_stepwise_{issue_id}"),
+        raw=_mime(headers, text, html, boundary=f"=_stepwise_{issue_id}") if with_raw else b"",
     )
 
 

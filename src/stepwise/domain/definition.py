@@ -242,25 +242,7 @@ EdgeSpec = (
 )
 TimeWait = TimePassed | Schedule
 StateWait = DataMatches | ListMatches
-EventSpec = Annotated[
-    SubscriberAdded
-    | SubscriptionConfirmed
-    | Unsubscribed
-    | LinkClicked
-    | EmailOpened
-    | FormSubmitted
-    | FormConfirmed
-    | ListJoined
-    | ListLeft
-    | DataChanged
-    | CustomEvent
-    | Never
-    | TimePassed
-    | Schedule
-    | DataMatches
-    | ListMatches,
-    Field(discriminator="event"),
-]
+EventSpec = Annotated[EdgeSpec | TimeWait | StateWait, Field(discriminator="event")]
 WAIT_EVENTS = frozenset({"time_passed", "schedule", "data_matches", "list_matches"})
 STEP_ONE_ONLY = frozenset({"subscriber_added", "never"})
 

@@ -72,14 +72,8 @@ def update(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/drafts/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a draft (refused while a sequence or form uses it)."""
-    service.get(page.stepwise.db, page.account.id, key)
-    try:
-        service.delete(page.stepwise.db, page.account.id, key)
-    except AppError as exc:
-        page.flash(exc.message, "error")
-        return page.redirect(f"/drafts/{key}")
-    page.flash(f"Draft {key} deleted.")
-    return page.redirect("/drafts")
+    service.get(page.stepwise.db, page.account.id, key)  # 404 for another account's draft
+    return page.delete("Draft", key, service.delete, "drafts")
 
 
 def _values(form: FormData) -> dict[str, Any]:

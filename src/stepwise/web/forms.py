@@ -145,14 +145,8 @@ def update(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/forms/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a form (refused while a sequence listens for it)."""
-    service.get(page.stepwise.db, page.account.id, key)
-    try:
-        service.delete(page.stepwise.db, page.account.id, key)
-    except AppError as exc:
-        page.flash(exc.message, "error")
-        return page.redirect(f"/forms/{key}")
-    page.flash(f"Form {key} deleted.")
-    return page.redirect("/forms")
+    service.get(page.stepwise.db, page.account.id, key)  # 404 for another account's form
+    return page.delete("Form", key, service.delete, "forms")
 
 
 def _save(page: Page, stored: dict[str, Any] | None, values: dict[str, Any], errors: FormErrors) -> Response:

@@ -73,14 +73,8 @@ def rename(page: PageDep, form: FormDep, key: str) -> Response:
 @router.post("/lists/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a list (refused while a sequence or form uses it)."""
-    service.get(page.stepwise.db, page.account.id, key)
-    try:
-        service.delete(page.stepwise.db, page.account.id, key)
-    except AppError as exc:
-        page.flash(exc.message, "error")
-        return page.redirect(f"/lists/{key}")
-    page.flash(f"List {key} deleted.")
-    return page.redirect("/lists")
+    service.get(page.stepwise.db, page.account.id, key)  # 404 for another account's list
+    return page.delete("List", key, service.delete, "lists")
 
 
 @router.post("/lists/{key}/members")

@@ -23,6 +23,7 @@ from stepwise.domain.instants import parse_instant
 from stepwise.errors import AppError
 from stepwise.services.accounts import account_of_key_hash, hash_key
 from stepwise.storage.accounts import AccountRow
+from stepwise.storage.database import Database
 from stepwise.web import describe
 from stepwise.web.security import (
     FLASH_COOKIE,
@@ -140,6 +141,16 @@ class Page:
         if incoming:
             response.delete_cookie(FLASH_COOKIE, path="/")
         return secure(response)
+
+    def delete(self, noun: str, key: str, remove: Callable[[Database, int, str], None], section: str) -> Response:
+        """Delete an object through its service; on refusal (in use) go back to it with the reason."""
+        try:
+            remove(self.stepwise.db, self.account.id, key)
+        except AppError as exc:
+            self.flash(exc.message, "error")
+            return self.redirect(f"/{section}/{key}")
+        self.flash(f"{noun} {key} deleted.")
+        return self.redirect(f"/{section}")
 
     def redirect(self, url: str) -> Response:
         """Send the browser to url (303 for forms, HX-Redirect for htmx), carrying flash messages."""

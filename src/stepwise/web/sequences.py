@@ -109,14 +109,8 @@ def _set_status(page: Page, form: FormData, key: str, status: str) -> Response:
 @router.post("/sequences/{key}/delete")
 def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a sequence with its runs and statistics."""
-    service.get(page.stepwise.db, page.account.id, key)
-    try:
-        service.delete(page.stepwise.db, page.account.id, key)
-    except AppError as exc:
-        page.flash(exc.message, "error")
-        return page.redirect(f"/sequences/{key}")
-    page.flash(f"Sequence {key} deleted.")
-    return page.redirect("/sequences")
+    service.get(page.stepwise.db, page.account.id, key)  # 404 for another account's sequence
+    return page.delete("Sequence", key, service.delete, "sequences")
 
 
 @router.post("/sequences/{key}/start")

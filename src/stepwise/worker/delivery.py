@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from stepwise.clock import Clock
-from stepwise.delivery.compose import Composer
+from stepwise.delivery.compose import Composer, template_context
 from stepwise.delivery.message import Outgoing, UnsafeHeader
 from stepwise.delivery.rendering import RenderError
 from stepwise.delivery.retry import EMAIL_BACKOFF, URL_BACKOFF, decide
@@ -43,7 +43,7 @@ from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage import timeline as timeline_store
 from stepwise.storage.accounts import AccountRow
-from stepwise.storage.codec import dumps, from_us, to_us
+from stepwise.storage.codec import dumps, to_us
 from stepwise.storage.database import Database
 from stepwise.storage.dialects import fast_update
 from stepwise.storage.drafts import DraftRow
@@ -334,13 +334,7 @@ class Deliverer:
         item = Prepared(row)
         payload = row.payload
         email = str(payload.get("email") or "")
-        context: dict[str, Any] = {
-            "email": email,
-            "data": payload.get("data") or {},
-            "sequence": payload.get("sequence"),
-            "event": payload.get("event") or {},
-            "now": from_us(payload.get("at") or to_us(now)),
-        }
+        context = template_context(email, payload, now)
         try:
             item.request = build_request(payload.get("action") or {}, context, email)
         except (RenderError, InvalidRequest, KeyError) as exc:
