@@ -53,9 +53,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless (skipped when absent unless CI=true)."""
+    """Debian's Chromium, headless (skipped when absent unless CI=true).
+
+    Package-scoped: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would break every later test that calls asyncio.run().
+    """
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         _missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     try:
