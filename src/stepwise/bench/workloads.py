@@ -316,6 +316,7 @@ def deadline_lateness(
         "rate_per_s": rate,
         "deadlines": total,
         "fired": len(late),
+        "worker_peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "p50_ms": _ms(_percentile(late, 0.5)),
         "p99_ms": _ms(_percentile(late, 0.99)),
     }
