@@ -9,9 +9,10 @@ from stepwise.config import Settings
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import CaptureTransport, Transport
 from stepwise.delivery.webhooks import UrlCaller
-from stepwise.metrics import observe_batch, observe_delivery
+from stepwise.metrics import observe_accepted, observe_batch, observe_delivery
 from stepwise.services.accounts import instance_secret
 from stepwise.services.catalog import SequenceCatalog
+from stepwise.storage import inbox as inbox_store
 from stepwise.storage import migrate as migrations
 from stepwise.storage.database import Database
 from stepwise.worker.advancing import Advancer
@@ -71,4 +72,6 @@ def build(settings: Settings | None = None, *, clock: Clock = system_clock, migr
     if migrate:
         migrations.upgrade(db)
     signer = TokenSigner(instance_secret(db, settings.secret_key))
+    if observe_accepted not in inbox_store.ADDED:
+        inbox_store.ADDED.append(observe_accepted)
     return Stepwise(settings=settings, db=db, signer=signer, clock=clock)

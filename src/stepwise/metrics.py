@@ -38,6 +38,10 @@ def render_metrics(stepwise: Stepwise) -> bytes:
     return generate_latest(REGISTRY)
 
 
+def observe_accepted(count: int) -> None:
+    EVENTS_ACCEPTED.inc(count)
+
+
 def observe_batch(events: int, transitions: int, commands: int) -> None:
     EVENTS_PROCESSED.inc(events)
     TRANSITIONS.inc(transitions)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from tests.e2e.conftest import Api
 from tests.support.waiting import eventually
 
@@ -155,3 +157,21 @@ def test_concurrent_upserts_of_one_new_address_create_it_once(api: Api) -> None:
         codes = list(pool.map(upsert, range(16)))
     assert sorted(set(codes)) == [200, 201] and codes.count(201) == 1
     assert len(api.client.get("/subscribers/race@example.com").json()["data"]["custom"]) == 16
+
+
+def test_metrics_report_events_transitions_backlog_and_deliveries(api: Api) -> None:
+    api.client.put("/drafts/welcome", json=DRAFT)
+    api.client.put("/sequences/welcome", json=SEQUENCE)
+    api.client.post("/subscribers", json={"email": "m@example.com"})
+    eventually(lambda: api.client.get("/issues", params={"status": "sent"}).json()["items"])
+    text = httpx.get(api.server.base_url + "/metrics").text
+    for series in (
+        "stepwise_events_accepted_total",
+        "stepwise_events_processed_total",
+        "stepwise_transitions_total",
+        "stepwise_events_backlog",
+        "stepwise_outbox_depth",
+        "stepwise_oldest_overdue_deadline_seconds",
+        'stepwise_deliveries_total{outcome="email_sent"}',
+    ):
+        assert series in text, series

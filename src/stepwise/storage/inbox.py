@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,9 @@ from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
 from stepwise.storage.dialects import fast_delete, fast_insert, marks, raw_rows
 from stepwise.storage.notify import WORK, notify
+
+# Called with the number of events each add() queued (the process's metrics count accepted events).
+ADDED: list[Callable[[int], None]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,8 @@ def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     fast_insert(conn, t.inbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
     if rows:
         notify(conn, WORK)
+        for listener in ADDED:
+            listener(len(rows))
 
 
 def pending_subscribers(conn: Connection, limit: int) -> list[int]:
