@@ -101,6 +101,10 @@ def serve(
     from stepwise.services.accounts import ensure_default_account
 
     settings = settings_with(database_url)
+    if "base_url" not in settings.model_fields_set:
+        # Links in emails must reach this server when no public address was configured.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = settings.model_copy(update={"base_url": f"http://{shown}:{port}"})
     _logging(settings.log_level)
     stepwise = open_app(settings)
     key = ensure_default_account(stepwise.db, settings.timezone, stepwise.clock())
