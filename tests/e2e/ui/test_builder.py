@@ -90,6 +90,7 @@ def test_steps_variants_and_actions_are_added_moved_and_removed(ui: Browser) -> 
 
     # A third step, moved before the second, then removed again.
     page.get_by_role("button", name="+ Step").click()
+    expect(page.locator("#f-s2-v0-w0-kind")).to_be_focused()
     page.locator("#f-s2-v0-w0-kind").select_option("schedule")
     expect(page.locator("#f-s2-v0-w0-every")).to_have_value("day")
     page.locator("#f-s2-v0-w0-every").select_option("week")
