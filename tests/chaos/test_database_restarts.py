@@ -203,7 +203,7 @@ def test_rows_claimed_just_before_the_database_went_away_are_sent_when_it_return
                 except DBAPIError:  # the pool may still hand out a connection the restart broke
                     await asyncio.sleep(0.1)
             await deliverer.drain()
-            await deliverer.transport.close()
+            await deliverer.close()
             return time.monotonic() - back
 
         sent_after = asyncio.run(run())

@@ -40,7 +40,7 @@ def deliver(stepwise: Stepwise, *, max_batches: int = 1000) -> int:
                     return handled
                 handled += count
         finally:
-            await deliverer.transport.close()
+            await deliverer.close()
         raise AssertionError("the delivery loop did not settle")
 
     return asyncio.run(run())

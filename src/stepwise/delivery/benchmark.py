@@ -198,7 +198,7 @@ async def _drain(database_url: str, smtp_url: str, batch_size: int, concurrency:
             pass
         await deliverer.drain()
     finally:
-        await transport.close()
+        await deliverer.close()
         app.close()
     return time.perf_counter(), time.process_time() - cpu
 

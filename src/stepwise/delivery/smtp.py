@@ -3,16 +3,26 @@
 `STEPWISE_SMTP_URL` is `smtp://user:pass@host:port` (add `?starttls=1` to require STARTTLS) or
 `smtps://…` (TLS from the first byte). Optional query parameters: `pool` (connections, default 8),
 `timeout` (overall seconds per message, default 30), `helo` (the EHLO name), `verify=0` (accept
-any certificate; for test servers only), `cafile` (a CA bundle to trust).
+any certificate; for test servers only), `cafile` (a CA bundle to trust), `serial=0` (see below).
 
 Replies map to DeliveryError: 4xx and network trouble are temporary (the outbox retries them with
 backoff); 5xx is permanent; 5xx to RCPT also marks the recipient bounced.
+
+Messages travel side by side on the pooled connections up to the end of their data; the final dot that
+hands a message over, and the caller's record that the server accepted it, happen one message at a
+time. So a crash leaves at most one message accepted but unrecorded (SPEC §12). A server that takes
+longer than HANDOVER_WAIT to answer one dot does not hold up the others: they go on, and that message
+is recorded when its answer comes (a crash meanwhile could repeat it too). The cost is one server
+round trip plus one small database write per message in sequence: well over 1,000 messages per
+second to a local relay, but a distant server with a slow answer caps the rate; `serial=0` lets the
+dots overlap (faster to distant servers; a crash may then repeat up to `pool` messages).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
 import time
@@ -22,11 +32,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from stepwise.delivery.message import Outgoing
-from stepwise.delivery.transports import DeliveryError
+from stepwise.delivery.transports import Accepted, DeliveryError
 
 log = logging.getLogger("stepwise.delivery.smtp")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+HANDOVER_WAIT = 1.0  # seconds one message may hold the handover while its server thinks
 
 
 class InvalidSmtpUrl(ValueError):
@@ -48,6 +61,7 @@ class SmtpConfig:
     helo: str | None = None
     pool: int = 8
     timeout: float = 30.0  # overall deadline of one message, connecting included
+    serial: bool = True  # one final dot at a time, each recorded before the next (see the module's doc)
     max_messages: int = 500  # per connection, then a fresh one (some servers cap it)
     idle_seconds: float = 60.0  # idle connections older than this are dropped, not reused
 
@@ -64,7 +78,7 @@ def parse_url(url: str) -> SmtpConfig:
     except ValueError as exc:
         raise InvalidSmtpUrl(f"bad port: {exc}") from exc
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    known = {"starttls", "verify", "cafile", "helo", "pool", "timeout"}
+    known = {"starttls", "verify", "cafile", "helo", "pool", "timeout", "serial"}
     unknown = sorted(set(query) - known)
     if unknown:
         raise InvalidSmtpUrl(f"unknown SMTP URL parameter(s): {', '.join(unknown)}")
@@ -102,6 +116,7 @@ def parse_url(url: str) -> SmtpConfig:
         helo=query.get("helo") or None,
         pool=pool,
         timeout=timeout,
+        serial=flag("serial", True),
     )
 
 
@@ -139,6 +154,7 @@ class _Pool:
 
     def __init__(self, size: int) -> None:
         self.slots = asyncio.Semaphore(size)
+        self.handover = asyncio.Lock()  # one final dot (and the record of its acceptance) at a time
         self.idle: list[_Connection] = []
         self.loop = asyncio.get_running_loop()
 
@@ -214,8 +230,8 @@ class SmtpTransport:
             self._pool = _Pool(self.config.pool)
         return self._pool
 
-    async def send(self, message: Outgoing) -> None:
-        """Hand one message to the server or raise DeliveryError."""
+    async def send(self, message: Outgoing, accepted: Accepted | None = None) -> None:
+        """Hand one message to the server or raise DeliveryError; await `accepted` right after the server's 250."""
         if not message.raw:
             raise DeliveryError("the message has no MIME body", permanent=True)
         await self.limiter.wait()
@@ -226,16 +242,17 @@ class SmtpTransport:
             try:
                 # The deadline covers connecting and the whole conversation, so a server that answers
                 # one byte at a time cannot hold the delivery longer than `timeout`.
-                async with asyncio.timeout(self.config.timeout):
+                async with asyncio.timeout(self.config.timeout) as deadline:
+                    handover = _Handover(pool.handover if self.config.serial else None, deadline, accepted)
                     if conn is not None:
                         try:
-                            await self._transaction(conn, message, reused=True)
+                            await self._transaction(conn, message, handover, reused=True)
                         except _Stale:
                             _drop(conn)
                             conn = None
                     if conn is None:
                         conn = _Connection(await self._connect())
-                        await self._transaction(conn, message, reused=False)
+                        await self._transaction(conn, message, handover, reused=False)
                 reusable = True
             except DeliveryError as exc:
                 reusable = isinstance(exc, SmtpReplyError) and exc.reusable
@@ -277,7 +294,7 @@ class SmtpTransport:
                 await client.helo()  # a server without ESMTP
         return client
 
-    async def _transaction(self, conn: _Connection, message: Outgoing, *, reused: bool) -> None:
+    async def _transaction(self, conn: _Connection, message: Outgoing, handover: _Handover, *, reused: bool) -> None:
         client = conn.client
         utf8 = not (message.sender.isascii() and message.recipient.isascii())
         if utf8 and not client.supports_extension("smtputf8"):
@@ -304,12 +321,40 @@ class SmtpTransport:
         if reply.code not in (250, 251):
             await _reset(conn)
             raise _reply_error("RCPT TO", reply, bounce=reply.code >= 500, reusable=client.is_connected)
+        reply = await client.execute_command(b"DATA", timeout=None)
+        if reply.code != 354:
+            await _reset(conn)
+            raise _reply_error("DATA", reply, bounce=False, reusable=client.is_connected)
+        if client.protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("the server closed the connection before the data")
+        client.protocol.write(_data_block(message.raw))  # everything but the final dot: nothing is handed over yet
+        lock = handover.lock
+        if lock is not None:
+            await lock.acquire()
         try:
-            await client.data(message.raw, timeout=None)
-        except aiosmtplib.SMTPResponseException as exc:
-            # After a reply to the data the transaction is over and the connection is clean.
-            raise _reply_error("DATA", exc, bounce=False, reusable=client.is_connected) from exc
-        conn.sent += 1
+            reply_soon = asyncio.ensure_future(client.execute_command(b".", timeout=None))
+            try:
+                if lock is not None:
+                    await asyncio.wait({reply_soon}, timeout=HANDOVER_WAIT)
+                    if not reply_soon.done():  # slow with this message: let the others go on
+                        log.info("the SMTP server takes over %gs to answer a message; others go on", HANDOVER_WAIT)
+                        lock.release()
+                        lock = None
+                reply = await reply_soon
+            except BaseException:
+                reply_soon.cancel()
+                raise
+            if reply.code != 250:
+                # After a reply to the data the transaction is over and the connection is clean.
+                raise _reply_error("DATA", reply, bounce=False, reusable=client.is_connected)
+            conn.sent += 1
+            # The message is out: its record must be written whatever the deadline, before the next dot.
+            handover.deadline.reschedule(None)
+            if handover.accepted is not None:
+                await handover.accepted()
+        finally:
+            if lock is not None:
+                lock.release()
 
     async def close(self) -> None:
         """Say QUIT on idle connections of this loop and forget them."""
@@ -325,6 +370,23 @@ class SmtpTransport:
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     pass
             _drop(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class _Handover:
+    """What a transaction needs at its final dot: the transport's lock (None: not serial), deadline, record."""
+
+    lock: asyncio.Lock | None
+    deadline: asyncio.Timeout
+    accepted: Accepted | None
+
+
+def _data_block(raw: bytes) -> bytes:
+    """The message as DATA carries it, without the final dot: CRLF line ends, leading dots doubled."""
+    block = _LINE_BREAK.sub(b"\r\n", raw)
+    if not block.endswith(b"\r\n"):
+        block += b"\r\n"
+    return _LEADING_DOT.sub(b"..", block)
 
 
 async def _reset(conn: _Connection) -> None:

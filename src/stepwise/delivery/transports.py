@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from stepwise.delivery.message import Outgoing
+
+# Records, durably, that the server accepted a message. A transport calls it right after the server's
+# acceptance and hands over no other message until it returns, so a crash leaves at most one message
+# accepted but unrecorded (SPEC §12). It retries on its own and does not raise.
+Accepted = Callable[[], Awaitable[None]]
 
 
 class DeliveryError(Exception):
@@ -17,21 +23,24 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
-    """Sends one message or raises DeliveryError."""
+    """Sends one message or raises DeliveryError; calls `accepted` once the message is handed over."""
 
     name: str
 
-    async def send(self, message: Outgoing) -> None: ...
+    async def send(self, message: Outgoing, accepted: Accepted | None = None) -> None: ...
 
     async def close(self) -> None: ...
 
 
 class CaptureTransport:
-    """Keeps messages in the archive only: the issue row holds them, the UI's mailbox shows them."""
+    """Keeps messages in the archive only: the issue row holds them, the UI's mailbox shows them.
+
+    Nothing leaves the process, so there is nothing to record before the delivery's own record.
+    """
 
     name = "capture"
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted | None = None) -> None:
         return None
 
     async def close(self) -> None:

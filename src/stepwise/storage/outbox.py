@@ -2,7 +2,9 @@
 
 A claim is a lease: `available_at` moves to the lease's end and a fresh `lease_token` fences the
 holder. Finishing or rescheduling checks the token, so a worker whose lease ran out (and whose row
-another worker took) cannot overwrite the newer holder's outcome.
+another worker took) cannot overwrite the newer holder's outcome. `accepted_at` is written the moment
+the SMTP server accepts a message (acceptance.py): a row that has it is recorded as sent by whoever
+claims it next, never sent again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class OutboxRow:
     attempts: int
     lease_token: str
     created_at: int
+    accepted_at: int | None = None  # set when a holder that died had already handed the message over
 
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -90,6 +93,7 @@ def claim(
             r.attempts,
             token,
             r.created_at,
+            r.accepted_at,
         )
         for r in rows
     ]

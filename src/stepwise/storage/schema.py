@@ -218,7 +218,8 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("available_at", Micros, nullable=False),
-    Column("lease_until", Micros),
+    # When the SMTP server accepted the message (its 250), written before this worker hands over another.
+    Column("accepted_at", Micros),
     Column("lease_token", String(32)),
     Column("last_error", Text),
     Column("created_at", Micros, nullable=False),

@@ -5,11 +5,13 @@ starts them, and records whatever finished; so a slow SMTP server or webhook tar
 own rows while the loop keeps claiming and recording the others. Emails and URL calls have their
 own concurrency, and URL calls a limit per host.
 
-Sending happens outside any transaction. The "sent" fact is written right after the transport
-accepted the message; that write is retried until the database answers. A crash between the two
-leaves the row leased; when the lease ends another attempt sends it again (the only duplicate
-SPEC §12 allows). A lease lasts LEASE, far longer than one attempt's deadline, and is renewed at
-half-time for a delivery still running (e.g. waiting for its turn under the send rate).
+Sending happens outside any transaction. Right after the SMTP server's 250, before the transport
+hands over any other message, the row's `accepted_at` is written (retried until the database
+answers); a row that has it is recorded as sent by whoever claims it next, never sent again. Only a
+crash between the 250 and that one-row write sends a message twice: at most one per crash, the only
+duplicate SPEC §12 allows. The rest of the record (issue, timeline, removing the row) is written per
+group of finished deliveries. A lease lasts LEASE, far longer than one attempt's deadline, and is
+renewed at half-time for a delivery still running (e.g. waiting for its turn under the send rate).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from stepwise.storage import outbox as outbox_store
 from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage import timeline as timeline_store
+from stepwise.storage.acceptance import AcceptanceLog
 from stepwise.storage.accounts import AccountRow
 from stepwise.storage.codec import dumps, to_us
 from stepwise.storage.database import Database
@@ -75,6 +78,11 @@ class Prepared:
     request: UrlRequest | None = None
     skip: str | None = None
     fail: str | None = None
+
+    @property
+    def handed_over(self) -> bool:
+        """The server accepted this message from a holder that died before recording it: record, never resend."""
+        return self.row.kind == "email" and self.row.accepted_at is not None
 
 
 @dataclass
@@ -140,6 +148,7 @@ class Deliverer:
         self._email_slots: asyncio.Semaphore | None = None
         self._url_slots: asyncio.Semaphore | None = None
         self._hosts: dict[str, _HostSlots] = {}
+        self._acceptance: AcceptanceLog | None = None
         # Claims nobody will work on (the database went away while claiming or preparing them), as
         # (lease token, lease end): released once the database answers, not left until the lease runs out.
         self._abandoned: list[tuple[str, int]] = []
@@ -154,6 +163,7 @@ class Deliverer:
             self._url_slots = asyncio.Semaphore(self.url_concurrency)
             self._hosts = {}
             self._running = {}
+            self._acceptance = AcceptanceLog(self.db)  # a connection of the old loop is left to the collector
 
     @property
     def running(self) -> int:
@@ -164,8 +174,8 @@ class Deliverer:
         """Claim what fits, start it, record what finished; return rows claimed, recorded or still running."""
         self._bind_loop()
         await self._renew_leases()
-        # Record what finishes while the next batch is claimed and rendered: a crash between the server's
-        # 250 and the "sent" write sends the email again, so that gap must not span a whole batch's work.
+        # Record what finishes while the next batch is claimed and rendered, so that finished rows leave the
+        # outbox (and their runs go on) without waiting for the whole batch.
         starting = asyncio.ensure_future(self._start())
         recorded = 0
         while not starting.done():
@@ -184,6 +194,12 @@ class Deliverer:
         if claimed or recorded:
             return claimed + recorded
         return len(self._running)
+
+    async def close(self) -> None:
+        """Close the transport's connections and the acceptance log's (after drain)."""
+        await self.transport.close()
+        if self._acceptance is not None:
+            await self._acceptance.close()
 
     async def drain(self) -> int:
         """Wait for every running delivery and record it (before stopping); return rows recorded."""
@@ -292,6 +308,11 @@ class Deliverer:
             item.skip = "issue_missing"
             return item
         sub = lookups.subscribers.get(row.subscriber_id)
+        if item.handed_over:  # already out: composed again only for the archive, whatever happened since
+            if sub is not None:
+                self._compose(lookups, item, sub.email, now)
+                item.fail = None
+            return item
         if sub is None:
             item.skip = "subscriber_deleted"
             return item
@@ -300,6 +321,12 @@ class Deliverer:
         if sub.status in UNAVAILABLE and not (confirmation and sub.status == "unconfirmed"):
             item.skip = UNAVAILABLE[sub.status]  # S12, checked again at delivery time
             return item
+        self._compose(lookups, item, sub.email, now)
+        return item
+
+    def _compose(self, lookups: _Lookups, item: Prepared, email: str, now: datetime) -> None:
+        """Render the row's message into `item`, or set `item.fail` with the reason."""
+        row, payload = item.row, item.row.payload
         # A payload may carry its own template (the built-in confirmation email); else the draft is read.
         inline = payload.get("template")
         draft = (
@@ -309,26 +336,25 @@ class Deliverer:
         )
         if draft is None:
             item.fail = f"draft {payload['draft']!r} no longer exists"
-            return item
+            return
         if not draft.from_email:
             item.fail = "draft has no sender (from_email)"
-            return item
+            return
         account = lookups.account(row.account_id)
         try:
             composed = self.composer.compose(
                 account_id=row.account_id,
                 account_name=account.name if account else "account",
-                issue_id=issue_id,
+                issue_id=row.issue_id or "",
                 draft=draft,
-                email=sub.email,
+                email=email,
                 payload=payload,
                 now=now,
             )
         except (RenderError, UnsafeHeader) as exc:
             item.fail = str(exc)
-            return item
+            return
         item.outgoing, item.archive_html, item.links = composed.outgoing, composed.archive_html, composed.links
-        return item
 
     def _prepare_url(self, row: OutboxRow, now: datetime) -> Prepared:
         item = Prepared(row)
@@ -353,15 +379,31 @@ class Deliverer:
             return Result(item, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False))
 
     async def _send(self, item: Prepared) -> Result:
-        if item.outgoing is None:
+        if item.outgoing is None or item.handed_over:
             return Result(item)
         assert self._email_slots is not None
         async with self._email_slots:
             try:
-                await self.transport.send(item.outgoing)
+                await self.transport.send(item.outgoing, lambda: self._mark_accepted(item.row))
             except DeliveryError as exc:
                 return Result(item, exc)
         return Result(item)
+
+    async def _mark_accepted(self, row: OutboxRow) -> None:
+        """Write that the server accepted the row's message, retrying until the database answers."""
+
+        assert self._acceptance is not None
+        delay = 0.2
+        while True:
+            try:
+                kept = await self._acceptance.record(row.id, row.lease_token, to_us(self.clock()))
+                break
+            except Exception:  # the database is away: without this fact a crash would send the message again
+                log.exception("recording an accepted message failed; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+        if not kept:
+            log.warning("lease of outbox row %s was lost before its acceptance was recorded", row.id)
 
     async def _call(self, item: Prepared) -> Result:
         if item.request is None:
@@ -451,7 +493,7 @@ class Deliverer:
 
     def _retry_delay(self, result: Result) -> timedelta | None:
         item, error = result.prepared, result.error
-        if item.skip is not None or item.fail is not None or error is None:
+        if item.skip is not None or item.fail is not None or error is None or item.handed_over:
             return None
         schedule = self.url_backoff if item.row.kind == "url" else self.email_backoff
         return decide(permanent=error.permanent, attempt=item.row.attempts, schedule=schedule)
@@ -468,6 +510,8 @@ class Deliverer:
         if item.row.kind == "url":
             return _url_outcome(result)
         base = _email_detail(item)
+        if item.handed_over and item.skip is None:
+            return "email_sent", {**base, "transport": self.transport.name, "recovered": True}, self._sent(item, now_us)
         if item.skip is not None:
             skipped = None if item.skip == "issue_missing" else {"status": "skipped", "reason": item.skip}
             return "email_skipped", {**base, "reason": item.skip}, skipped
@@ -477,22 +521,28 @@ class Deliverer:
         if error is not None:  # permanent, or out of retries
             detail = {**base, "reason": str(error)[:500], "bounced": error.bounce}
             return "email_failed", detail, {"status": "failed", "reason": str(error)[:2000]}
-        out = item.outgoing
-        assert out is not None
+        return "email_sent", {**base, "transport": self.transport.name}, self._sent(item, now_us)
+
+    def _sent(self, item: Prepared, now_us: int) -> dict[str, Any]:
+        """The issue's values once sent: when, and the message as archived (when it could be composed)."""
         sent: dict[str, Any] = {
             "status": "sent",
-            "sent_at": now_us,
-            "message_id": out.headers["Message-ID"],
+            "sent_at": item.row.accepted_at or now_us,
             "transport": self.transport.name,
-            "subject": out.subject,
-            "from_addr": out.from_header,
-            "headers": dumps(out.headers),
-            "html": item.archive_html if item.archive_html is not None else out.html,
-            "text": out.text,
-            "links": dumps(item.links) if item.links else None,
             "reason": None,
         }
-        return "email_sent", {**base, "transport": self.transport.name}, sent
+        out = item.outgoing
+        if out is not None:
+            sent |= {
+                "message_id": out.headers["Message-ID"],
+                "subject": out.subject,
+                "from_addr": out.from_header,
+                "headers": dumps(out.headers),
+                "html": item.archive_html if item.archive_html is not None else out.html,
+                "text": out.text,
+                "links": dumps(item.links) if item.links else None,
+            }
+        return sent
 
 
 _Outcome = tuple[str, dict[str, Any], dict[str, Any] | None]  # timeline kind, its detail, the issue's new values

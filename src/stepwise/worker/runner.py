@@ -102,7 +102,7 @@ class WorkerThreads:
         finally:
             # Finish and record deliveries in flight: a send cut off after DATA could be repeated later.
             await self.deliverer.drain()
-            await self.deliverer.transport.close()
+            await self.deliverer.close()
 
     def _wait_delivery(self) -> None:
         self.delivery_wakeup.wait(self.poll_interval)

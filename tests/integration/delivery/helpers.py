@@ -113,7 +113,7 @@ def deliver(deliverer: Deliverer, *, max_turns: int = 10_000) -> int:
             raise AssertionError("the delivery loop did not settle")
         finally:
             await deliverer.drain()
-            await deliverer.transport.close()
+            await deliverer.close()
 
     return asyncio.run(run())
 

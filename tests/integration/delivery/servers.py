@@ -58,6 +58,7 @@ class SmtpRecorder:
     data_reply: Callable[[Envelope], str | None] | None = None  # a reply instead of 250, or None
     on_data: Callable[[], None] | None = None
     data_delay: float = 0.0
+    slow: dict[str, float] = field(default_factory=dict)  # recipient -> seconds before answering its data
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -71,10 +72,11 @@ class SmtpRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        if self.data_delay:
+        delay = max([self.data_delay] + [self.slow.get(str(r), 0.0) for r in envelope.rcpt_tos])
+        if delay:
             import asyncio
 
-            await asyncio.sleep(self.data_delay)
+            await asyncio.sleep(delay)
         if self.data_reply is not None:
             reply = self.data_reply(envelope)
             if reply is not None:

@@ -121,7 +121,7 @@ def test_a_hanging_target_is_abandoned_at_the_deadline_while_other_deliveries_go
             assert time.monotonic() - started < 0.9, "fast deliveries waited for the slow ones"
         running = deliverer.running
         await deliverer.drain()
-        await deliverer.transport.close()
+        await deliverer.close()
         return time.monotonic() - started, running
 
     elapsed, still_running = asyncio.run(run())
@@ -158,7 +158,7 @@ def test_a_url_call_holds_back_later_deliveries_of_its_run(
         http_target.release.set()
         while await deliverer.run_once():
             pass
-        await deliverer.transport.close()
+        await deliverer.close()
 
     asyncio.run(run())
     assert len(smtp.recorder.received) == 1

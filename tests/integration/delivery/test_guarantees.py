@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from stepwise.delivery.message import Outgoing
 from stepwise.delivery.smtp import SmtpTransport
+from stepwise.delivery.transports import Accepted
 from tests.integration.delivery.helpers import Shop, deliver
 from tests.integration.delivery.servers import HttpTarget, SmtpRecorder, SmtpServer, smtp_server
 from tests.support.clock import FakeClock
@@ -69,11 +71,63 @@ def test_the_sent_fact_is_written_after_a_database_outage(
         deliver(shop.deliverer(SmtpTransport.from_url(smtp.url())))
 
     assert outage.over.is_set()
-    assert "recording deliveries failed; retrying" in caplog.text
+    assert "recording an accepted message failed; retrying" in caplog.text  # held back until written
     assert len(smtp.recorder.received) == 1
     [issue] = shop.issues()
     assert issue.status == "sent" and shop.outbox() == []
     assert [e["kind"] for e in shop.timeline("email_")] == ["email_sent"]
+
+
+class DiesAfterRecordingAcceptance:
+    """An SMTP transport whose process dies right after the server's 250 has been recorded."""
+
+    name = "smtp"
+
+    def __init__(self, inner: SmtpTransport) -> None:
+        self.inner = inner
+
+    async def send(self, message: Outgoing, accepted: Accepted | None = None) -> None:
+        async def then_die() -> None:
+            assert accepted is not None
+            await accepted()
+            await asyncio.Event().wait()  # nothing after this point runs: the process is gone
+
+        await self.inner.send(message, then_die)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def test_a_message_accepted_before_its_worker_died_is_recorded_and_not_sent_again(
+    shop: Shop, clock: FakeClock, smtp: SmtpServer
+) -> None:
+    shop.draft("welcome")
+    shop.sequence("welcome", WELCOME)
+    shop.subscriber("anna@example.com")
+    advance(shop.stepwise)
+
+    async def die_after_the_250() -> None:
+        dying = shop.deliverer(DiesAfterRecordingAcceptance(SmtpTransport.from_url(smtp.url())))
+        await dying.run_once()
+        while shop.outbox()[0].accepted_at is None:
+            await asyncio.sleep(0.02)
+        await dying.close()  # its connections go; asyncio.run cancels the stuck delivery, nothing more is written
+
+    asyncio.run(die_after_the_250())
+    [row] = shop.outbox()
+    assert len(smtp.recorder.received) == 1 and row.lease_token is not None
+    clock.advance(minutes=2)  # the dead worker's lease ends
+
+    with smtp_server() as other:
+        deliver(shop.deliverer(SmtpTransport.from_url(other.url())))
+        assert other.recorder.received == []  # recorded as sent, not sent again
+
+    [issue] = shop.issues()
+    assert issue.status == "sent" and issue.sent_at == row.accepted_at and issue.subject == "Hello"
+    assert shop.outbox() == []
+    assert [(e["kind"], e.get("recovered")) for e in shop.timeline("email_")] == [("email_sent", True)]
+    [run] = shop.runs()
+    assert run.status == "completed"
 
 
 def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_holder(shop: Shop, clock: FakeClock) -> None:
@@ -91,7 +145,7 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_holder(shop: Shop
             clock.advance(minutes=6)  # the lease ends without being renewed (the worker hangs)
             await asyncio.to_thread(deliver, fresh)  # another worker takes the row and delivers it
             await stale.drain()  # the stale worker finally hears back and tries to record
-            await stale.transport.close()
+            await stale.close()
 
         asyncio.run(run())
         assert len(fast.recorder.received) == 1 and len(slow.recorder.received) == 1
@@ -121,7 +175,7 @@ def test_a_slow_smtp_server_does_not_hold_up_url_calls(shop: Shop, http_target: 
                 assert time.monotonic() - started < 0.8, "URL calls waited for the SMTP server"
             calls_done = time.monotonic() - started
             await deliverer.drain()
-            await deliverer.transport.close()
+            await deliverer.close()
             return calls_done
 
         asyncio.run(run())

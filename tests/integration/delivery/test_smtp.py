@@ -9,6 +9,7 @@ import random
 import ssl
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -260,6 +261,75 @@ def test_long_non_ascii_subjects_and_international_domains_are_encoded_properly(
     assert parsed["To"] == "anna@xn--e1afmkfd.xn--p1ai"
 
 
+def test_one_message_at_a_time_is_between_the_servers_acceptance_and_its_record() -> None:
+    """SPEC §12: a crash leaves at most one accepted message unrecorded, however many connections are busy."""
+    with smtp_server() as server:
+        transport = SmtpTransport.from_url(server.url(query="pool=4"))
+
+        async def run() -> tuple[int, int, list[str]]:
+            holding, release = asyncio.Event(), asyncio.Event()
+            recorded: list[str] = []
+
+            def record(address: str) -> Callable[[], Awaitable[None]]:
+                async def accepted() -> None:
+                    if not recorded:  # the first record is slow (a database busy for a while)
+                        holding.set()
+                        await release.wait()
+                    recorded.append(address)
+
+                return accepted
+
+            first = asyncio.create_task(transport.send(_message("a0@example.com"), record("a0@example.com")))  # type: ignore[arg-type]
+            await holding.wait()
+            others = [
+                asyncio.create_task(transport.send(_message(f"a{n}@example.com"), record(f"a{n}@example.com")))  # type: ignore[arg-type]
+                for n in range(1, 4)
+            ]
+            while len(server.recorder.rcpts) < 4:  # the others are under way on their own connections
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)  # time enough to reach their final dot
+            while_held = len(server.recorder.received)
+            release.set()
+            await asyncio.gather(first, *others)
+            await transport.close()
+            return while_held, len(server.recorder.received), recorded
+
+        while_held, received, recorded = asyncio.run(run())
+        assert (while_held, received) == (1, 4)
+        assert recorded == [r.recipients[0] for r in server.recorder.received]  # each recorded before the next went
+
+
+def test_a_message_the_server_is_slow_to_answer_holds_the_others_only_briefly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stepwise.delivery.smtp.HANDOVER_WAIT", 0.2)
+    with smtp_server(SmtpRecorder(slow={"slow@example.com": 3.0})) as server:
+        transport = SmtpTransport.from_url(server.url(query="pool=4"))
+        finished: dict[str, float] = {}
+
+        async def send(address: str) -> None:
+            await transport.send(_message(address))  # type: ignore[arg-type]
+            finished[address] = time.monotonic() - started
+
+        async def run() -> None:
+            slow = asyncio.create_task(send("slow@example.com"))
+            while not server.recorder.rcpts:
+                await asyncio.sleep(0.01)
+            await asyncio.gather(slow, *(send(f"a{n}@example.com") for n in range(3)))
+            await transport.close()
+
+        started = time.monotonic()
+        asyncio.run(run())
+    assert finished["slow@example.com"] >= 3.0
+    assert max(finished[f"a{n}@example.com"] for n in range(3)) < 1.5  # not the 3 s of the slow one
+
+
+def test_serial_handover_can_be_turned_off_in_the_url() -> None:
+    assert parse_url("smtp://relay.example").serial
+    assert not parse_url("smtp://relay.example?serial=0").serial
+    with smtp_server() as server:
+        _send(SmtpTransport.from_url(server.url(query="serial=0")), count=3)
+        assert len(server.recorder.received) == 3
+
+
 def _message(recipient: str = "anna@example.com") -> object:
     return build(
         issue_id="1" * 32,
@@ -386,7 +456,7 @@ def test_leases_outlive_a_delivery_waiting_for_the_send_rate(shop: Shop, clock: 
         await deliverer.run_once()
         after = {row.id: row.available_at for row in shop.outbox()}
         await deliverer.drain()
-        await deliverer.transport.close()
+        await deliverer.close()
         return [after[key] - before[key] for key in before.keys() & after.keys()]
 
     grown = asyncio.run(run())
