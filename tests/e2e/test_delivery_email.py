@@ -97,7 +97,13 @@ def test_a_subscriber_reads_opens_clicks_and_unsubscribes(api: Api, sink: SmtpSe
     assert "Hello Anna!" in html and text.startswith("Hello Anna, see http://stepwise.test/t/c/")
     [click] = re.findall(r'href="(http://stepwise\.test/t/c/[^"]+)"', html)
     [pixel] = re.findall(r'src="(http://stepwise\.test/t/o/[^"]+)"', html)
-    issue = api.client.get("/issues", params={"email": "anna@example.com"}).json()["items"][0]
+
+    # The server's 250 comes first; the issue is recorded as sent a moment later.
+    def sent_issue() -> dict[str, str] | None:
+        items = api.client.get("/issues", params={"email": "anna@example.com"}).json()["items"]
+        return items[0] if items and items[0]["status"] == "sent" else None
+
+    issue = eventually(sent_issue)
     assert message["Message-ID"] == issue["message_id"] == f"<{issue['id']}@stepwise.test>"
 
     with httpx.Client(follow_redirects=False, timeout=10) as browser:
