@@ -19,11 +19,20 @@ def wait_deadline(spec: d.TimeWait, arrived: datetime, timezone: str) -> datetim
 
 def step_deadline(sequence: SequenceInfo, step: int, arrived: datetime) -> tuple[datetime, int] | None:
     """Return (earliest deadline, 0-based variant index) of a 1-based step; ties go to the lower index."""
-    best: tuple[datetime, int] | None = None
+    due = due_wait(sequence, step, arrived)
+    return None if due is None else (due[0], due[1])
+
+
+def due_wait(sequence: SequenceInfo, step: int, arrived: datetime) -> tuple[datetime, int, d.TimeWait] | None:
+    """Return (earliest deadline, 0-based variant index, the wait itself) of a 1-based step.
+
+    Ties go to the lower variant, then to the wait written first.
+    """
+    best: tuple[datetime, int, d.TimeWait] | None = None
     for index, spec in sequence.time_waits[step - 1]:
         moment = wait_deadline(spec, arrived, sequence.timezone)
         if best is None or moment < best[0]:
-            best = (moment, index)
+            best = (moment, index, spec)
     return best
 
 

@@ -16,7 +16,7 @@ from typing import Any, assert_never
 from stepwise.domain import definition as d
 from stepwise.domain.instants import iso
 from stepwise.domain.paths import changed_paths, get_path, set_path, unset_path
-from stepwise.engine.deadlines import has_state_waits, step_deadline, wait_deadline
+from stepwise.engine.deadlines import due_wait, has_state_waits, step_deadline
 from stepwise.engine.matching import edge_matches, state_holds, template_event
 from stepwise.engine.model import (
     MAX_CHAIN,
@@ -312,24 +312,18 @@ class Processor:
 
     def _fire_deadline(self, run: Run, until: datetime) -> None:
         seq = self.sequences[run.sequence]
-        deadline = step_deadline(seq, run.step, run.step_entered_at)
+        deadline = due_wait(seq, run.step, run.step_entered_at)
         if deadline is None or deadline[0] > until:
             # The definition changed since the deadline was stored: follow the new one.
             run.wake_at = deadline[0] if deadline else None
             self._touch(run)
             return
-        moment, index = deadline
+        # The wait that is due, not merely the variant's first one: the timeline names the trigger.
+        moment, index, spec = deadline
         if not self._allow(seq.key, moment, {"pass": run.pass_no, "step": run.step}):
             run.wake_at = None  # the guard tripped; do not fire this deadline again and again
             self._touch(run)
             return
-        # The wait that is due, not merely the variant's first one: the timeline names the trigger.
-        spec = next(
-            s
-            for s in seq.definition.steps[run.step - 1].variants[index].when
-            if isinstance(s, d.TimePassed | d.Schedule)
-            and wait_deadline(s, run.step_entered_at, seq.timezone) == moment
-        )
         # S11: a deadline that passed while the run was held fires at the resume, not back in time.
         at = run.resumed_at if run.resumed_at is not None and run.resumed_at > moment else moment
         event = Event(kind=spec.event, payload={"deadline": moment.isoformat()}, source="engine", at=at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,8 +18,7 @@ def to_us(moment: datetime) -> int:
 
 def from_us(value: int) -> datetime:
     """Return the UTC datetime of microseconds since the epoch."""
-    seconds, micros = divmod(value, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+    return EPOCH + timedelta(microseconds=value)
 
 
 def opt_to_us(moment: datetime | None) -> int | None:
