@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.databases import admin_url
 from tests.support.process import env_for, run_cli, start_serve, stop
 from tests.support.server import free_port
 
@@ -51,7 +52,9 @@ def test_every_command_has_help() -> None:
         ["accounts", "create"],
         ["apply"],
         ["validate"],
+        ["import"],
         ["stats"],
+        ["bench"],
     ]:
         result = run_cli(*command, "--help", env=env)
         assert result.returncode == 0, (command, result.stderr)
@@ -124,3 +127,32 @@ def test_validate_reports_problems_with_paths_and_fails(tmp_path: Path, content:
     result = run_cli("validate", str(path), env=env_for("sqlite:///unused.db"))
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
+
+
+BENCH_FIGURES = [
+    "events_per_s",
+    "deadlines_per_s",
+    "emails_per_s",
+    "event_latency_p50_ms",
+    "event_latency_p99_ms",
+    "deadline_lateness_p99_ms",
+    "worker_peak_rss_mb",
+    "stats_ms",
+    "floor_writes_per_s",
+    "ratio_to_floor",
+]
+
+
+def test_bench_prints_every_figure_as_json(database_url: str) -> None:
+    """SPEC §12: a small run of the standard benchmark (the real figures come from full-size runs)."""
+    args = ["bench", "--subscribers", "200", "--waiting-runs", "2000", "--json"]
+    if database_url.startswith("postgresql"):  # bench makes and drops its own scratch database on the server
+        args += ["--database-url", admin_url().replace("+psycopg", ""), "--workers", "2"]
+    result = run_cli(*args, env=env_for("sqlite:///unused.db"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    assert sorted(summary) == sorted(BENCH_FIGURES)
+    assert all(isinstance(summary[k], int | float) and summary[k] > 0 for k in BENCH_FIGURES), summary
+    assert report["events"]["events_processed"] == 200 and report["deadlines"]["deadlines_fired"] == 200
+    assert report["emails"]["sent"] == 200 and report["stats"]["waiting_runs"] == 2000

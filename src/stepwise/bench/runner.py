@@ -57,7 +57,7 @@ def run(
         )
         report["deadline_lateness"]["waiting_runs"] = waiting_runs
     say("emails: messages handed to a local SMTP sink")
-    report["emails"] = _emails(database_url, min(subscribers, 5000))
+    report["emails"] = _emails(database_url, min(subscribers, 5000), workers)
     floor = report["floor"]["floor_events_per_s"]
     report["summary"] = {
         "events_per_s": events_per_s,
@@ -78,15 +78,23 @@ def run(
     return report
 
 
-def _emails(database_url: str | None, messages: int) -> dict[str, Any]:
-    """Emails handed to a local SMTP sink (aiosmtpd when installed, else a minimal one), by the delivery loop."""
+def _emails(database_url: str | None, messages: int, workers: int) -> dict[str, Any]:
+    """Emails handed to a local SMTP sink by the delivery loop of `workers` processes.
+
+    The headline figure uses the minimal sink, which costs little per message, as a local MTA does;
+    aiosmtpd (a Python server that needs about as much CPU per message as the sender, on the same
+    cores) is measured too when installed, for comparison.
+    """
     import asyncio
 
     from stepwise.delivery.benchmark import emails_per_second, smtp_sink
 
-    sink = "aiosmtpd" if importlib.util.find_spec("aiosmtpd") else "minimal"
-    with scratch_database(database_url) as url, smtp_sink(sink) as smtp_url:
-        result = asyncio.run(emails_per_second(url, smtp_url, count=messages))
-    result["sink"] = sink
-    result["emails_per_s"] = result.get("emails_per_second")
+    sinks = ["minimal"] + (["aiosmtpd"] if importlib.util.find_spec("aiosmtpd") else [])
+    figures: dict[str, dict[str, Any]] = {}
+    for sink in sinks:
+        with scratch_database(database_url) as url, smtp_sink(sink) as smtp_url:
+            figures[sink] = asyncio.run(emails_per_second(url, smtp_url, count=messages, workers=workers))
+    result = {**figures["minimal"], "sink": "minimal", "emails_per_s": figures["minimal"].get("emails_per_second")}
+    if "aiosmtpd" in figures:
+        result["emails_per_s_aiosmtpd"] = figures["aiosmtpd"].get("emails_per_second")
     return result
