@@ -172,7 +172,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("list_members", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_list_members_account_id_subscriber_id"), ["account_id", "subscriber_id"], unique=False
+            batch_op.f("ix_list_members_account_id_subscriber_id_list_id"),
+            ["account_id", "subscriber_id", "list_id"],
+            unique=False,
         )
 
     op.create_table(
@@ -351,7 +353,7 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("lists")
     with op.batch_alter_table("list_members", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_list_members_account_id_subscriber_id"))
+        batch_op.drop_index(batch_op.f("ix_list_members_account_id_subscriber_id_list_id"))
 
     op.drop_table("list_members")
     with op.batch_alter_table("issues", schema=None) as batch_op:
