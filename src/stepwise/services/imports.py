@@ -31,12 +31,18 @@ from stepwise.services.csvreader import CsvReader, FileProblem
 from stepwise.services.subscribers import Edit, apply_edits
 from stepwise.storage import imports as import_store
 from stepwise.storage import lists as list_store
+from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.codec import opt_from_us, to_us
 from stepwise.storage.database import Database
+from stepwise.storage.dialects import refresh_statistics
 from stepwise.storage.imports import ImportRow
 
 BATCH_ROWS = 2000  # rows per transaction: large enough to amortise statements, small enough to not block
+# PostgreSQL plans by statistics that a bulk load makes stale: refreshed while an import creates many
+# subscribers, and at its end (so that the next import, and the worker, find them by index).
+ANALYZE_EVERY = 100_000
+ANALYZE_AT_END = 10_000
 MAX_ERRORS = 1000  # row errors kept in the report; the `failed` count stays exact
 MAX_LIST_KEYS = 100  # list keys in one `lists` cell
 _REPORT = ("rows", "created", "updated", "unchanged", "failed")
@@ -194,6 +200,7 @@ class _Run:
         self.batch: dict[str, tuple[int, Email, Edit]] = {}  # by address key, in row order
         self.batch_errors: list[tuple[int, str]] = []
         self.events = False
+        self.unanalyzed = 0  # subscribers created since the planner's statistics were last refreshed
 
     def add(self, line: int, email: Email, edit: Edit) -> None:
         """Queue a row for the next batch (a repeat of an address in this batch fails at once)."""
@@ -222,7 +229,17 @@ class _Run:
                     raise
         self.seen.add([(email.key, line) for line, email, _ in items])
         self.errors += errors
+        self.unanalyzed += counts["created"] - self.counts["created"]
         self.counts = counts
+        if self.unanalyzed >= ANALYZE_EVERY:
+            self.refresh_statistics()
+
+    def refresh_statistics(self) -> None:
+        """Refresh the planner's statistics of the tables an import fills (PostgreSQL; SQLite needs none)."""
+        if self.unanalyzed and not self.db.is_sqlite:
+            with self.db.write() as conn:
+                refresh_statistics(conn, [t.subscribers, t.list_members])
+            self.unanalyzed = 0
 
     def _apply(
         self, conn: Connection, pending: list[tuple[int, Email, Edit]], row_errors: list[tuple[int, str]]
@@ -315,6 +332,8 @@ def run_import(
             _finish(db, run, "failed", end, note="the import stopped: an internal error occurred")
             raise
         _finish(db, run, "done", end)
+        if run.unanalyzed >= ANALYZE_AT_END:
+            run.refresh_statistics()
     finally:
         run.close()
     if run.events:

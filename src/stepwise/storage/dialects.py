@@ -157,3 +157,14 @@ def fast_delete(conn: Connection, table: Table, key: str, ids: Sequence[Any]) ->
         chunk = list(ids[start : start + 900])
         sql = f'DELETE FROM "{table.name}" WHERE "{key}" IN ({", ".join([mark] * len(chunk))})'
         conn.exec_driver_sql(sql, tuple(chunk))
+
+
+def refresh_statistics(conn: Connection, tables: Sequence[Table]) -> None:
+    """Let PostgreSQL's planner see the tables as they are now, after a bulk load changed them.
+
+    Without statistics (autovacuum off, or not yet run) the planner guesses, and a lookup of a batch's
+    rows can turn into a read of the whole account. SQLite needs nothing: its indexes are chosen
+    without statistics, and the schema leaves it one good choice.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))

@@ -369,3 +369,30 @@ def test_records_do_not_depend_on_where_chunks_end(content: str, chunk: int) -> 
             csvreader.CHUNK_BYTES = original
 
     assert records(chunk) == records(1 << 20)
+
+
+def test_a_large_import_refreshes_the_planners_statistics(
+    stepwise: Stepwise, account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL plans by statistics: after a bulk load they are refreshed, not left to autovacuum."""
+    monkeypatch.setattr(imports, "BATCH_ROWS", 10)
+    monkeypatch.setattr(imports, "ANALYZE_EVERY", 25)
+    monkeypatch.setattr(imports, "ANALYZE_AT_END", 5)
+    analyzed: list[list[str]] = []
+    refresh = imports.refresh_statistics
+    monkeypatch.setattr(imports, "refresh_statistics", lambda conn, tables: analyzed.append([t.name for t in tables]))
+
+    rows = "".join(f"user{n}@x.com,news\n" for n in range(65))
+    assert counts(run(stepwise, account_id, "email,lists\n" + rows)) == (65, 65, 0, 0, 0)
+    assert counts(run(stepwise, account_id, "email,lists\n" + rows)) == (65, 0, 0, 65, 0)  # nothing new: no refresh
+    expected = [] if stepwise.db.is_sqlite else [["subscribers", "list_members"]] * 3  # at 30, at 60, at the end
+    assert analyzed[: len(expected)] == expected and len(analyzed) == len(expected)
+
+    if not stepwise.db.is_sqlite:  # the statement itself runs, and the server records it
+        with stepwise.db.write() as conn:
+            refresh(conn, [imports.t.subscribers])
+        with stepwise.db.read() as conn:
+            [seen] = conn.exec_driver_sql(
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'subscribers'"
+            ).fetchall()
+        assert seen == (True,)
