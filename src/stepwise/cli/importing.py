@@ -38,7 +38,10 @@ def import_csv(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Import subscribers from a CSV file, showing progress, then print the report."""
+    """Import subscribers from a CSV file, showing progress, then print the report.
+
+    Exit status 0: the file was imported (failed rows are in the report); 1: it was refused as a whole.
+    """
     from stepwise.services.imports import ImportOptions, ImportRejected, run_import
 
     try:
