@@ -17,10 +17,11 @@ STATIC = Path(__file__).parent / "static"
 
 def install_ui(app: FastAPI, stepwise: Stepwise) -> None:
     """Mount the UI's pages and static files on the application."""
-    from stepwise.web import archive, auth, drafts, forms, imports, lists, sequences, subscribers
+    from stepwise.web import archive, auth, bulk, drafts, forms, imports, lists, sequences, subscribers
 
     secret = instance_secret(stepwise.db, stepwise.settings.secret_key)
     app.state.ui = Ui(stepwise=stepwise, env=make_environment(), signer=CookieSigner(secret))
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
-    for module in (auth, sequences, subscribers, lists, drafts, forms, imports, archive):
+    # bulk before subscribers: /subscribers/bulk-update must not be taken for a subscriber's address
+    for module in (auth, sequences, bulk, subscribers, lists, drafts, forms, imports, archive):
         app.include_router(module.router)

@@ -73,6 +73,7 @@ def test_every_page_renders_without_console_errors(ui: Browser) -> None:
         ("sequence-json", "/sequences/welcome/json", "Definition as JSON"),
         ("subscribers", "/subscribers", "Subscribers"),
         ("subscriber-profile", "/subscribers/anna@example.com", "anna@example.com"),
+        ("subscribers-bulk", "/subscribers/bulk-update", "Bulk edit"),
         ("lists", "/lists", "Lists"),
         ("list", "/lists/newsletter", "Newsletter"),
         ("drafts", "/drafts", "Drafts"),
@@ -159,6 +160,57 @@ def test_a_subscribers_data_lists_and_runs_are_managed_on_the_profile(ui: Browse
     expect(timeline).to_contain_text("subscriber added")
     expect(timeline).to_contain_text("list left")
     ui.shot("subscriber-after-edits")
+
+
+def test_a_bulk_edit_changes_the_chosen_subscribers_and_shows_problems_at_the_inputs(ui: Browser) -> None:
+    seed(ui, "anna@example.com", "boris@example.com", "vera@example.com")
+    stepwise = ui.server.stepwise
+    from stepwise.services import subscribers
+
+    edit_one(
+        stepwise.db,
+        ui.account_id,
+        "vera@example.com",
+        Edit(data={"base": {"city": "Omsk"}}),
+        source="api",
+        now=stepwise.clock(),
+        create=False,
+    )
+    ui.expect_invalid_form_answers()
+    ui.sign_in()
+    page = ui.page
+    ui.goto("/subscribers")
+    page.get_by_role("link", name="Bulk edit").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bulk edit")
+
+    # A broken predicate is shown at its input, and nothing changes.
+    page.get_by_label("Predicate (JSON)").fill('{"field": "base.city", "op": "equals", "value": "Kazan"}')
+    page.get_by_label("Set fields").fill("custom.segment = spring")
+    page.get_by_role("button", name="Apply to the chosen subscribers").click()
+    expect(page.locator("#bulk-where-error")).to_be_visible()
+    expect(page.get_by_label("Set fields")).to_have_value("custom.segment = spring")  # kept for correction
+    ui.shot("subscribers-bulk-errors")
+
+    page.get_by_label("Predicate (JSON)").fill('{"field": "base.city", "op": "eq", "value": "Kazan"}')
+    page.get_by_role("button", name="Apply to the chosen subscribers").click()
+    expect(page.locator(".flash.ok")).to_contain_text("2 subscribers matched; 2 changed")
+    page.get_by_role("button", name="Apply to the chosen subscribers").click()  # the form is empty again
+    expect(page.locator("#bulk-where-error")).to_be_visible()
+
+    page.get_by_label("these addresses").check()
+    page.get_by_label("Email addresses").fill("anna@example.com\nvera@example.com, nobody@example.com")
+    page.get_by_label("Set fields").fill("custom.segment = spring")
+    page.get_by_label("Remove fields").fill("base.city")
+    page.get_by_role("button", name="Apply to the chosen subscribers").click()
+    expect(page.locator(".flash.ok")).to_contain_text("2 subscribers matched; 2 changed")
+    data = {
+        n: subscribers.get(stepwise.db, ui.account_id, f"{n}@example.com")["data"] for n in ("anna", "boris", "vera")
+    }
+    assert data == {
+        "anna": {"base": {"firstName": "Anna"}, "custom": {"segment": "spring"}},
+        "boris": {"base": {"firstName": "Boris", "city": "Kazan"}, "custom": {"segment": "spring"}},
+        "vera": {"base": {"firstName": "Vera"}, "custom": {"segment": "spring"}},
+    }
 
 
 def test_a_form_is_defined_with_fields_lists_and_validation(ui: Browser) -> None:
