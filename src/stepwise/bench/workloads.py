@@ -166,8 +166,10 @@ def plant_runs(db: Database, scenario: Scenario, wake_at: list[float], *, step: 
 def worker_loop(database_url: str, batch_size: int, stop_when_idle: bool, seconds: float) -> dict[str, Any]:
     """One worker process: run the advancing loop; record commit times per subscriber; report peak RSS."""
     from stepwise.worker.advancing import Advancer
+    from stepwise.worker.runner import tune_garbage_collector
 
     stepwise = build(settings_for(database_url, batch_size), migrate=False)
+    tune_garbage_collector()  # as `stepwise worker` and `serve` do once they are built
     advancer = Advancer(stepwise.db, stepwise.catalog, lambda: datetime.now(UTC), batch_size=batch_size)
     events = transitions = idle = 0
     first = last = 0.0

@@ -99,6 +99,7 @@ def serve(
 
     from stepwise.api.app import create_app
     from stepwise.services.accounts import ensure_default_account
+    from stepwise.worker.runner import tune_garbage_collector
 
     settings = settings_with(database_url)
     if "base_url" not in settings.model_fields_set:
@@ -119,10 +120,12 @@ def serve(
         f"UI:  http://{host}:{port}/   API: http://{host}:{port}/api/v1  (docs at /api/v1/docs)", highlight=False
     )
     workers = None if no_worker else stepwise.worker()
+    application = create_app(stepwise)
     if workers:
+        tune_garbage_collector()
         workers.start()
     try:
-        uvicorn.run(create_app(stepwise), host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+        uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
     finally:
         if workers:
             workers.stop()
@@ -132,6 +135,8 @@ def serve(
 @app.command()
 def worker(database_url: DatabaseOption = None) -> None:
     """Run the processing loops only (events, deadlines, outbox). Run several against PostgreSQL."""
+    from stepwise.worker.runner import tune_garbage_collector
+
     settings = settings_with(database_url)
     _logging(settings.log_level)
     stepwise = open_app(settings)
@@ -144,6 +149,7 @@ def worker(database_url: DatabaseOption = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    tune_garbage_collector()
     workers.start()
     console.print(f"worker running on {stepwise.db.dialect}; Ctrl-C or SIGTERM to stop")
     while not stop.wait(0.5):

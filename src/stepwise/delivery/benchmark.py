@@ -185,9 +185,11 @@ async def _drain(database_url: str, smtp_url: str, batch_size: int, concurrency:
     from stepwise.bootstrap import build as build_app
     from stepwise.config import Settings
     from stepwise.worker.delivery import Deliverer
+    from stepwise.worker.runner import tune_garbage_collector
 
     settings = Settings(database_url=database_url, send_rate=UNLIMITED)
     app = build_app(settings, migrate=False)
+    tune_garbage_collector()  # as a worker process does
     transport = SmtpTransport.from_url(smtp_url + ("&" if "?" in smtp_url else "?") + f"pool={pool}", rate=UNLIMITED)
     deliverer = Deliverer(
         app.db, transport, app.signer, settings.base_url, app.clock, batch_size=batch_size, concurrency=concurrency

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -14,6 +15,20 @@ from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import MAX_RETRY_DELAY, Deliverer
 
 log = logging.getLogger("stepwise.worker")
+# A batch allocates many short-lived objects; with CPython's default threshold (700) the collector
+# runs many times per batch and walks every survivor each time. A higher first threshold lets a
+# batch's garbage go by reference counting, for a few MB of memory (bench: about +25% per worker).
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Collect cycles less often in a process that runs the worker loops (`serve`, `worker`; process-wide).
+
+    What exists by now (modules, definitions, the application) lives as long as the process: frozen,
+    the collector no longer walks it on every full collection.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
 
 
 class WorkerThreads:
