@@ -34,8 +34,9 @@ class Advancer:
         if not self._has_work(now):
             return BatchResult()
         with self.db.write() as conn:
-            # More candidates than a batch, so that parallel workers can each lock a different batch.
-            reach = self.batch_size * 4
+            # More candidates than a batch, so that parallel workers can each lock a different batch
+            # (PostgreSQL); SQLite has one writer at a time, nobody else holds a candidate.
+            reach = self.batch_size if self.db.is_sqlite else self.batch_size * 4
             candidates = inbox_store.pending_subscribers(conn, reach)
             due = run_store.due_subscribers(conn, to_us(now), reach)
             # Alternate the two sources so that a flood of events cannot starve due deadlines.
