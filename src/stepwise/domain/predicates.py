@@ -157,7 +157,12 @@ Predicate = Annotated[
     | Annotated[AnyOf, Tag("#any")]
     | Annotated[NotOf, Tag("#not")]
     | Annotated[Comparison, Tag("#compare")],
-    Discriminator(_kind),
+    Discriminator(
+        _kind,
+        custom_error_type="predicate",
+        custom_error_message='a predicate is an object: {"all": [...]}, {"any": [...]}, {"not": ...} '
+        'or {"field": ..., "op": ..., "value": ...}',
+    ),
 ]
 
 AllOf.model_rebuild()
