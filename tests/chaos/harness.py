@@ -17,7 +17,7 @@ from typing import IO, Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.support.process import STEPWISE
+from tests.support.process import STEPWISE, terminate
 from tests.support.server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,12 +75,7 @@ def smtp_sink(directory: Path, *, hold_prefix: str | None = None) -> Iterator[Si
         wait_for_port(sink.port, process, "the SMTP sink")
         yield sink
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        terminate(process, grace=10)
 
 
 def wait_for_port(port: int, process: subprocess.Popen[Any], what: str, timeout: float = 30) -> None:
@@ -113,12 +108,7 @@ def api_server(env: dict[str, str], logs: Path) -> Iterator[str]:
             wait_for_port(port, process, "stepwise serve", timeout=120)
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            terminate(process)
 
 
 @dataclass
@@ -400,3 +390,14 @@ def onboarding(wait: str = "1s", *, welcome: bool = True) -> dict[str, Any]:
             }
         },
     }
+
+
+def assert_everyone_completed(stats: dict[str, Any], subscribers: int, figures: str) -> None:
+    """The two-step chaos sequence's statistics once every subscriber went through it (SPEC §7)."""
+    fired = [variant["fired"] for step in stats["steps"] for variant in step["variants"]]
+    assert (stats["entered"], stats["completed"], stats["on_steps"], fired) == (
+        subscribers,
+        subscribers,
+        0,
+        [subscribers, subscribers],
+    ), f"{figures}\nstats: {stats}"

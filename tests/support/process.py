@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -59,13 +60,18 @@ def start_serve(port: int, env: dict[str, str], *extra: str, cwd: Path | None = 
     raise RuntimeError("stepwise serve did not become healthy")
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    """Terminate gracefully and return the output."""
+def terminate(process: subprocess.Popen[Any], grace: float = 20) -> None:
+    """Ask a process to stop (SIGTERM); kill it if it has not stopped within `grace` seconds."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(20)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Terminate gracefully and return the output."""
+    terminate(process)
     return process.stdout.read() if process.stdout else ""

@@ -328,18 +328,20 @@ class SmtpTransport:
         if client.protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("the server closed the connection before the data")
         client.protocol.write(_data_block(message.raw))  # everything but the final dot: nothing is handed over yet
-        lock = handover.lock
+        await self._hand_over(conn, handover)
+
+    async def _hand_over(self, conn: _Connection, handover: _Handover) -> None:
+        """Send the final dot; on the 250, await the caller's record before the next message's dot."""
+        client, lock = conn.client, handover.lock
         if lock is not None:
             await lock.acquire()
         try:
             reply_soon = asyncio.ensure_future(client.execute_command(b".", timeout=None))
             try:
-                if lock is not None:
-                    await asyncio.wait({reply_soon}, timeout=HANDOVER_WAIT)
-                    if not reply_soon.done():  # slow with this message: let the others go on
-                        log.info("the SMTP server takes over %gs to answer a message; others go on", HANDOVER_WAIT)
-                        lock.release()
-                        lock = None
+                if lock is not None and not (await asyncio.wait({reply_soon}, timeout=HANDOVER_WAIT))[0]:
+                    log.info("the SMTP server takes over %gs to answer a message; others go on", HANDOVER_WAIT)
+                    lock.release()
+                    lock = None
                 reply = await reply_soon
             except BaseException:
                 reply_soon.cancel()

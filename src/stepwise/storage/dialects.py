@@ -79,6 +79,21 @@ def raw_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tup
         cursor.close()
 
 
+def rows_in(conn: Connection, sql: str, ids: Sequence[Any], *, before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run a raw_rows read for many ids, IN_CHUNK at a time; return the rows of every chunk.
+
+    `sql` writes `{ids}` where the IN list goes; `before` are the parameters written ahead of it.
+    """
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        found += raw_rows(conn, sql.format(ids=marks(len(chunk))), [*before, *chunk])
+    return found
+
+
+IN_CHUNK = 900  # parameters in one IN list: under SQLite's limit of 999 with room for a few others
+
+
 def marks(count: int) -> str:
     """`?, ?, …` for an IN list of `count` parameters."""
     return ", ".join(["?"] * count)
@@ -89,28 +104,33 @@ def _placeholder(conn: Connection) -> str:
 
 
 def fast_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows through the driver's executemany (no per-row statement processing).
+    """Insert many rows (all with the same keys) with insert_tuples."""
+    if rows:
+        columns = list(rows[0])
+        insert_tuples(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
 
-    The hot paths write thousands of rows per batch; SQLAlchemy's per-parameter processing costs more
-    than the database does there. Rows must all have the same keys.
+
+def insert_tuples(conn: Connection, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]) -> None:
+    """Insert many rows, given as tuples in `columns` order, without per-row statement processing.
+
+    The hot paths write thousands of rows per batch (an import, a million); SQLAlchemy's per-parameter
+    processing costs more than the database does there. PostgreSQL gets COPY, several times faster than
+    executemany (one round trip, no per-row parse); SQLite the driver's executemany.
     """
-    if not rows:
+    if not values:
         return
-    columns = list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
     if conn.dialect.name == "postgresql":
-        # COPY is several times faster than executemany on PostgreSQL (one round trip, no per-row parse).
         cursor = conn.connection.cursor()
         try:
             with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(tuple(row[c] for c in columns))
+                for row in values:
+                    copy.write_row(row)
         finally:
             cursor.close()
         return
-    marks = ", ".join(["?"] * len(columns))
-    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
-    conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks(len(columns))})'
+    conn.exec_driver_sql(sql, list(values))
 
 
 def fast_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -153,8 +173,8 @@ def _update_from_values(
 def fast_delete(conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
     """Delete rows by key, in chunks that stay under every driver's parameter limit."""
     mark = _placeholder(conn)
-    for start in range(0, len(ids), 900):
-        chunk = list(ids[start : start + 900])
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = list(ids[start : start + IN_CHUNK])
         sql = f'DELETE FROM "{table.name}" WHERE "{key}" IN ({", ".join([mark] * len(chunk))})'
         conn.exec_driver_sql(sql, tuple(chunk))
 

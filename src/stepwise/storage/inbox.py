@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
-from stepwise.storage.dialects import fast_delete, fast_insert, marks, raw_rows
+from stepwise.storage.dialects import fast_delete, fast_insert, rows_in
 from stepwise.storage.notify import WORK, notify
 
 # Called with the number of events each add() queued (the process's metrics count accepted events).
@@ -48,16 +48,12 @@ def pending_subscribers(conn: Connection, limit: int) -> list[int]:
 def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, list[InboxRow]]:
     """Return pending events of these subscribers in acceptance order."""
     found: dict[int, list[InboxRow]] = defaultdict(list)
-    for start in range(0, len(subscriber_ids), 900):
-        chunk = subscriber_ids[start : start + 900]
-        rows = raw_rows(
-            conn,
-            "SELECT id, account_id, subscriber_id, kind, payload, source, occurred_at, accepted_at FROM inbox "
-            f"WHERE subscriber_id IN ({marks(len(chunk))}) ORDER BY id",
-            chunk,
-        )
-        for r in rows:
-            found[r[2]].append(InboxRow(r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7]))
+    sql = (
+        "SELECT id, account_id, subscriber_id, kind, payload, source, occurred_at, accepted_at FROM inbox "
+        "WHERE subscriber_id IN ({ids}) ORDER BY id"
+    )
+    for r in rows_in(conn, sql, subscriber_ids):
+        found[r[2]].append(InboxRow(r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7]))
     for events in found.values():
         events.sort(key=lambda e: e.id)
     return found

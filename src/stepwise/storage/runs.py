@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select, update
 
 from stepwise.storage import schema as t
-from stepwise.storage.dialects import fast_insert, fast_update, marks, raw_rows
+from stepwise.storage.dialects import fast_insert, fast_update, rows_in
 from stepwise.storage.notify import WORK, notify
 
 OPEN = ("active", "paused")
@@ -62,32 +62,24 @@ def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
     """Return the active-or-paused runs of these subscribers."""
     found: dict[int, list[RunRow]] = defaultdict(list)
     names = ", ".join(c.name for c in _COLS)
-    for start in range(0, len(subscriber_ids), 900):
-        chunk = subscriber_ids[start : start + 900]
-        rows = raw_rows(
-            conn,
-            f"SELECT {names} FROM runs WHERE account_id = ? AND subscriber_id IN ({marks(len(chunk))}) "
-            "AND status IN ('active', 'paused')",
-            [account_id, *chunk],
-        )
-        for r in rows:
-            found[r[3]].append(_row(r))
+    sql = (
+        f"SELECT {names} FROM runs WHERE account_id = ? AND subscriber_id IN ({{ids}}) "
+        "AND status IN ('active', 'paused')"
+    )
+    for r in rows_in(conn, sql, subscriber_ids, before=[account_id]):
+        found[r[3]].append(_row(r))
     return found
 
 
 def passes(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, dict[int, int]]:
     """Return {subscriber: {sequence id: highest pass number}}."""
     found: dict[int, dict[int, int]] = defaultdict(dict)
-    for start in range(0, len(subscriber_ids), 900):
-        chunk = subscriber_ids[start : start + 900]
-        rows = raw_rows(
-            conn,
-            "SELECT subscriber_id, sequence_id, MAX(pass_no) FROM runs "
-            f"WHERE account_id = ? AND subscriber_id IN ({marks(len(chunk))}) GROUP BY subscriber_id, sequence_id",
-            [account_id, *chunk],
-        )
-        for sid, seq_id, top in rows:
-            found[sid][seq_id] = int(top)
+    sql = (
+        "SELECT subscriber_id, sequence_id, MAX(pass_no) FROM runs "
+        "WHERE account_id = ? AND subscriber_id IN ({ids}) GROUP BY subscriber_id, sequence_id"
+    )
+    for sid, seq_id, top in rows_in(conn, sql, subscriber_ids, before=[account_id]):
+        found[sid][seq_id] = int(top)
     return found
 
 

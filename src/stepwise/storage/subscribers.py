@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
-from stepwise.storage.dialects import fast_insert, fast_update, marks, raw_rows
+from stepwise.storage.dialects import fast_update, insert_tuples, rows_in
 
 
 @dataclass(slots=True)
@@ -80,17 +80,11 @@ def find_many(conn: Connection, account_id: int, email_keys: Sequence[str]) -> d
 
 
 def by_ids(conn: Connection, ids: Sequence[int]) -> list[SubscriberRow]:
-    found: list[SubscriberRow] = []
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        rows = raw_rows(
-            conn,
-            "SELECT id, account_id, email, email_key, status, data, created_at, updated_at FROM subscribers "
-            f"WHERE id IN ({marks(len(chunk))})",
-            chunk,
-        )
-        found.extend(_row(r) for r in rows)
-    return found
+    sql = (
+        "SELECT id, account_id, email, email_key, status, data, created_at, updated_at FROM subscribers "
+        "WHERE id IN ({ids})"
+    )
+    return [_row(r) for r in rows_in(conn, sql, ids)]
 
 
 def insert_one(
@@ -181,16 +175,12 @@ def page(
 def list_keys(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
     """Return the keys of the lists each subscriber belongs to."""
     found: dict[int, set[str]] = defaultdict(set)
-    for start in range(0, len(subscriber_ids), 900):
-        chunk = subscriber_ids[start : start + 900]
-        rows = raw_rows(
-            conn,
-            "SELECT m.subscriber_id, l.key FROM list_members m JOIN lists l ON l.id = m.list_id "
-            f"WHERE m.account_id = ? AND m.subscriber_id IN ({marks(len(chunk))})",
-            [account_id, *chunk],
-        )
-        for sid, key in rows:
-            found[sid].add(key)
+    sql = (
+        "SELECT m.subscriber_id, l.key FROM list_members m JOIN lists l ON l.id = m.list_id "
+        "WHERE m.account_id = ? AND m.subscriber_id IN ({ids})"
+    )
+    for sid, key in rows_in(conn, sql, subscriber_ids, before=[account_id]):
+        found[sid].add(key)
     return found
 
 
@@ -229,17 +219,12 @@ def _key_in(conn: Connection, email_keys: Sequence[str]) -> ColumnElement[bool]:
 
 
 def insert_many(conn: Connection, rows: Sequence[SubscriberRow], *, returning: bool) -> dict[str, int]:
-    """Insert new subscribers with one executemany; with `returning`, map their address keys to ids."""
+    """Insert new subscribers in one statement; with `returning`, map their address keys to ids."""
     if not rows:
         return {}
     columns = ("account_id", "email", "email_key", "status", "data", "created_at", "updated_at")
     values = [(r.account_id, r.email, r.email_key, r.status, dumps(r.data), r.created_at, r.updated_at) for r in rows]
-    if conn.dialect.name == "postgresql":
-        fast_insert(conn, t.subscribers, [dict(zip(columns, row, strict=True)) for row in values])  # COPY
-    else:
-        # Straight to the driver's executemany with tuples: an import writes a million of these rows.
-        marks = ", ".join(["?"] * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO subscribers ({', '.join(columns)}) VALUES ({marks})", values)
+    insert_tuples(conn, t.subscribers, columns, values)
     if not returning:
         return {}
     found = conn.execute(

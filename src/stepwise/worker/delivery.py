@@ -20,10 +20,10 @@ import asyncio
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
@@ -53,6 +53,7 @@ from stepwise.storage.drafts import DraftRow
 from stepwise.storage.outbox import OutboxRow
 
 log = logging.getLogger("stepwise.delivery")
+_T = TypeVar("_T")
 # Longer than any one attempt (an SMTP message has 30 s, a URL call 10 s) and renewed at half-time while an
 # attempt runs; short enough that the rows of a worker killed mid-send are retried within a minute.
 LEASE = timedelta(minutes=1)
@@ -390,18 +391,13 @@ class Deliverer:
         return Result(item)
 
     async def _mark_accepted(self, row: OutboxRow) -> None:
-        """Write that the server accepted the row's message, retrying until the database answers."""
-
-        assert self._acceptance is not None
-        delay = 0.2
-        while True:
-            try:
-                kept = await self._acceptance.record(row.id, row.lease_token, to_us(self.clock()))
-                break
-            except Exception:  # the database is away: without this fact a crash would send the message again
-                log.exception("recording an accepted message failed; retrying")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+        """Write that the server accepted the row's message (without it a crash would send it again)."""
+        acceptance = self._acceptance
+        assert acceptance is not None
+        kept = await _until_written(
+            lambda: acceptance.record(row.id, row.lease_token, to_us(self.clock())),
+            "recording an accepted message failed",
+        )
         if not kept:
             log.warning("lease of outbox row %s was lost before its acceptance was recorded", row.id)
 
@@ -428,15 +424,8 @@ class Deliverer:
     # -- recording (one transaction per group of results) ---------------------------------------
 
     async def _record_with_retry(self, results: Sequence[Result]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await asyncio.to_thread(self._record, results)
-                return
-            except Exception:  # the database is away: the facts must still be written (S14)
-                log.exception("recording deliveries failed; retrying")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+        # The facts must be written (S14), whatever the database's outage.
+        await _until_written(lambda: asyncio.to_thread(self._record, results), "recording deliveries failed")
 
     def _record(self, results: Sequence[Result]) -> None:
         now = self.clock()
@@ -543,6 +532,18 @@ class Deliverer:
                 "links": dumps(item.links) if item.links else None,
             }
         return sent
+
+
+async def _until_written(write: Callable[[], Awaitable[_T]], failure: str) -> _T:
+    """Await `write` until it succeeds, backing off to MAX_RETRY_DELAY while the database is away."""
+    delay = 0.2
+    while True:
+        try:
+            return await write()
+        except Exception:
+            log.exception("%s; retrying", failure)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
 _Outcome = tuple[str, dict[str, Any], dict[str, Any] | None]  # timeline kind, its detail, the issue's new values
