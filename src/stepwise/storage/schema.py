@@ -311,3 +311,33 @@ imports = Table(
     Column("finished_at", Micros),
     Index(None, "account_id", "id"),
 )
+
+# Server-side UI sessions: the browser holds a random id, the database only its SHA-256, so reading
+# the database gives no way to sign in. Deleted at sign-out; all of an account's go on key rotation.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("key_id", BigInteger),  # the API key signed in with (or NULL once users exist)
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Micros, nullable=False),
+    Column("expires_at", Micros, nullable=False),
+    Index(None, "account_id"),
+)
+
+# Rows, definitions and events the worker could not handle: set aside with their error so that
+# everything else goes on (poison isolation). `kind` says what was set aside, `ref` which one.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # event | sequence | outbox | subscriber
+    Column("ref", String(200), nullable=False),
+    Column("subscriber_id", BigInteger),
+    Column("error", Text, nullable=False),
+    Column("payload", Text),
+    Column("created_at", Micros, nullable=False),
+    Index(None, "account_id", "id"),
+)
