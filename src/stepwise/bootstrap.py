@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from stepwise.clock import Clock, system_clock
 from stepwise.config import Settings
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import CaptureTransport, Transport
 from stepwise.delivery.webhooks import UrlCaller
 from stepwise.metrics import observe_accepted, observe_batch, observe_delivery
-from stepwise.services.accounts import instance_secret
-from stepwise.services.catalog import SequenceCatalog
+from stepwise.services.advancing_store import DatabaseAdvanceStore
+from stepwise.services.context import Context
+from stepwise.services.delivery_store import DatabaseDeliveryStore
+from stepwise.services.secret import instance_secret
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import migrate as migrations
 from stepwise.storage.database import Database
+from stepwise.storage.notify import DELIVERY, WORK, Listener
 from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import Deliverer
 from stepwise.worker.runner import WorkerThreads
 
 
-@dataclass
-class Stepwise:
-    """Everything a process needs, wired once."""
-
-    settings: Settings
-    db: Database
-    signer: TokenSigner
-    clock: Clock = system_clock
-    catalog: SequenceCatalog = field(default_factory=SequenceCatalog)
+class Stepwise(Context):
+    """Everything a process needs, wired once: the context plus the worker loops and the transport."""
 
     def transport(self) -> Transport:
         """The email transport: SMTP when configured, else the capture mailbox."""
@@ -40,9 +34,11 @@ class Stepwise:
 
     def worker(self) -> WorkerThreads:
         """The advancing and delivery loops of this process (not started)."""
-        advancer = Advancer(self.db, self.catalog, self.clock, batch_size=self.settings.batch_size)
+        advancer = Advancer(
+            DatabaseAdvanceStore(self.db, self.catalog), self.clock, batch_size=self.settings.batch_size
+        )
         deliverer = Deliverer(
-            self.db,
+            DatabaseDeliveryStore(self.db),
             self.transport(),
             self.signer,
             self.settings.base_url,
@@ -54,15 +50,14 @@ class Stepwise:
             advancer,
             deliverer,
             self.db.wakeup,
+            self.db.delivery_wakeup,
             poll_interval=self.settings.poll_interval,
             on_batch=lambda r: observe_batch(r.events, r.transitions, r.commands),
         )
         if not self.db.is_sqlite:
-            threads.listen(self.settings.database_url)
+            notified = {WORK: threads.wakeup.set, DELIVERY: threads.delivery_wakeup.set}
+            threads.listen(Listener(self.settings.database_url, notified))
         return threads
-
-    def close(self) -> None:
-        self.db.dispose()
 
 
 def build(settings: Settings | None = None, *, clock: Clock = system_clock, migrate: bool = True) -> Stepwise:
@@ -71,7 +66,7 @@ def build(settings: Settings | None = None, *, clock: Clock = system_clock, migr
     db = Database(settings.database_url)
     if migrate:
         migrations.upgrade(db)
-    signer = TokenSigner(instance_secret(db, settings.secret_key))
+    secret = instance_secret(db, settings.secret_key, settings.secret_file)
     if observe_accepted not in inbox_store.ADDED:
         inbox_store.ADDED.append(observe_accepted)
-    return Stepwise(settings=settings, db=db, signer=signer, clock=clock)
+    return Stepwise(settings=settings, db=db, signer=TokenSigner(secret), clock=clock, secret=secret)

@@ -49,6 +49,11 @@ class TooLarge(AppError):
     code = "too_large"
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unauthorized(AppError):
     status = 401
     code = "unauthorized"
@@ -57,6 +62,13 @@ class Unauthorized(AppError):
 class RateLimited(AppError):
     status = 429
     code = "rate_limited"
+
+
+class UnreadableRow(ValueError):
+    """A stored row that cannot be decoded (written behind the application's back, or damaged).
+
+    Not an AppError: the worker sets such rows aside; the API answers 409 `unreadable`.
+    """
 
 
 def from_invalid(error: Invalid) -> Unprocessable:

@@ -6,13 +6,10 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from stepwise.storage import inbox as inbox_store
-from stepwise.storage import outbox as outbox_store
-from stepwise.storage import runs as run_store
-from stepwise.storage.codec import to_us
+from stepwise.services.backlog import backlog
 
 if TYPE_CHECKING:
-    from stepwise.bootstrap import Stepwise
+    from stepwise.services.context import Context
 
 REGISTRY = CollectorRegistry()
 EVENTS_PROCESSED = Counter("stepwise_events_processed", "Accepted events the engine processed", registry=REGISTRY)
@@ -25,16 +22,22 @@ OUTBOX_DEPTH = Gauge("stepwise_outbox_depth", "Emails and URL calls waiting for 
 OVERDUE = Gauge(
     "stepwise_oldest_overdue_deadline_seconds", "Age of the most overdue deadline (0 when none)", registry=REGISTRY
 )
+QUARANTINED = Gauge(
+    "stepwise_quarantined_items",
+    "Events, sequences, outbox rows and subscribers the worker set aside (all accounts; until dismissed)",
+    ["kind"],
+    registry=REGISTRY,
+)
 
 
-def render_metrics(stepwise: Stepwise) -> bytes:
+def render_metrics(context: Context) -> bytes:
     """Refresh the database gauges and return the Prometheus exposition text."""
-    now = stepwise.clock()
-    with stepwise.db.read() as conn:
-        INBOX_DEPTH.set(inbox_store.depth(conn))
-        OUTBOX_DEPTH.set(outbox_store.depth(conn))
-        oldest = run_store.oldest_due(conn, to_us(now))
-    OVERDUE.set(0 if oldest is None else max(0.0, (to_us(now) - oldest) / 1e6))
+    waiting = backlog(context)
+    INBOX_DEPTH.set(waiting.events)
+    OUTBOX_DEPTH.set(waiting.outbox)
+    for kind, count in waiting.quarantined.items():
+        QUARANTINED.labels(kind=kind).set(count)
+    OVERDUE.set(waiting.overdue_seconds)
     return generate_latest(REGISTRY)
 
 

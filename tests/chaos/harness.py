@@ -281,7 +281,7 @@ class Shop:
         csv = "email,base.firstName\n" + "".join(f"{e},{names.get(e, 'Reader')}\n" for e in emails)
         options = ImportOptions(list_key=None, update_existing=True, trigger_events=True)
         report = run_import(self.app.db, self.account_id, io.BytesIO(csv.encode()), options, self.app.clock())
-        assert report["created"] == len(emails), report
+        assert report.created == len(emails), report
 
     def stats(self, sequence: str) -> dict[str, Any]:
         """Return the SPEC §7 statistics of a sequence."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from tests.chaos.conftest import PrivatePostgres
 from tests.chaos.harness import Fleet, Probe, Shop, api_server, assert_everyone_completed, audit, onboarding
 from tests.chaos.harness import smtp_sink as start_sink
+from tests.support.clock import FakeClock
 from tests.support.process import env_for
 from tests.support.waiting import eventually
 
@@ -34,6 +36,7 @@ WORKERS = 2
 SEND_RATE = 40  # emails per second per worker: the run lasts long enough for three restarts
 OUTAGES = (1.0, 3.0, 6.0)  # seconds the server stays down
 RESUME_LIMIT = 5.0
+RETRY_ATTEMPTS = 100  # turns of the delivery loop after the restart (one waits up to 0.05 s for a running send)
 ACCOUNT = "chaos"
 
 
@@ -43,6 +46,25 @@ def _database_on(server: PrivatePostgres) -> str:
         conn.execute(text('CREATE DATABASE "stepwise"'))
     admin.dispose()
     return server.url.rsplit("/", 1)[0] + "/stepwise"
+
+
+def _log_reclaims(probe: Probe) -> None:
+    """Log every outbox row claimed again without an error recorded in between: its lease ran out.
+
+    A claim adds 1 to `attempts` and handing a claim back subtracts it, so a row claimed a second
+    time with no `last_error` (no failed attempt rescheduled it) was held by a lease nobody renewed
+    or released: dropped by its worker, and taken over only because the lease ended.
+    """
+    probe.execute("CREATE TABLE chaos_reclaims (row_id bigint NOT NULL, attempts integer NOT NULL)")
+    probe.execute(
+        "CREATE FUNCTION chaos_log_reclaim() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN INSERT INTO chaos_reclaims VALUES (NEW.id, NEW.attempts); RETURN NEW; END $$"
+    )
+    probe.execute(
+        "CREATE TRIGGER chaos_log_reclaim AFTER UPDATE OF attempts ON outbox FOR EACH ROW"
+        " WHEN (NEW.attempts > OLD.attempts AND NEW.attempts > 1 AND NEW.last_error IS NULL)"
+        " EXECUTE FUNCTION chaos_log_reclaim()"
+    )
 
 
 def _progresses(probe: Probe, by: int) -> None:
@@ -81,6 +103,7 @@ def test_three_postgresql_restarts_lose_nothing_send_nothing_twice_and_processin
     env = env_for(database_url, STEPWISE_SEND_RATE=str(SEND_RATE), STEPWISE_POLL_INTERVAL="0.1")
     shop = Shop(database_url, ACCOUNT, onboarding(wait="2s"), tmp_path)
     probe = Probe(database_url)
+    _log_reclaims(probe)
     subscribers = SUBSCRIBERS + len(OUTAGES)  # one more is created through the API after each restart
     total_progress = 3 * subscribers  # two emails and one completed run each
 
@@ -113,7 +136,8 @@ def test_three_postgresql_restarts_lose_nothing_send_nothing_twice_and_processin
                 assert created.status_code == 201, created.text
                 assert fleet.exited() == [], f"workers died in restart {number}: {fleet.exited()}\n{fleet.tails()}"
 
-            # Far less than the 5-minute delivery lease: rows a worker leased and then dropped fail the test.
+            # Bounded only so that a hang fails; rows a worker leased and then dropped are caught by the
+            # reclaim log below, not by this wait (they would be back within the 1-minute lease anyway).
             eventually(
                 lambda: (
                     probe.value("SELECT count(*) FROM runs WHERE status = 'completed'") == subscribers
@@ -130,6 +154,7 @@ def test_three_postgresql_restarts_lose_nothing_send_nothing_twice_and_processin
             api.close()
         elapsed = time.monotonic() - started
         result = audit(probe, sink)
+        reclaimed = probe.rows("SELECT row_id, attempts FROM chaos_reclaims ORDER BY row_id")
     stats = shop.stats("onboarding")  # through the in-process pool, which also lived through the restarts
     shop.close()
     probe.dispose()
@@ -141,11 +166,14 @@ def test_three_postgresql_restarts_lose_nothing_send_nothing_twice_and_processin
         f"{', '.join(f'{r:.2f}s' for r in resumes)}; API healthy after {', '.join(f'{h:.2f}s' for h in healths)} | "
         f"emails expected {expected}, received {result.received}, duplicates {result.duplicates}, "
         f"lost {len(result.lost)}, unexpected {len(result.unexpected)}, "
-        f"duplicate issue rows {result.duplicate_issue_rows}"
+        f"duplicate issue rows {result.duplicate_issue_rows}, rows taken over after their lease ran out "
+        f"{len(reclaimed)}"
     )
     print("\n" + figures)
 
     assert all(r < RESUME_LIMIT for r in resumes), figures
+    # Rows claimed when a restart cut the claim off go back when the database answers, not when the lease ends.
+    assert reclaimed == [], f"{figures}\nrows (id, attempts) taken over after a lease ran out: {reclaimed[:10]}"
     assert result.lost == [], f"{figures}\nlost: {result.lost[:10]}"
     assert result.duplicates == 0, f"{figures}\nduplicated: {list(result.duplicated())[:10]}"
     assert result.unexpected == [], figures
@@ -160,8 +188,14 @@ def test_three_postgresql_restarts_lose_nothing_send_nothing_twice_and_processin
 def test_rows_claimed_just_before_the_database_went_away_are_sent_when_it_returns_not_after_the_lease(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
-    """Restart between a committed claim and the read that prepares its rows (rare in the run above)."""
+    """Restart between a committed claim and the read that prepares its rows (rare in the run above).
+
+    The deliverer's clock is frozen, so in its view the claim's lease (LEASE, 1 minute) never runs
+    out: the row can only come back because the deliverer handed it back once the database answered.
+    """
     from stepwise.delivery.smtp import SmtpTransport
+    from stepwise.services.advancing_store import DatabaseAdvanceStore
+    from stepwise.services.delivery_store import DatabaseDeliveryStore
     from stepwise.worker.advancing import Advancer
     from stepwise.worker.delivery import Deliverer
 
@@ -169,43 +203,63 @@ def test_rows_claimed_just_before_the_database_went_away_are_sent_when_it_return
     shop = Shop(database_url, ACCOUNT, onboarding(wait="1h"), tmp_path)
     shop.import_subscribers(["anna@example.com"])
     app = shop.app
-    assert Advancer(app.db, app.catalog, app.clock).run_once().commands == 1  # the welcome email, in the outbox
+    assert (
+        Advancer(DatabaseAdvanceStore(app.db, app.catalog), app.clock).run_once().commands == 1
+    )  # the welcome email, in the outbox
+    clock = FakeClock(app.clock())  # never advanced: no lease of this deliverer ever runs out
 
-    class CutOff(Deliverer):
-        """Stops the server after the claim committed and before its rows are prepared, once."""
+    @dataclass
+    class CutOff(DatabaseDeliveryStore):
+        """Stops the server after the claim committed and before the read that prepares its rows, once."""
 
-        cut = False
+        cut: bool = False
+        events: list[str] = field(default_factory=list)
 
-        def _prepare(self, rows: Any, now: Any) -> Any:
+        def claim(self, now_us: int, token: str, room: Any, lease_us: int) -> Any:
+            rows = super().claim(now_us, token, room, lease_us)
+            self.events.append(f"claimed {len(rows)}")
+            return rows
+
+        def inputs(self, rows: Any) -> Any:
             if not self.cut:
                 self.cut = True
                 private_postgres.stop("fast")
-            return super()._prepare(rows, now)
+            return super().inputs(rows)
 
+        def release(self, abandoned: Any, now_us: int) -> None:
+            super().release(abandoned, now_us)
+            self.events.append(f"released {len(abandoned)}")
+
+    store = CutOff(app.db)
     with start_sink(tmp_path / "sink") as sink:
-        deliverer = CutOff(app.db, SmtpTransport.from_url(sink.url("w1")), app.signer, "http://x.test", app.clock)
+        deliverer = Deliverer(store, SmtpTransport.from_url(sink.url("w1")), app.signer, "http://x.test", clock)
 
-        async def run() -> float:
+        async def run() -> int:
             with pytest.raises(DBAPIError):
                 await deliverer.run_once()
+            assert store.events == ["claimed 1"], store.events
             private_postgres.start()
-            back = time.monotonic()
-            while not sink.receipts():
-                assert time.monotonic() - back < 30, "the claimed row waits for its 5-minute lease to run out"
+            attempts = 0
+            while not sink.receipts() and attempts < RETRY_ATTEMPTS:
+                attempts += 1
                 try:
                     await deliverer.run_once()
                 except DBAPIError:  # the pool may still hand out a connection the restart broke
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.1)  # pacing while the database comes back
             await deliverer.drain()
             await deliverer.close()
-            return time.monotonic() - back
+            return attempts
 
-        sent_after = asyncio.run(run())
+        attempts = asyncio.run(run())
         receipts = sink.receipts()
-    print(f"\nchaos claim cut off by a restart: sent {sent_after:.2f}s after the database came back")
+    print(f"\nchaos claim cut off by a restart: sent after {attempts} turns of the delivery loop")
     probe = Probe(database_url)
     try:
-        assert [r.recipient for r in receipts] == ["anna@example.com"]
+        # With the lease never running out in the deliverer's view, only the hand-back can have freed the row.
+        assert [r.recipient for r in receipts] == ["anna@example.com"], (
+            f"the claimed row was not handed back within {RETRY_ATTEMPTS} turns (events {store.events})"
+        )
+        assert store.events[:3] == ["claimed 1", "released 1", "claimed 1"], store.events
         assert probe.rows("SELECT status FROM issues") == [("sent",)]
         assert probe.value("SELECT count(*) FROM outbox") == 0
     finally:

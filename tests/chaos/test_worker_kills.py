@@ -6,10 +6,11 @@ worker that sent it). Subscribers arrive in ten CSV imports of 500 with trigger 
 each profile, and one second later a deadline fires step 2, which sends an email. After each import,
 a random worker that is sending mail is killed with SIGKILL and replaced at once.
 
-A killed worker's leased outbox rows come back when their lease (5 minutes) runs out. The test
-does not wait 5 minutes: once every run has completed it stops the surviving workers gracefully
-(so no live process holds a lease), moves the dead workers' lease ends to now (exactly what the
-passing of time would do), and lets fresh workers finish.
+A killed worker's leased outbox rows come back when their lease runs out: 1 minute after the claim
+(worker/delivery.py LEASE; a live worker renews it at half-time while the attempt runs, a dead one
+cannot). The test does not wait for that: once every run has completed it stops the surviving
+workers gracefully (so no live process holds a lease), moves the dead workers' lease ends to now
+(exactly what the passing of time would do), and lets fresh workers finish.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def test_kill_9_of_random_workers_loses_no_email_and_duplicates_only_what_the_se
                 "SELECT count(*) FROM outbox WHERE available_at > :now AND lease_token IS NULL", now=now_us
             )
             assert retrying == 0, f"{retrying} deliveries were scheduled for a retry (the sink never refuses)"
-            # Time passes for the dead workers' leases: they run out now instead of in 5 minutes.
+            # Time passes for the dead workers' leases: they run out now instead of up to a minute later.
             stranded = probe.execute(
                 "UPDATE outbox SET available_at = :now WHERE available_at > :now AND lease_token IS NOT NULL",
                 now=now_us,

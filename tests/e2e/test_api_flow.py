@@ -89,6 +89,12 @@ def test_events_are_idempotent_by_id_and_unknown_addresses_create_nothing(api: A
     )
     assert again.json() == {"accepted": 0, "duplicates": 1, "unknown": 0}
     assert api.client.get("/subscribers/ghost@example.com").status_code == 404
+    # An unknown address's event created nothing, so its id is free once the subscriber exists.
+    api.client.post("/subscribers", json={"email": "ghost@example.com"})
+    retried = api.client.post(
+        "/events", json={"type": "custom", "name": "ping", "email": "ghost@example.com", "id": "evt-2"}
+    )
+    assert retried.json() == {"accepted": 1, "duplicates": 0, "unknown": 0}
 
 
 def test_run_control_start_pause_resume_stop(api: Api) -> None:

@@ -10,7 +10,7 @@ from tests.support.process import env_for, run_cli
 
 def test_import_prints_the_report_and_applies_the_options(database_url: str, tmp_path: Path) -> None:
     env = env_for(database_url)
-    assert run_cli("accounts", "create", "default", env=env).returncode == 0
+    assert run_cli("accounts", "create", "default", "--create", env=env).returncode == 0
     people = tmp_path / "people.csv"
     people.write_bytes(b"\xef\xbb\xbfemail,base.firstName\r\nann@x.com,Ann\r\nbroken,Bob\r\n")
 
@@ -32,7 +32,7 @@ def test_import_prints_the_report_and_applies_the_options(database_url: str, tmp
 
 def test_import_fails_clearly_when_the_file_cannot_be_read_or_used(database_url: str, tmp_path: Path) -> None:
     env = env_for(database_url)
-    assert run_cli("accounts", "create", "default", env=env).returncode == 0
+    assert run_cli("accounts", "create", "default", "--create", env=env).returncode == 0
     missing = run_cli("import", str(tmp_path / "missing.csv"), env=env)
     assert missing.returncode == 1
     assert "cannot read" in missing.stderr and "No such file" in missing.stderr

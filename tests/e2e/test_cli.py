@@ -82,7 +82,7 @@ def test_serve_creates_the_database_and_the_default_account_once(tmp_path: Path)
 
 def test_accounts_apply_validate_and_stats(database_url: str, tmp_path: Path) -> None:
     env = env_for(database_url)
-    created = run_cli("accounts", "create", "shop", "--json", env=env)
+    created = run_cli("accounts", "create", "shop", "--json", "--create", env=env)
     assert created.returncode == 0, created.stderr
     body = json.loads(created.stdout)
     assert body["account"] == "shop" and body["api_key"].startswith("sw_")
@@ -114,7 +114,7 @@ def test_accounts_apply_validate_and_stats(database_url: str, tmp_path: Path) ->
         (
             "sequences:\n  x:\n    name: X\n    steps:\n      - variants:\n          - when: [{event: time_passed, after: 1d}]\n"
             "            do: [{action: send_email, draft: missing}]\n",
-            "unknown draft 'missing'",
+            "references not checked: draft 'missing'",
         ),
         ("drafts:\n  d:\n    subject: '{% if %}'\n    html: x\n", "drafts.d.subject"),
         ("bogus: {}\n", "unknown section"),
@@ -124,7 +124,7 @@ def test_accounts_apply_validate_and_stats(database_url: str, tmp_path: Path) ->
 def test_validate_reports_problems_with_paths_and_fails(tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(content)
-    result = run_cli("validate", str(path), env=env_for("sqlite:///unused.db"))
+    result = run_cli("validate", "--strict", str(path), env=env_for("sqlite:///unused.db"))
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr
 

@@ -51,7 +51,7 @@ def _depth(engine: Engine) -> int:
 
 def test_kill_9_mid_batch_loses_nothing_and_applies_nothing_twice(database_url: str) -> None:
     env = env_for(database_url, STEPWISE_BATCH_SIZE="2", STEPWISE_POLL_INTERVAL="0.05")
-    created = run_cli("accounts", "create", "shop", "--json", env=env)
+    created = run_cli("accounts", "create", "shop", "--json", "--create", env=env)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)["api_key"]
     port = free_port()

@@ -41,7 +41,7 @@ def pg_url(postgres_url: str) -> str:
 
 
 def _setup(env: dict[str, str], port: int) -> tuple[httpx.Client, subprocess.Popen[str]]:
-    key = json.loads(run_cli("accounts", "create", "shop", "--json", env=env).stdout)["api_key"]
+    key = json.loads(run_cli("accounts", "create", "shop", "--json", "--create", env=env).stdout)["api_key"]
     server = start_serve(port, env, "--no-worker")
     api = httpx.Client(
         base_url=f"http://127.0.0.1:{port}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30

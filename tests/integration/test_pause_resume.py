@@ -36,7 +36,7 @@ def _sent(stepwise: Stepwise, account_id: int) -> list[str]:
     items, _ = issues.page(
         stepwise.db, account_id, email=None, sequence=None, draft=None, status=None, cursor=None, limit=100
     )
-    return sorted(i["draft"] for i in items)
+    return sorted(i.draft for i in items)
 
 
 def test_s11_pause_holds_runs_and_resume_fires_overdue_deadlines_once(
@@ -61,15 +61,15 @@ def test_s11_pause_holds_runs_and_resume_fires_overdue_deadlines_once(
     clock.advance(timedelta(days=5))
     settle(stepwise)
     assert _sent(stepwise, account_id) == []  # the event was dropped, the deadline held
-    assert of_subscriber(stepwise.db, account_id, "anna@example.com")[0]["step"] == 2
+    assert of_subscriber(stepwise.db, account_id, "anna@example.com")[0].step == 2
 
     resumed_at = clock()
     sequences.set_status(stepwise.db, account_id, "drip", "active", clock())
     settle(stepwise)
     assert _sent(stepwise, account_id) == ["d1"]  # once, at the resume; the next wait counts from now
     run = of_subscriber(stepwise.db, account_id, "anna@example.com")[0]
-    assert run["step"] == 3
-    assert run["step_entered_at"].startswith(resumed_at.isoformat()[:19])
+    assert run.step == 3
+    assert (run.step_entered_at or "").startswith(resumed_at.isoformat()[:19])
 
     clock.advance(timedelta(hours=23))
     settle(stepwise)

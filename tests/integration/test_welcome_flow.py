@@ -51,10 +51,10 @@ def test_welcome_email_is_sent_and_stats_follow_the_run(
     items, _ = issues.page(
         stepwise.db, account_id, email=None, sequence=None, draft=None, status=None, cursor=None, limit=10
     )
-    assert [(i["status"], i["subject"]) for i in items] == [("sent", "Hi Anna")]
-    message = issues.message(stepwise.db, account_id, items[0]["id"])
-    assert message["html"] == "<p>Hello Anna</p>"
-    assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [(i.status, i.subject) for i in items] == [("sent", "Hi Anna")]
+    message = issues.message(stepwise.db, account_id, items[0].id)
+    assert message.html == "<p>Hello Anna</p>"
+    assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     stats = sequences.stats(stepwise.db, account_id, "welcome")
     assert (stats["entered"], stats["on_steps"], stats["completed"]) == (1, 1, 0)
     assert stats["steps"][1]["on_step"] == 1

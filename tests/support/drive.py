@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from stepwise.bootstrap import Stepwise
+from stepwise.services.advancing_store import DatabaseAdvanceStore
+from stepwise.services.delivery_store import DatabaseDeliveryStore
 from stepwise.services.processing import BatchResult
 from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import Deliverer
@@ -12,7 +14,9 @@ from stepwise.worker.delivery import Deliverer
 
 def advance(stepwise: Stepwise, *, max_batches: int = 1000) -> BatchResult:
     """Run the advancing loop until it finds nothing to do; return the summed result."""
-    advancer = Advancer(stepwise.db, stepwise.catalog, stepwise.clock, batch_size=stepwise.settings.batch_size)
+    advancer = Advancer(
+        DatabaseAdvanceStore(stepwise.db, stepwise.catalog), stepwise.clock, batch_size=stepwise.settings.batch_size
+    )
     total = BatchResult()
     for _ in range(max_batches):
         result = advancer.run_once()
@@ -28,7 +32,11 @@ def advance(stepwise: Stepwise, *, max_batches: int = 1000) -> BatchResult:
 def deliver(stepwise: Stepwise, *, max_batches: int = 1000) -> int:
     """Run the delivery loop until the due outbox is empty; return rows handled."""
     deliverer = Deliverer(
-        stepwise.db, stepwise.transport(), stepwise.signer, stepwise.settings.base_url, stepwise.clock
+        DatabaseDeliveryStore(stepwise.db),
+        stepwise.transport(),
+        stepwise.signer,
+        stepwise.settings.base_url,
+        stepwise.clock,
     )
 
     async def run() -> int:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 
-from stepwise.api.app import create_app
 from stepwise.bootstrap import Stepwise
+from stepwise.serving import HttpLimits, create_app, server_config
 
 
 def free_port() -> int:
@@ -32,8 +32,14 @@ class LiveServer:
 def live_server(stepwise: Stepwise, *, worker: bool = True) -> Iterator[LiveServer]:
     """Serve the app in a thread; stop it (and the worker) afterwards."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(stepwise), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+    config = server_config(
+        create_app(stepwise),
+        host="127.0.0.1",
+        port=port,
+        limits=HttpLimits.of(stepwise.settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.statuses import RunStatus
 from stepwise.engine.deadlines import has_state_waits
 from stepwise.engine.model import (
     Command,
@@ -22,7 +23,6 @@ from stepwise.engine.model import (
     Input,
     Outcome,
     Run,
-    RunStatus,
     SequenceInfo,
     Subscriber,
     TimelineEntry,

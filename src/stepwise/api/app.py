@@ -1,36 +1,64 @@
-"""The ASGI application: API under /api/v1, health and metrics, public pages and the UI."""
+"""The API application: routes under /api/v1, health and metrics, the API documentation (serving adds the rest)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+from starlette.types import Scope
 
 from stepwise import __version__
 from stepwise.api import drafts, events, forms, issues, lists, sequences, subscribers
 from stepwise.api import imports as imports_api
+from stepwise.api.declared import declare
+from stepwise.api.docs import install_docs
 from stepwise.api.errors import ERROR_RESPONSES, error_response, install
-from stepwise.api.limits import BodyLimit
-from stepwise.bootstrap import Stepwise
 from stepwise.metrics import render_metrics
-from stepwise.public import forms as public_forms
-from stepwise.public import tracking
-from stepwise.web import install_ui
+from stepwise.services.context import Context
 
 API_PREFIX = "/api/v1"
+# The methods the API's catch-all route answers (with 405 or 404).
+EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
-def create_app(stepwise: Stepwise) -> FastAPI:
-    """Build the application for one Stepwise instance."""
+def methods_of(app: FastAPI, scope: Scope, catch_all: Callable[..., Any]) -> list[str]:
+    """The methods that a route before `catch_all`'s would serve on the request's path, in a stable order.
+
+    Each route is asked, through Starlette's own matching, whether it takes the path with each
+    method; the probe is a fresh scope, so nothing is written into the request's.
+    """
+    found: list[str] = []
+    for route in app.router.routes:
+        if getattr(route, "endpoint", None) is catch_all:
+            break
+        for method in EVERY_METHOD:
+            if method in found:
+                continue
+            probe: Scope = {
+                "type": "http",
+                "path": scope["path"],
+                "root_path": scope.get("root_path", ""),
+                "method": method,
+            }
+            match, _ = route.matches(probe)
+            if match == Match.FULL:
+                found.append(method)
+    return sorted(found, key=EVERY_METHOD.index)
+
+
+def create_api(stepwise: Context) -> FastAPI:
+    """Build the API application for one Stepwise instance; `serving.create_app` adds the pages."""
     app = FastAPI(
         title="Stepwise API",
         version=__version__,
         description="Event-triggered email sequences. Authenticate with `Authorization: Bearer <API key>`.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.stepwise = stepwise
@@ -40,8 +68,11 @@ def create_app(stepwise: Stepwise) -> FastAPI:
         api.include_router(module.router)
     api.include_router(imports_api.router)
     app.include_router(api)
-    app.include_router(tracking.router)
-    app.include_router(public_forms.router)
+    return app
+
+
+def install_operations(app: FastAPI, stepwise: Context) -> None:
+    """/healthz, /metrics, the API documentation and its OpenAPI document."""
 
     @app.get("/healthz", tags=["operations"], responses={503: {"description": "The database does not answer"}})
     async def healthz() -> JSONResponse:
@@ -63,18 +94,31 @@ def create_app(stepwise: Stepwise) -> FastAPI:
         body = await run_in_threadpool(render_metrics, stepwise)
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
-    @app.api_route(
-        f"{API_PREFIX}/{{rest:path}}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-    )
-    async def unknown_api(rest: str) -> Any:
-        return error_response(404, "not_found", f"no such endpoint: {API_PREFIX}/{rest}")
+    install_docs(app, API_PREFIX)
+    generate = app.openapi
 
-    install_ui(app, stepwise)
-    settings = stepwise.settings
-    app.add_middleware(
-        BodyLimit,
-        default=settings.max_body_bytes,
-        uploads=settings.max_upload_bytes,
-        upload_prefixes=(f"{API_PREFIX}/imports", "/ui/imports"),
-    )
-    return app
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_catch_all(app: FastAPI) -> None:
+    """Last of the API routes: whatever reaches it matched no route with its method.
+
+    A path that other routes serve gets 405 with every method of the path in `Allow`; any other path gets 404.
+    """
+
+    @app.api_route(f"{API_PREFIX}/{{rest:path}}", methods=list(EVERY_METHOD), include_in_schema=False)
+    async def unknown_api(rest: str, request: Request) -> Any:
+        allowed = methods_of(app, request.scope, unknown_api)
+        if allowed:
+            return error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed on {API_PREFIX}/{rest}; allowed: {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error_response(404, "not_found", f"no such endpoint: {API_PREFIX}/{rest}")

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
+from stepwise.api.checked import CheckedRoute
 from stepwise.api.common import Cursor, KeyPath, Limit, page_by_key
 from stepwise.services import drafts as service
-from stepwise.services.drafts import DraftBody
+from stepwise.services.drafts import Draft, DraftBody, DraftsOut, Preview
 
-router = APIRouter(prefix="/drafts", tags=["drafts"])
+router = APIRouter(prefix="/drafts", tags=["drafts"], route_class=CheckedRoute)
 
 
-@router.put("/{key}", response_model=schemas.Draft, responses={201: {"model": schemas.Draft}})
-def put_draft(key: KeyPath, body: DraftBody, account: Account, app: App, response: Response) -> dict[str, Any]:
+@router.put("/{key}", response_model=Draft, responses={201: {"model": Draft}})
+def put_draft(key: KeyPath, body: DraftBody, account: Account, app: App, response: Response) -> Draft:
     """Create or replace a draft; templates are checked for syntax."""
     view, created = service.put(app.db, account.id, key, body, app.clock())
     response.status_code = 201 if created else 200
     return view
 
 
-@router.get("", response_model=schemas.DraftsOut)
-def all_drafts(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+@router.get("", response_model=DraftsOut)
+def all_drafts(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> DraftsOut:
     """All of them, by key, a page at a time."""
-    return page_by_key(service.all_drafts(app.db, account.id), cursor, limit)
+    return DraftsOut.model_validate(
+        page_by_key([v.model_dump() for v in service.all_drafts(app.db, account.id)], cursor, limit)
+    )
 
 
-@router.get("/{key}", response_model=schemas.Draft)
-def get_draft(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{key}", response_model=Draft)
+def get_draft(key: KeyPath, account: Account, app: App) -> Draft:
     return service.get(app.db, account.id, key)
 
 
@@ -41,7 +42,8 @@ def delete_draft(key: KeyPath, account: Account, app: App) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{key}/preview", response_model=schemas.Preview)
-def preview(key: KeyPath, body: schemas.PreviewRequest, account: Account, app: App) -> dict[str, Any]:
+@router.post("/{key}/preview", response_model=Preview)
+async def preview(key: KeyPath, body: schemas.PreviewRequest, account: Account, app: App) -> Preview:
     """Render the draft for a subscriber (their data; nothing is sent)."""
-    return service.preview(app.db, account.id, key, body.email, app.settings.base_url, app.clock())
+    # In a preview thread: a render may take its whole budget, and must not hold the event loop.
+    return await service.preview_off_the_loop(app.db, account.id, key, body.email, app.settings.base_url, app.clock())

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stepwise.domain.problems import json_path
-from stepwise.errors import AppError
+from stepwise.errors import AppError, UnreadableRow
 
 log = logging.getLogger("stepwise.api")
 
@@ -76,12 +76,21 @@ def install(app: FastAPI) -> None:
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
+    @app.exception_handler(UnreadableRow)
+    async def unreadable(request: Request, exc: UnreadableRow) -> Response:
+        message = f"{exc}; the worker sets it aside; deleting the subscriber clears it"
+        if _wants_html(request):
+            return _html_error(409, message)
+        return error_response(409, "unreadable", message)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         malformed, problems = _problems(exc)
         if malformed:
             return error_response(400, "malformed", "the request body is not valid JSON", problems)
-        return error_response(422, "invalid", "the input is invalid", problems)
+        first = f": {problems[0]['path']}: {problems[0]['message']}" if problems else ""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return error_response(422, "invalid", f"the input is invalid{first}{more}", problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
+from stepwise.api.checked import CheckedRoute
 from stepwise.errors import TooLarge
 from stepwise.services import events as service
-from stepwise.services.events import MAX_BATCH
+from stepwise.services.events import MAX_BATCH, EventsResult
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], route_class=CheckedRoute)
 
 
-@router.post("", response_model=schemas.EventsResult, status_code=202)
-def post_events(body: schemas.EventsBody, account: Account, app: App, request: Request) -> dict[str, Any]:
+@router.post("", response_model=EventsResult, status_code=202)
+def post_events(body: schemas.EventsBody, account: Account, app: App, request: Request) -> EventsResult:
     """Accept one event or a batch of up to 1000; idempotent by `id`; unknown emails are only counted."""
     events = body.events if isinstance(body, schemas.EventBatch) else [body]
     if len(events) > MAX_BATCH:

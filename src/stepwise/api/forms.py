@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from stepwise.api.auth import Account, App
+from stepwise.api.checked import CheckedRoute
 from stepwise.api.common import Cursor, KeyPath, Limit, page_by_key
 from stepwise.domain.forms import FormSpec
 from stepwise.services import forms as service
 
-router = APIRouter(prefix="/forms", tags=["forms"])
+router = APIRouter(prefix="/forms", tags=["forms"], route_class=CheckedRoute)
 
 
 @router.put("/{key}", status_code=200, responses={201: {"description": "Created"}})

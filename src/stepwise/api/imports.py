@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from stepwise.api.auth import Account, App
+from stepwise.api.checked import CheckedRoute
 from stepwise.api.common import Limit
 from stepwise.domain.keys import is_key
 from stepwise.domain.problems import Problem
 from stepwise.errors import AppError, TooLarge, Unprocessable
 from stepwise.services import imports as service
+from stepwise.services.imports import ImportRecord, ImportReport, ImportsOut
 
-router = APIRouter(prefix="/imports", tags=["imports"])
+router = APIRouter(prefix="/imports", tags=["imports"], route_class=CheckedRoute)
 
 _FIELDS = ("file", "list", "update_existing", "trigger_events")
 _BOOLEANS = {"true": True, "1": True, "on": True, "yes": True, "false": False, "0": False, "off": False, "no": False}
-_REPORT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        **{name: {"type": "integer"} for name in ("rows", "created", "updated", "unchanged", "failed")},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"line": {"type": "integer"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
 _UPLOAD = {
     "requestBody": {
         "required": True,
@@ -93,9 +80,10 @@ def _options(fields: dict[str, str]) -> service.ImportOptions:
     "",
     status_code=201,
     openapi_extra=_UPLOAD,
-    responses={201: {"description": "The import report", "content": {"application/json": {"schema": _REPORT}}}},
+    response_model=ImportReport,
+    responses={201: {"description": "The import report"}},
 )
-async def create_import(request: Request, account: Account, app: App, response: Response) -> dict[str, Any]:
+async def create_import(request: Request, account: Account, app: App, response: Response) -> ImportReport:
     """Import a CSV file (field `file`) with options `list`, `update_existing`, `trigger_events`.
 
     Rows are processed as the file is read; the reply is the report (line 1 is the header). A file
@@ -131,22 +119,22 @@ async def create_import(request: Request, account: Account, app: App, response: 
             upload.file,
             options,
             app.clock(),
-            filename=(upload.filename or "")[:300] or None,
+            filename=(upload.filename or "").replace("\0", "")[:300] or None,
             clock=app.clock,
         )
     finally:
         await form.close()
-    response.headers["Location"] = f"{request.url.path}/{report['id']}"
+    response.headers["Location"] = f"{request.url.path}/{report.id}"
     return report
 
 
-@router.get("")
-def list_imports(account: Account, app: App, limit: Limit = 50) -> dict[str, Any]:
+@router.get("", response_model=ImportsOut)
+def list_imports(account: Account, app: App, limit: Limit = 50) -> ImportsOut:
     """The account's imports, newest first."""
-    return {"items": service.list_imports(app.db, account.id, limit)}
+    return ImportsOut(items=service.list_imports(app.db, account.id, limit))
 
 
-@router.get("/{import_id}")
-def get_import(import_id: str, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{import_id}", response_model=ImportRecord)
+def get_import(account: Account, app: App, import_id: str = Path(max_length=64)) -> ImportRecord:
     """One import: status (running, done, failed), options, counts so far and the first row errors."""
     return service.get_import(app.db, account.id, import_id)

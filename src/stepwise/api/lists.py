@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
+from stepwise.api.checked import CheckedRoute
 from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
 from stepwise.services import lists as service
+from stepwise.services.lists import ListOut, ListsOut, MemberPage
 
-router = APIRouter(prefix="/lists", tags=["lists"])
+router = APIRouter(prefix="/lists", tags=["lists"], route_class=CheckedRoute)
 
 
-@router.put("/{key}", response_model=schemas.ListOut, responses={201: {"model": schemas.ListOut}})
-def put_list(key: KeyPath, body: schemas.ListPut, account: Account, app: App, response: Response) -> dict[str, Any]:
+@router.put("/{key}", response_model=ListOut, responses={201: {"model": ListOut}})
+def put_list(key: KeyPath, body: schemas.ListPut, account: Account, app: App, response: Response) -> ListOut:
     """Create or rename a list."""
     view, created = service.put(app.db, account.id, key, body.name, app.clock())
     response.status_code = 201 if created else 200
     return view
 
 
-@router.get("", response_model=schemas.ListsOut)
-def all_lists(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+@router.get("", response_model=ListsOut)
+def all_lists(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> ListsOut:
     """All of them, by key, a page at a time."""
-    return page_by_key(service.all_lists(app.db, account.id), cursor, limit)
+    return ListsOut.model_validate(
+        page_by_key([v.model_dump() for v in service.all_lists(app.db, account.id)], cursor, limit)
+    )
 
 
-@router.get("/{key}", response_model=schemas.ListOut)
-def get_list(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{key}", response_model=ListOut)
+def get_list(key: KeyPath, account: Account, app: App) -> ListOut:
     return service.get(app.db, account.id, key)
 
 
@@ -54,7 +56,7 @@ def remove_member(key: KeyPath, email: EmailPath, account: Account, app: App) ->
     return Response(status_code=204)
 
 
-@router.get("/{key}/members", response_model=schemas.MemberPage)
-def list_members(key: KeyPath, account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+@router.get("/{key}/members", response_model=MemberPage)
+def list_members(key: KeyPath, account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> MemberPage:
     items, next_cursor = service.members(app.db, account.id, key, cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return MemberPage(items=items, next_cursor=next_cursor)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from stepwise.domain.emails import EMAIL_SCHEMA
+from stepwise.domain.jsonvalues import StorableText
 from stepwise.domain.keys import Key
 from stepwise.services.events import PostedEvent
 
@@ -15,7 +17,7 @@ class Input(BaseModel):
 
 
 class SubscriberUpsert(Input):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, json_schema_extra=EMAIL_SCHEMA)
     data: dict[str, Any] | None = None
     lists: list[Key] | None = Field(default=None, max_length=1000)
     status: Literal["active", "unconfirmed"] | None = None
@@ -28,15 +30,15 @@ class SubscriberPatch(Input):
 
 
 class ListPut(Input):
-    name: str = Field(min_length=1, max_length=200)
+    name: StorableText = Field(min_length=1, max_length=200)
 
 
 class PreviewRequest(Input):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, json_schema_extra=EMAIL_SCHEMA)
 
 
 class RunStart(Input):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, json_schema_extra=EMAIL_SCHEMA)
 
 
 class EventBatch(Input):
@@ -52,65 +54,8 @@ EventsBody = Annotated[
 ]
 
 
-class Subscriber(BaseModel):
-    email: str
-    status: str
-    data: dict[str, Any]
-    lists: list[str]
-    created_at: str
-    updated_at: str
-
-
 class Page(BaseModel):
     next_cursor: str | None = None
-
-
-class SubscriberPage(Page):
-    items: list[Subscriber]
-
-
-class ListOut(BaseModel):
-    key: str
-    name: str
-    created_at: str
-    updated_at: str
-    members: int | None = None
-
-
-class ListsOut(Page):
-    items: list[ListOut]
-
-
-class Member(BaseModel):
-    email: str
-    status: str
-    joined_at: str
-
-
-class MemberPage(Page):
-    items: list[Member]
-
-
-class Draft(BaseModel):
-    key: str
-    subject: str
-    html: str
-    text: str | None
-    from_email: str | None
-    from_name: str | None
-    reply_to: str | None
-    created_at: str
-    updated_at: str
-
-
-class DraftsOut(Page):
-    items: list[Draft]
-
-
-class Preview(BaseModel):
-    subject: str
-    html: str
-    text: str
 
 
 class Sequence(BaseModel):
@@ -121,6 +66,9 @@ class Sequence(BaseModel):
     definition: dict[str, Any]
     created_at: str
     updated_at: str
+    # Set when the stored definition cannot be read: the worker treats the sequence as paused until a valid
+    # definition is saved (or it is deleted).
+    broken: str | None = None
 
 
 class SequencesOut(Page):
@@ -150,29 +98,6 @@ class SequenceStats(BaseModel):
     steps: list[StepStats]
 
 
-class Run(BaseModel):
-    sequence: str
-    email: str
-    status: str
-    step: int
-    pass_: int = Field(alias="pass")
-    entered_at: str | None
-    step_entered_at: str | None
-    wake_at: str | None
-    ended_at: str | None
-    end_reason: str | None
-
-    model_config = ConfigDict(populate_by_name=True)
-
-
-class RunPage(Page):
-    items: list[Run]
-
-
-class RunsOut(BaseModel):
-    items: list[Run]
-
-
 class TimelineEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -183,71 +108,3 @@ class TimelineEntry(BaseModel):
 
 class TimelinePage(Page):
     items: list[TimelineEntry]
-
-
-class EventsResult(BaseModel):
-    accepted: int
-    duplicates: int
-    unknown: int
-
-
-class Issue(BaseModel):
-    id: str
-    email: str
-    draft: str
-    sequence: str | None
-    step: int | None
-    variant: int | None
-    group: str
-    status: str
-    reason: str | None
-    message_id: str | None
-    transport: str | None
-    subject: str | None
-    created_at: str | None
-    sent_at: str | None
-    opened_at: str | None
-    clicked_at: str | None
-    unsubscribed_at: str | None
-
-
-class IssuePage(Page):
-    items: list[Issue]
-
-
-class Message(BaseModel):
-    id: str
-    subject: str | None
-    from_: str | None = Field(alias="from")
-    to: str
-    headers: dict[str, str]
-    html: str | None
-    text: str | None
-
-    model_config = ConfigDict(populate_by_name=True)
-
-
-class IssueCounts(BaseModel):
-    total: int
-    queued: int
-    sent: int
-    failed: int
-    skipped: int
-    opened: int
-    clicked: int
-    unsubscribed: int
-
-
-class DraftIssueStats(IssueCounts):
-    draft: str
-
-
-class StepIssueStats(IssueCounts):
-    sequence: str
-    step: int | None
-
-
-class IssueStats(BaseModel):
-    totals: IssueCounts
-    drafts: list[DraftIssueStats]
-    steps: list[StepIssueStats]

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
+from stepwise.api.checked import CheckedRoute
 from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
-from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.definition import MAX_STEPS, SequenceDefinition
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
+from stepwise.services.runs import Run, RunPage
 
-router = APIRouter(prefix="/sequences", tags=["sequences"])
+router = APIRouter(prefix="/sequences", tags=["sequences"], route_class=CheckedRoute)
 
 
 @router.put("/{key}", response_model=schemas.Sequence, responses={201: {"model": schemas.Sequence}})
@@ -46,23 +48,23 @@ def delete_sequence(key: KeyPath, account: Account, app: App) -> Response:
 
 @router.post("/{key}/activate", response_model=schemas.Sequence)
 def activate(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
-    """Activate; every draft it uses must have a subject and a sender. Overdue deadlines fire (S11)."""
+    """Activate; every draft it uses must have a subject and a sender. Overdue deadlines fire at once."""
     return service.set_status(app.db, account.id, key, "active", app.clock())
 
 
 @router.post("/{key}/pause", response_model=schemas.Sequence)
 def pause(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
-    """Pause: admits and moves no one; deadlines keep running (S11)."""
+    """Pause: admits and moves no one; deadlines keep running."""
     return service.set_status(app.db, account.id, key, "paused", app.clock())
 
 
 @router.get("/{key}/stats", response_model=schemas.SequenceStats)
 def stats(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
-    """Entered, on steps, completed, stopped by reason, per-step and per-variant counts (SPEC §7)."""
+    """Entered, on steps, completed, stopped by reason, per-step and per-variant counts."""
     return service.stats(app.db, account.id, key)
 
 
-@router.get("/{key}/runs", response_model=schemas.RunPage)
+@router.get("/{key}/runs", response_model=RunPage)
 def runs(
     key: KeyPath,
     account: Account,
@@ -70,32 +72,32 @@ def runs(
     limit: Limit = 100,
     cursor: Cursor = None,
     status: Literal["active", "paused", "completed", "stopped"] | None = None,
-    step: int | None = Query(default=None, ge=1),
-) -> dict[str, Any]:
+    step: int | None = Query(default=None, ge=1, le=MAX_STEPS, description="runs on this step (1-based)"),
+) -> RunPage:
     items, next_cursor = run_service.of_sequence(
         app.db, account.id, key, status=status, step=step, cursor=cursor, limit=limit
     )
-    return {"items": items, "next_cursor": next_cursor}
+    return RunPage(items=items, next_cursor=next_cursor)
 
 
-@router.post("/{key}/runs", response_model=schemas.Run, status_code=201)
-def start_run(key: KeyPath, body: schemas.RunStart, account: Account, app: App) -> dict[str, Any]:
-    """Put a subscriber into the sequence bypassing its step-1 event (S9)."""
+@router.post("/{key}/runs", response_model=Run, status_code=201)
+def start_run(key: KeyPath, body: schemas.RunStart, account: Account, app: App) -> Run:
+    """Put a subscriber into the sequence bypassing its step-1 event."""
     return run_service.control(app.db, app.catalog, account.id, key, body.email, "start", app.clock())
 
 
 def _control(action: str) -> Any:
-    def handler(key: KeyPath, email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+    def handler(key: KeyPath, email: EmailPath, account: Account, app: App) -> Run:
         return run_service.control(app.db, app.catalog, account.id, key, email, action, app.clock())
 
     handler.__name__ = f"{action}_run"
     handler.__doc__ = {
         "stop": "End the run (reason `manual`).",
-        "pause": "Pause this run only (S11).",
-        "resume": "Resume the run: overdue deadlines fire, state waits are re-tested (S11).",
+        "pause": "Pause this run only.",
+        "resume": "Resume the run: overdue deadlines fire, state waits are re-tested.",
     }[action]
     return handler
 
 
 for _action in ("stop", "pause", "resume"):
-    router.post(f"/{{key}}/runs/{{email}}/{_action}", response_model=schemas.Run)(_control(_action))
+    router.post(f"/{{key}}/runs/{{email}}/{_action}", response_model=Run)(_control(_action))

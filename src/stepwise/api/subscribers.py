@@ -8,24 +8,26 @@ from fastapi import APIRouter, Response, status
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
-from stepwise.api.common import Cursor, EmailPath, Limit
+from stepwise.api.checked import CheckedRoute
+from stepwise.api.common import Cursor, EmailFilter, EmailPath, KeyFilter, Limit
 from stepwise.services import bulk as bulk_service
 from stepwise.services import runs as run_service
 from stepwise.services import subscribers as service
 from stepwise.services import timeline as timeline_service
-from stepwise.services.bulk import BulkUpdate
-from stepwise.services.subscribers import Edit
+from stepwise.services.bulk import BulkResult, BulkUpdate
+from stepwise.services.runs import RunsOut
+from stepwise.services.subscribers import Edit, Subscriber, SubscriberPage
 
-router = APIRouter(prefix="/subscribers", tags=["subscribers"])
+router = APIRouter(prefix="/subscribers", tags=["subscribers"], route_class=CheckedRoute)
 
 
 @router.post(
     "",
-    response_model=schemas.Subscriber,
+    response_model=Subscriber,
     status_code=201,
-    responses={200: {"model": schemas.Subscriber, "description": "Updated (data merged)"}},
+    responses={200: {"model": Subscriber, "description": "Updated (data merged)"}},
 )
-def upsert(body: schemas.SubscriberUpsert, account: Account, app: App, response: Response) -> dict[str, Any]:
+def upsert(body: schemas.SubscriberUpsert, account: Account, app: App, response: Response) -> Subscriber:
     """Create a subscriber, or update one with this address (data is merged, lists are added)."""
     edit = Edit(data=body.data, lists_add=list(body.lists or []), status=body.status)
     view, created = service.edit_one(app.db, account.id, body.email, edit, source="api", now=app.clock(), create=True)
@@ -33,37 +35,37 @@ def upsert(body: schemas.SubscriberUpsert, account: Account, app: App, response:
     return view
 
 
-@router.post("/bulk-update")
-def bulk_update(body: BulkUpdate, account: Account, app: App) -> dict[str, int]:
+@router.post("/bulk-update", response_model=BulkResult)
+def bulk_update(body: BulkUpdate, account: Account, app: App) -> BulkResult:
     """Set/unset fields for every subscriber matching `where` or in `emails`; data_changed only for real changes."""
     return bulk_service.bulk_update(app.db, account.id, body, app.clock())
 
 
-@router.get("", response_model=schemas.SubscriberPage)
+@router.get("", response_model=SubscriberPage)
 def list_subscribers(
     account: Account,
     app: App,
     limit: Limit = 100,
     cursor: Cursor = None,
-    list: str | None = None,
+    list: KeyFilter = None,
     status: Literal["active", "unconfirmed", "unsubscribed", "bounced"] | None = None,
-    q: str | None = None,
-) -> dict[str, Any]:
+    q: EmailFilter = None,
+) -> SubscriberPage:
     """List subscribers, optionally of one list or status (`q` searches addresses)."""
     items, next_cursor = service.page(
         app.db, account.id, status=status, list_key=list, cursor=cursor, limit=limit, search=q
     )
-    return {"items": items, "next_cursor": next_cursor}
+    return SubscriberPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{email}", response_model=schemas.Subscriber)
-def get_subscriber(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{email}", response_model=Subscriber)
+def get_subscriber(email: EmailPath, account: Account, app: App) -> Subscriber:
     """One subscriber with data and lists."""
     return service.get(app.db, account.id, email)
 
 
-@router.patch("/{email}", response_model=schemas.Subscriber)
-def patch_subscriber(email: EmailPath, body: schemas.SubscriberPatch, account: Account, app: App) -> dict[str, Any]:
+@router.patch("/{email}", response_model=Subscriber)
+def patch_subscriber(email: EmailPath, body: schemas.SubscriberPatch, account: Account, app: App) -> Subscriber:
     """Merge data, unset paths, or change status; emits data_changed, unsubscribed, subscription_confirmed."""
     edit = Edit(data=body.data, unset=list(body.unset or []), status=body.status)
     view, _ = service.edit_one(app.db, account.id, email, edit, source="api", now=app.clock(), create=False)
@@ -72,13 +74,13 @@ def patch_subscriber(email: EmailPath, body: schemas.SubscriberPatch, account: A
 
 @router.delete("/{email}", status_code=204)
 def delete_subscriber(email: EmailPath, account: Account, app: App) -> Response:
-    """Delete a subscriber; their runs end with reason `deleted` (S12)."""
+    """Delete a subscriber; their runs end with reason `deleted`."""
     service.delete(app.db, app.catalog, account.id, email, app.clock())
     return Response(status_code=204)
 
 
-@router.post("/{email}/unsubscribe", response_model=schemas.Subscriber)
-def unsubscribe(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+@router.post("/{email}/unsubscribe", response_model=Subscriber)
+def unsubscribe(email: EmailPath, account: Account, app: App) -> Subscriber:
     """Unsubscribe (emits `unsubscribed`; runs continue unless their sequence exits on unsubscribe)."""
     view, _ = service.edit_one(
         app.db, account.id, email, Edit(status="unsubscribed"), source="api", now=app.clock(), create=False
@@ -86,10 +88,10 @@ def unsubscribe(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
     return view
 
 
-@router.get("/{email}/runs", response_model=schemas.RunsOut)
-def subscriber_runs(email: EmailPath, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{email}/runs", response_model=RunsOut)
+def subscriber_runs(email: EmailPath, account: Account, app: App) -> RunsOut:
     """Every run of the subscriber, oldest first."""
-    return {"items": run_service.of_subscriber(app.db, account.id, email)}
+    return RunsOut(items=run_service.of_subscriber(app.db, account.id, email))
 
 
 @router.get("/{email}/timeline", response_model=schemas.TimelinePage)

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from stepwise import __version__
-from stepwise.bench import workloads
+from stepwise.bench.deadlines_workload import deadline_lateness, deadlines_throughput
+from stepwise.bench.events_workload import event_latency, events_throughput
+from stepwise.bench.floor import floor_writes
 from stepwise.bench.scratch import scratch_database
+from stepwise.bench.stats_workload import stats_with_waiting_runs
 
 
 def run(
@@ -33,35 +36,53 @@ def run(
     }
     say("events: queued custom events through a two-step sequence")
     with scratch_database(database_url) as url:
-        report["events"] = workloads.events_throughput(url, subscribers, workers, batch_size)
+        report["events"] = events_throughput(url, subscribers, workers, batch_size)
     say("floor: the same rows written raw")
     with scratch_database(database_url) as url:
-        report["floor"] = workloads.floor_writes(url, subscribers, batch_size)
+        report["floor"] = floor_writes(url, subscribers, batch_size)
     say("deadlines: due runs fired")
     with scratch_database(database_url) as url:
-        report["deadlines"] = workloads.deadlines_throughput(url, subscribers, workers, batch_size)
+        report["deadlines"] = deadlines_throughput(url, subscribers, workers, batch_size)
+    _at_half_rates(report, database_url, subscribers, workers, batch_size, waiting_runs, say)
+    say("emails: messages handed to a local SMTP sink")
+    report["emails"] = _emails(database_url, min(subscribers, 5000), workers)
+    report["summary"] = _summary(report)
+    return report
+
+
+def _at_half_rates(
+    report: dict[str, Any],
+    database_url: str | None,
+    subscribers: int,
+    workers: int,
+    batch_size: int,
+    waiting_runs: int,
+    say: Callable[[str], None],
+) -> None:
+    """Add the latency figures, measured at half the maximum rates the report holds, and the stats call."""
     events_per_s = report["events"]["events_per_s"] or 0
     deadlines_per_s = report["deadlines"]["deadlines_per_s"] or 0
     say("latency: events at half the measured maximum rate")
     with scratch_database(database_url) as url:
-        report["event_latency"] = workloads.event_latency(
-            url, subscribers, workers, batch_size, max(1.0, events_per_s / 2)
-        )
+        report["event_latency"] = event_latency(url, subscribers, workers, batch_size, max(1.0, events_per_s / 2))
     say(f"{waiting_runs} waiting runs: the stats call, then deadlines at half the maximum rate among them")
     with scratch_database(database_url) as url:
         # One database holds the million waiting runs for both figures: the stats call time and the
         # lateness of deadlines falling due among them (with the worker's memory).
-        report["stats"] = workloads.stats_with_waiting_runs(url, waiting_runs)
-        report["deadline_lateness"] = workloads.deadline_lateness(
+        report["stats"] = stats_with_waiting_runs(url, waiting_runs)
+        report["deadline_lateness"] = deadline_lateness(
             url, subscribers, workers, batch_size, max(1.0, deadlines_per_s / 2)
         )
         report["deadline_lateness"]["waiting_runs"] = waiting_runs
-    say("emails: messages handed to a local SMTP sink")
-    report["emails"] = _emails(database_url, min(subscribers, 5000), workers)
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a full report."""
+    events_per_s = report["events"]["events_per_s"] or 0
     floor = report["floor"]["floor_events_per_s"]
-    report["summary"] = {
+    return {
         "events_per_s": events_per_s,
-        "deadlines_per_s": deadlines_per_s,
+        "deadlines_per_s": report["deadlines"]["deadlines_per_s"] or 0,
         "emails_per_s": report["emails"].get("emails_per_s"),
         "event_latency_p50_ms": report["event_latency"]["p50_ms"],
         "event_latency_p99_ms": report["event_latency"]["p99_ms"],
@@ -75,7 +96,6 @@ def run(
         "floor_writes_per_s": floor,
         "ratio_to_floor": round(events_per_s / floor, 3) if floor else None,
     }
-    return report
 
 
 def _emails(database_url: str | None, messages: int, workers: int) -> dict[str, Any]:
@@ -87,7 +107,7 @@ def _emails(database_url: str | None, messages: int, workers: int) -> dict[str, 
     """
     import asyncio
 
-    from stepwise.delivery.benchmark import emails_per_second, smtp_sink
+    from stepwise.bench.email_throughput import emails_per_second, smtp_sink
 
     sinks = ["minimal"] + (["aiosmtpd"] if importlib.util.find_spec("aiosmtpd") else [])
     figures: dict[str, dict[str, Any]] = {}

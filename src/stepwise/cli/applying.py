@@ -6,15 +6,12 @@ from typing import Any
 
 from stepwise.bootstrap import Stepwise
 from stepwise.cli.definitions import Bundle, merged_references, validate
-from stepwise.errors import Unprocessable
+from stepwise.errors import NotFound, Unprocessable
 from stepwise.services import drafts as draft_service
 from stepwise.services import lists as list_service
 from stepwise.services import sequences as sequence_service
 from stepwise.services.drafts import DraftBody
 from stepwise.services.references import gather
-from stepwise.storage import drafts as draft_store
-from stepwise.storage import lists as list_store
-from stepwise.storage import sequences as sequence_store
 
 
 def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[str]:
@@ -27,16 +24,15 @@ def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[st
     now = stepwise.clock()
     lines: list[str] = []
     for key, body in sorted(bundle.lists.items()):
-        with stepwise.db.read() as conn:
-            before = list_store.get(conn, account_id, key)
+        try:
+            same_name = list_service.get(stepwise.db, account_id, key).name == body["name"]
+        except NotFound:
+            same_name = False
         _, created = list_service.put(stepwise.db, account_id, key, str(body["name"]), now)
-        lines.append(_line("list", key, created, before is not None and before.name == body["name"]))
+        lines.append(_line("list", key, created, same_name))
     for key, body in sorted(bundle.drafts.items()):
-        with stepwise.db.read() as conn:
-            old_draft = draft_store.get(conn, account_id, key)
         draft = DraftBody.model_validate(body)
-        same = old_draft is not None and all(getattr(old_draft, f) == getattr(draft, f) for f in draft_store.FIELDS)
-        if same:
+        if draft_service.is_unchanged(stepwise.db, account_id, key, draft):
             lines.append(_line("draft", key, False, True))
             continue
         _, created = draft_service.put(stepwise.db, account_id, key, draft, now)
@@ -54,15 +50,11 @@ def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[st
         with stepwise.db.write() as conn:
             for key in _start_order(bundle.sequences):
                 definition = sequence_service.parse(bundle.sequences[key])
-                old = sequence_store.get(conn, account_id, key)
-                stored = definition.dump()
-                status = stored.pop("status", None) or "paused"
-                if old is not None and old.definition == stored and old.status == status:
+                if sequence_service.stored_as(conn, account_id, key, definition):
                     lines.append(_line("sequence", key, False, True))
                     continue
                 _, created = sequence_service.save(conn, account_id, key, definition, now, refs)
                 lines.append(_line("sequence", key, created, False))
-        stepwise.db.wakeup.set()
     return lines
 
 

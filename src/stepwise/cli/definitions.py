@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.forms import FormSpec, form_problems, form_reference_problems
+from stepwise.domain.jsonvalues import MAX_DEPTH, value_problems
 from stepwise.domain.keys import is_key
 from stepwise.domain.problems import Problem, from_validation_error
 from stepwise.domain.validation import References, check_sequence, referenced
@@ -47,11 +49,16 @@ def load(paths: list[Path]) -> Bundle:
                 documents = [orjson.loads(text)]
             else:
                 documents = [d for d in yaml.safe_load_all(text) if d is not None]
-        except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        except (orjson.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
             bundle.problems.append(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}")
             continue
         for number, document in enumerate(documents, start=1):
             where = f"{path}" if len(documents) == 1 else f"{path} (document {number})"
+            # Definitions sit two levels down (section, key) and may nest as deep as through the API.
+            unfit = value_problems(document, max_depth=MAX_DEPTH + 2)
+            if unfit:
+                bundle.problems += [f"{where}: {problem.path}: {problem.message}" for problem in unfit]
+                continue
             _take(bundle, document, where)
     return bundle
 
@@ -82,8 +89,14 @@ def _take(bundle: Bundle, document: Any, where: str) -> None:
             bundle.origin[(kind, key)] = where
 
 
-def validate(bundle: Bundle, known: References | None = None) -> list[str]:
-    """Check every item; `known` adds what the database already holds (for apply)."""
+def validate(
+    bundle: Bundle, known: References | None = None, stored_drafts: Mapping[str, Sender] | None = None
+) -> list[str]:
+    """Check every item; `known` adds what the database already holds (for apply).
+
+    `stored_drafts` gives the subject and sender of drafts in the database, for the activation rule
+    (drafts in the files take precedence over them).
+    """
     problems = list(bundle.problems)
     known = known or References()
 
@@ -118,7 +131,64 @@ def validate(bundle: Bundle, known: References | None = None) -> list[str]:
     refs = _merge(bundle, known, parsed)
     for key, definition in parsed.items():
         report("sequences", key, check_sequence(key, definition, refs))
+        if bundle.sequences[key].get("status") == "active":
+            report("sequences", key, _activation_problems(bundle, definition, stored_drafts or {}))
     return problems
+
+
+Sender = tuple[str, str | None]  # a draft's subject and from_email
+
+
+def _activation_problems(
+    bundle: Bundle, definition: SequenceDefinition, stored_drafts: Mapping[str, Sender]
+) -> list[Problem]:
+    """An active sequence may only use drafts that have a subject and a sender (as apply and the API)."""
+    found = []
+    for key in sorted(referenced(definition)["drafts"]):
+        sender: Sender | None = stored_drafts.get(key)
+        if key in bundle.drafts:
+            try:
+                draft = DraftBody.model_validate(bundle.drafts[key])
+            except ValidationError:
+                continue  # reported with the draft
+            sender = (draft.subject, draft.from_email)
+        if sender is None:
+            continue
+        if not sender[0].strip():
+            found.append(Problem("$.steps", f"draft {key!r} has no subject (an active sequence needs one)"))
+        if not sender[1]:
+            found.append(Problem("$.steps", f"draft {key!r} has no sender (from_email; an active sequence needs one)"))
+    return found
+
+
+def outside_references(bundle: Bundle) -> dict[str, set[str]]:
+    """What the files refer to but do not define, by kind (lists, drafts, forms, sequences)."""
+    found: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    for body in bundle.sequences.values():
+        try:
+            definition = SequenceDefinition.model_validate(body)
+        except ValidationError:
+            continue
+        for kind, keys in referenced(definition).items():
+            found[kind] |= set(keys)
+    for body in bundle.forms.values():
+        if form_problems(body):
+            continue
+        spec = FormSpec.model_validate(body)
+        found["lists"] |= set(spec.lists)
+        if spec.confirmation_draft:
+            found["drafts"].add(spec.confirmation_draft)
+    return {kind: keys - set(getattr(bundle, kind)) for kind, keys in found.items()}
+
+
+def assumed(missing: dict[str, set[str]]) -> References:
+    """References that pretend the missing items exist (each sequence with one variant in step 1)."""
+    return References(
+        drafts=frozenset(missing["drafts"]),
+        lists=frozenset(missing["lists"]),
+        forms=frozenset(missing["forms"]),
+        step_one_variants=dict.fromkeys(missing["sequences"], 1),
+    )
 
 
 def _merge(bundle: Bundle, known: References, parsed: dict[str, SequenceDefinition]) -> References:

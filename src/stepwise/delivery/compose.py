@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from stepwise.delivery import message as message_builder
+from stepwise.delivery.html_scan import unterminated_anchors
 from stepwise.delivery.links import LinkTable, add_pixel, rewrite_html, rewrite_text
+from stepwise.delivery.render_budget import BudgetExceeded
 from stepwise.delivery.rendering import render_draft
 from stepwise.delivery.tokens import TokenSigner
-from stepwise.storage.codec import from_us, to_us
-from stepwise.storage.drafts import DraftRow
+from stepwise.domain.jobs import ConfirmationJob, EmailJob, EmailTemplate, Job
 
 _LIST_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
+# Link tracking scans from an `<a` that does not end before the next `<` up to the end of the HTML.
+MAX_UNTERMINATED_ANCHORS = 16
 
 
-def template_context(email: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The variables every template sees (SPEC §6.1), from an outbox payload."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def template_context(email: str, job: Job, now: datetime) -> dict[str, Any]:
+    """The variables every template sees (SPEC §6.1), from an outbox job."""
     return {
         "email": email,
-        "data": payload.get("data") or {},
-        "sequence": payload.get("sequence"),
-        "event": payload.get("event") or {},
-        "now": from_us(payload.get("at") or to_us(now)),
+        "data": job.data,
+        "sequence": job.sequence,
+        "event": job.event,
+        "now": _EPOCH + timedelta(microseconds=job.at_us) if job.at_us else now.astimezone(UTC),
     }
 
 
@@ -39,7 +45,7 @@ class Composed:
 
 
 class Composer:
-    """Turns (draft, subscriber, outbox payload) into a tracked message for one instance."""
+    """Turns (template, subscriber, outbox job) into a tracked message for one instance."""
 
     def __init__(self, signer: TokenSigner, base_url: str, *, with_raw: bool = True) -> None:
         self.signer = signer
@@ -57,19 +63,22 @@ class Composer:
         account_id: int,
         account_name: str,
         issue_id: str,
-        draft: DraftRow,
+        draft: EmailTemplate,
         email: str,
-        payload: dict[str, Any],
+        job: EmailJob | ConfirmationJob,
         now: datetime,
     ) -> Composed:
-        """Render and track one email; raise RenderError or UnsafeHeader."""
+        """Render and track one email; raise RenderError (with the budget's reason) or UnsafeHeader."""
         assert draft.from_email
         unsubscribe_url = self.unsubscribe_url(account_id, issue_id)
-        context = template_context(email, payload, now)
+        context = template_context(email, job, now)
         context["unsubscribe_url"] = unsubscribe_url
-        if payload.get("confirm_url"):
-            context["confirm_url"] = payload["confirm_url"]
+        if isinstance(job, ConfirmationJob) and job.confirm_url:
+            context["confirm_url"] = job.confirm_url
         rendered = render_draft(draft.subject, draft.html, draft.text, context)
+        broken = unterminated_anchors(rendered.html)
+        if broken > MAX_UNTERMINATED_ANCHORS:
+            raise BudgetExceeded(f"{broken:,} <a tags do not end before the next '<' (too slow to track their links)")
         table = LinkTable(
             lambda index: f"{self.base_url}/t/c/{self.signer.sign('click', account_id, issue_id, index)}",
             own_prefix=f"{self.base_url}/t/",
@@ -87,7 +96,7 @@ class Composer:
             html=add_pixel(html, pixel),
             text=text,
             unsubscribe_url=unsubscribe_url,
-            list_id=self.list_id(payload.get("sequence"), account_name),
+            list_id=self.list_id(job.sequence, account_name),
             base_url=self.base_url,
             date=now,
             with_raw=self.with_raw,

@@ -1,36 +1,37 @@
-"""Sandboxed Jinja2 rendering of drafts with bounded time and output (SPEC §6.1).
+"""Sandboxed Jinja2 rendering of drafts with bounded time and memory (SPEC §6.1).
 
-The sandbox blocks access to internals; on top of it every loop and call checks a per-render
-budget (iterations and wall time), `*` and `**` cannot build huge values, filters that pad or
-repeat are bounded, and output is streamed and cut at a maximum size.
+The sandbox blocks access to internals. On top of it every render has a budget
+(`render_budget`): loops, calls, filters, operators, attribute lookups and printed output report to
+it (`render_env`), and the size of anything that could grow (strings, lists, integers, formatted text, printed
+output, also inside macros and blocks) is checked before it is built (`render_ops`,
+`render_filters`). A template that exceeds the budget fails with `BudgetExceeded`, whose message
+says what it tried ("template exceeds the rendering budget: string of 5,000,000 characters from
+str.replace"). Compiling is bounded too: a template has at most `MAX_TOKENS` tokens.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
-from types import ModuleType
+from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, nodes
+from jinja2 import Template, TemplateError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from stepwise.delivery.html_scan import label_cost, parsable
+from stepwise.delivery.render_budget import MAX_OUTPUT, BudgetExceeded, RenderError, budgeted
+from stepwise.delivery.render_env import SandboxEnvironment, html_env, text_env
 from stepwise.delivery.text import html_to_text
 
-MAX_OUTPUT = 1_000_000  # characters per rendered part
-MAX_ITERATIONS = 200_000  # loop iterations per render
-MAX_SECONDS = 0.5  # wall time per render
-MAX_VALUE = 100_000  # size of any string or sequence built by * or **, or a padding width
+__all__ = ["BudgetExceeded", "RenderError", "Rendered", "check_template", "render_draft", "render_string"]
+
+MAX_TOKENS = 25_000  # tokens of one template (compiling takes about 15 µs a token)
+MAX_LABEL_COST = 2_000_000  # characters of link labels the text part may read (see html_scan.label_cost)
+CACHE_WEIGHT = 64_000_000  # about the bytes that compiled templates may keep in the cache
 _ALIAS = re.compile(r"\[%\s*anketa\.([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)\s*%\]")
-
-
-class RenderError(Exception):
-    """A draft could not be rendered (syntax, sandbox violation or a bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,118 +41,6 @@ class Rendered:
     subject: str
     html: str
     text: str
-
-
-class _Budget(threading.local):
-    deadline: float = 0.0
-    iterations: int = 0
-
-    def spend(self, count: int = 1) -> None:
-        self.iterations += count
-        if self.iterations > MAX_ITERATIONS:
-            raise RenderError(f"template exceeded {MAX_ITERATIONS} loop iterations")
-        if self.iterations % 256 == 0 and time.monotonic() > self.deadline:
-            raise RenderError(f"template took longer than {MAX_SECONDS}s")
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise RenderError(f"template took longer than {MAX_SECONDS}s")
-
-
-_budget = _Budget()
-
-
-def _bounded_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for value in list(args[1:]) + list(kwargs.values()):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_VALUE:
-                raise RenderError("filter argument is too large")
-        _budget.check_time()
-        result = fn(*args, **kwargs)
-        if isinstance(result, str | list | tuple) and len(result) > MAX_OUTPUT:
-            raise RenderError("filter result is too large")
-        return result
-
-    for attr in ("jinja_pass_arg",):
-        if hasattr(fn, attr):
-            setattr(wrapper, attr, getattr(fn, attr))
-    return wrapper
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def __init__(self, *, autoescape: bool) -> None:
-        super().__init__(
-            autoescape=autoescape, undefined=ChainableUndefined, finalize=_finalize, auto_reload=False, cache_size=0
-        )
-        self.filters = {name: _bounded_filter(fn) for name, fn in self.filters.items()}
-
-    def guard_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
-        for item in iterable:
-            _budget.spend()
-            yield item
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _budget.check_time()
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise RenderError("exponent is too large")
-        if operator == "*":
-            for a, b in ((left, right), (right, left)):
-                if isinstance(a, str | list | tuple) and isinstance(b, int) and len(a) * b > MAX_VALUE:
-                    raise RenderError("repeated value is too large")
-        return super().call_binop(context, operator, left, right)
-
-    def _generate(self, source: Any, name: Any, filename: Any, defer_init: bool = False) -> str:
-        # Route every loop through guard_iter so that no loop escapes the budget.
-        if isinstance(source, nodes.Template):
-            for loop in source.find_all(nodes.For):
-                loop.iter = nodes.Call(
-                    nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None, lineno=loop.lineno
-                )
-            # Route every printed expression through `printable` at run time: Jinja folds constant
-            # expressions at compile time and escapes them before `finalize` sees them, so
-            # `{{ ''.format_map }}` would otherwise print a repr with a memory address.
-            for output in source.find_all(nodes.Output):
-                output.nodes = [
-                    child
-                    if isinstance(child, nodes.TemplateData)
-                    else nodes.Call(
-                        nodes.EnvironmentAttribute("printable"), [child], [], None, None, lineno=child.lineno
-                    )
-                    for child in output.nodes
-                ]
-        return super()._generate(source, name, filename, defer_init)
-
-    def printable(self, value: Any) -> Any:
-        """Return a value fit to print: nothing for functions, classes, modules and containers of them."""
-        return "" if _shows_internals(value) else value
-
-
-def _finalize(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def _shows_internals(value: Any, depth: int = 0) -> bool:
-    """Tell whether printing a value would show a repr of code (names, memory addresses)."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return False
-    if callable(value) or isinstance(value, type | ModuleType):
-        return True
-    if depth < 4 and isinstance(value, list | tuple | set | frozenset | dict):
-        items = list(value.items()) if isinstance(value, dict) else list(value)
-        # Only small containers are inspected item by item; a large one prints as nothing at all.
-        if len(items) > 1000:
-            return True
-        return any(_shows_internals(item, depth + 1) for item in items)
-    return False
-
-
-_html_env = _Environment(autoescape=True)
-_text_env = _Environment(autoescape=False)
 
 
 def translate_aliases(source: str) -> str:
@@ -166,62 +55,159 @@ def translate_aliases(source: str) -> str:
     return _ALIAS.sub(replace, source)
 
 
-@lru_cache(maxsize=2048)
-def _compile(source: str, html: bool) -> Any:
-    env = _html_env if html else _text_env
+class _TemplateCache:
+    """Compiled templates, least recently used first out, bounded by their approximate size."""
+
+    def __init__(self, weight: int) -> None:
+        self._limit = weight
+        self._weight = 0
+        self._items: OrderedDict[tuple[str, bool], tuple[Template, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, bool]) -> Template | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: tuple[str, bool], template: Template, weight: int) -> None:
+        with self._lock:
+            if key in self._items or weight > self._limit:
+                return
+            self._items[key] = (template, weight)
+            self._weight += weight
+            while self._weight > self._limit:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._weight -= dropped
+
+
+_cache = _TemplateCache(CACHE_WEIGHT)
+
+
+def _compile(source: str, html: bool) -> Template:
+    key = (source, html)
+    template = _cache.get(key)
+    if template is not None:
+        return template
+    env = html_env if html else text_env
+    translated = translate_aliases(source)
     try:
-        return env.from_string(translate_aliases(source))
+        tokens = _count_tokens(env, translated)
+        template = env.from_string(translated)
     except TemplateError as exc:
         raise RenderError(f"template syntax error: {exc}") from exc
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        raise RenderError(f"template nests too deeply: {type(exc).__name__}") from exc
+    _cache.put(key, template, len(source) + 64 * tokens)
+    return template
 
 
-def check_template(source: str) -> str | None:
-    """Return a syntax error message, or None when the template compiles."""
+def _count_tokens(env: SandboxEnvironment, source: str) -> int:
+    count = 0
+    for _ in env.lex(source):
+        count += 1
+        if count > MAX_TOKENS:
+            raise RenderError(
+                f"template is too complex: more than {MAX_TOKENS:,} tokens (names, operators, text between tags)"
+            )
+    return count
+
+
+def _trial_context() -> dict[str, Any]:
+    return {"email": "preview@example.com", "data": {}, "sequence": None, "event": {}, "now": datetime.now(UTC)}
+
+
+def check_template(source: str, *, html: bool = True) -> str | None:
+    """Why a template cannot be used, or None: its syntax, its size, or a budget it exceeds even without data."""
     try:
-        _compile(source, True)
+        template = _compile(source, html)
     except RenderError as exc:
         return str(exc)
+    try:
+        with budgeted():
+            _render(template, _trial_context())
+    except BudgetExceeded as exc:
+        return str(exc)
+    except RenderError:
+        pass  # other failures may depend on the subscriber's data
     return None
 
 
 def render_string(source: str, context: dict[str, Any], *, html: bool) -> str:
     """Render one template with the budget; raise RenderError."""
     template = _compile(source, html)
-    _budget.deadline = time.monotonic() + MAX_SECONDS
-    _budget.iterations = 0
-    parts: list[str] = []
-    size = 0
-    try:
-        for chunk in template.generate(**context):
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise RenderError(f"output is larger than {MAX_OUTPUT} characters")
-            parts.append(chunk)
-            if len(parts) % 256 == 0:
-                _budget.check_time()
-    except RenderError:
-        raise
-    except SecurityError as exc:
-        raise RenderError(f"template tried something unsafe: {exc}") from exc
-    except (
-        TemplateError,
-        ArithmeticError,
-        TypeError,
-        ValueError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        RecursionError,
-        MemoryError,
-        OverflowError,
-    ) as exc:
-        raise RenderError(f"template failed: {type(exc).__name__}: {exc}") from exc
-    return "".join(parts)
+    with budgeted():
+        return _render(template, context)
 
 
 def render_draft(subject: str, html: str, text: str | None, context: dict[str, Any]) -> Rendered:
-    """Render a draft's subject, HTML and text (the text derived from the HTML when absent)."""
-    rendered_subject = " ".join(render_string(subject, context, html=False).split())
-    rendered_html = render_string(html, context, html=True)
-    rendered_text = render_string(text, context, html=False) if text else html_to_text(rendered_html)
+    """Render a draft's subject, HTML and text (the text derived from the HTML when absent), in one budget."""
+    subject_template, html_template = _compile(subject, False), _compile(html, True)
+    text_template = _compile(text, False) if text else None
+    with budgeted():
+        rendered_subject = " ".join(_render(subject_template, context).split())
+        rendered_html = _render(html_template, context)
+        rendered_text = _render(text_template, context) if text_template else derive_text(rendered_html)
     return Rendered(subject=rendered_subject[:998], html=rendered_html, text=rendered_text)
+
+
+def derive_text(html: str) -> str:
+    """The text part of an HTML email, in time linear in the HTML's length (see `html_scan`)."""
+    cost = label_cost(html)
+    if cost > MAX_LABEL_COST:
+        raise BudgetExceeded(f"links nest so that the text part would read {cost:,} characters of link labels")
+    return html_to_text(parsable(html))
+
+
+def _render(template: Template, context: dict[str, Any]) -> str:
+    try:
+        return _generate(template, context)
+    except Exception as exc:
+        failure = _failure(exc)
+        if failure is None:
+            raise
+        # The traceback holds the template's frames and whatever they built (up to the budget), in
+        # reference cycles that a server collects rarely: drop it, and raise a fresh error outside
+        # (without keeping it in this frame, which its own traceback holds).
+        exc.__traceback__ = None
+    try:
+        raise failure
+    finally:
+        del failure
+
+
+def _generate(template: Template, context: dict[str, Any]) -> str:
+    # Like Template.generate, without its rewriting of tracebacks (which keeps the template's frames,
+    # and all they built, in reference cycles until the collector runs).
+    variables = template.new_context(context)
+    parts: list[str] = []
+    size = 0
+    try:
+        for chunk in template.root_render_func(variables):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise BudgetExceeded(f"output of more than {MAX_OUTPUT:,} characters")
+            parts.append(chunk)
+    finally:
+        variables.vars.clear()  # macros refer to their context: a cycle that would keep the variables
+    return "".join(parts)
+
+
+_FAILURES = (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError, MemoryError)
+
+
+def _failure(exc: Exception) -> RenderError | None:
+    """The error to report for an exception of a render, without its traceback; None to let it through."""
+    if isinstance(exc, BudgetExceeded):
+        return BudgetExceeded(exc.reason)
+    if isinstance(exc, RenderError):
+        return RenderError(str(exc))
+    if isinstance(exc, RecursionError):
+        return BudgetExceeded("macros or blocks call each other too deeply")
+    if isinstance(exc, SecurityError):
+        return RenderError(f"template tried something unsafe: {exc}")
+    if isinstance(exc, _FAILURES):
+        return RenderError(f"template failed: {type(exc).__name__}: {exc}")
+    return None

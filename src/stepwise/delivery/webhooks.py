@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from stepwise import __version__
 from stepwise.delivery.guard import (
@@ -31,7 +32,6 @@ from stepwise.delivery.guard import (
 )
 from stepwise.delivery.rendering import render_string
 from stepwise.delivery.transports import DeliveryError
-from stepwise.storage.codec import dumps
 
 DEADLINE = 10.0  # seconds per call, everything included (SPEC §3)
 MAX_REDIRECTS = 5
@@ -86,7 +86,7 @@ def build_request(action: dict[str, Any], context: dict[str, Any], email: str) -
             headers[name] = value
     body: bytes | None = None
     if method == "POST" and action.get("body") is not None:
-        body = dumps(_render_json(action["body"], context, email)).encode()
+        body = orjson.dumps(_render_json(action["body"], context, email))
         if len(body) > MAX_BODY:
             raise InvalidRequest(f"the rendered body is larger than {MAX_BODY} bytes")
         if not any(name.lower() == "content-type" for name in headers):

@@ -9,9 +9,10 @@ from datetime import time, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, field_validator, model_validator
 
 from stepwise.domain.durations import InvalidDuration, parse_duration
+from stepwise.domain.jsonvalues import StorableJson, StorableText, checked_document
 from stepwise.domain.keys import Key
 from stepwise.domain.paths import DataPath
 from stepwise.domain.predicates import Predicate
@@ -20,15 +21,16 @@ from stepwise.domain.schedules import (
     Calendar,
     InvalidSchedule,
     check_cron,
+    declare_zone,
     parse_at,
     zone,
 )
 
-JsonValue = Any
+JsonValue = StorableJson  # finite numbers, 64-bit integers, no NUL, bounded depth
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     def dump(self) -> dict[str, Any]:
         """Return the JSON form, without unset optional fields."""
@@ -55,7 +57,7 @@ class Unsubscribed(_Spec):
 
 
 def _check_url_filter(value: str | None) -> str | None:
-    if value is not None and (not value or len(value) > 2048 or "*" in value[:-1]):
+    if value is not None and (not value or len(value) > 2048 or "*" in value[:-1] or "\0" in value):
         raise ValueError("url must be an exact URL or a prefix ending in a single '*'")
     return value
 
@@ -106,7 +108,7 @@ class DataChanged(_Spec):
 
 class CustomEvent(_Spec):
     event: Literal["custom"]
-    name: str = Field(min_length=1, max_length=128)
+    name: StorableText = Field(min_length=1, max_length=128)
     where: Predicate | None = None
 
 
@@ -119,7 +121,7 @@ class Never(_Spec):
 
 class TimePassed(_Spec):
     event: Literal["time_passed"]
-    after: str
+    after: str = Field(max_length=64)
 
     @field_validator("after")
     @classmethod
@@ -141,12 +143,12 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 class Schedule(_Spec):
     event: Literal["schedule"]
     every: Literal["day", "week", "month", "year"] | None = None
-    at: str | None = None
+    at: str | None = Field(default=None, max_length=5)
     weekdays: list[Weekday] | None = Field(default=None, min_length=1)
     day: int | None = Field(default=None, ge=1, le=31)
     month: int | None = Field(default=None, ge=1, le=12)
-    cron: str | None = None
-    timezone: str | None = None
+    cron: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64, json_schema_extra=declare_zone)
 
     @field_validator("at")
     @classmethod
@@ -352,6 +354,8 @@ Action = Annotated[
 
 # ---------------------------------------------------------------- structure (§4)
 
+MAX_STEPS = 100
+
 
 class Variant(_Spec):
     when: list[EventSpec] = Field(min_length=1, max_length=50)
@@ -363,14 +367,19 @@ class Step(_Spec):
 
 
 class SequenceDefinition(_Spec):
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    timezone: str | None = None
+    name: StorableText = Field(min_length=1, max_length=200)
+    description: StorableText | None = Field(default=None, max_length=2000)
+    timezone: str | None = Field(default=None, max_length=64, json_schema_extra=declare_zone)
     only_once: bool = False
     accepting: bool = True
     exit_on_unsubscribe: bool = False
     status: Literal["active", "paused"] | None = None
-    steps: list[Step] = Field(min_length=1, max_length=100)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _storable(cls, data: Any, handler: ModelWrapValidatorHandler[SequenceDefinition]) -> SequenceDefinition:
+        return checked_document(data, handler)
 
     @field_validator("timezone")
     @classmethod

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _LOCAL_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\uffff]+$")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_LENGTH = 254
+
+# What the OpenAPI document declares for an address: the shape every address that `parse_email`
+# accepts has (surrounding blanks are trimmed; one @; a dot in the domain). It is wider than what
+# is accepted (validation is `parse_email`, with its messages), never narrower: a pattern with
+# tighter bounds made the fuzzer send addresses just outside them that are valid.
+EMAIL_PATTERN = r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$"
+EMAIL_SCHEMA: dict[str, Any] = {"pattern": EMAIL_PATTERN, "minLength": 5, "maxLength": MAX_LENGTH}
 
 
 class InvalidEmail(ValueError):

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from stepwise.domain.jsonvalues import checked_document
 from stepwise.domain.keys import Key
 from stepwise.domain.paths import DataPath
 from stepwise.domain.problems import Problem, from_validation_error
@@ -33,7 +42,14 @@ class FormSpec(BaseModel):
     lists: list[Key] = Field(default_factory=list, max_length=50)
     double_opt_in: bool = True
     confirmation_draft: Key | None = None
-    success_url: str | None = Field(default=None, max_length=2048)
+    success_url: str | None = Field(
+        default=None, max_length=2048, json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\r\\n\\u0000]*$"}
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _storable(cls, data: Any, handler: ModelWrapValidatorHandler[FormSpec]) -> FormSpec:
+        return checked_document(data, handler)
 
     @field_validator("success_url")
     @classmethod

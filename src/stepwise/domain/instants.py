@@ -1,4 +1,4 @@
-"""ISO-8601 instants and relative "now" offsets, as predicates and templates see them."""
+"""ISO-8601 instants, relative "now" offsets, and instants as stored (microseconds since the epoch)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ def parse_instant(value: object) -> datetime | None:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+        # Year 1 or 9999 with an offset lands outside what datetime can hold.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_offset(text: str) -> timedelta:
@@ -45,3 +46,25 @@ def iso(moment: datetime) -> str:
     """Format an instant as ISO-8601 UTC with a Z suffix."""
     text = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return text
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(moment: datetime) -> int:
+    """Return microseconds since the epoch."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    """Return the UTC datetime of microseconds since the epoch."""
+    return EPOCH + timedelta(microseconds=value)
+
+
+def opt_to_us(moment: datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)
+
+
+def opt_from_us(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from stepwise.domain.durations import InvalidDuration
 from stepwise.domain.instants import parse_instant, parse_offset
+from stepwise.domain.jsonvalues import first_problem_text, value_problems
 from stepwise.domain.paths import MISSING, InvalidPath, get_path, split_path
 
 Op = Literal[
@@ -37,7 +38,7 @@ EVENT_PREFIX = "event."
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class NowValue(_Frozen):
@@ -92,9 +93,11 @@ class Comparison(_Frozen):
         if isinstance(value, list):
             if not all(_is_scalar(item) for item in value):
                 raise ValueError("a list value may hold only strings, numbers and true/false")
-            return value
-        if value is not None and not _is_scalar(value):
+        elif value is not None and not _is_scalar(value):
             raise ValueError('value must be a string, number, true/false, a list of them, or {"now": "-7d"}')
+        unstorable = value_problems(value, "value")
+        if unstorable:
+            raise ValueError(first_problem_text(unstorable))
         return value
 
     @model_validator(mode="after")

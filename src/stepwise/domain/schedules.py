@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
 
@@ -19,12 +20,40 @@ class InvalidSchedule(ValueError):
     """The schedule cannot be evaluated."""
 
 
+MAX_ZONE_NAME = 64  # the longest IANA name is about 30 characters; accounts store 64
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """The names `zone` accepts among the zones installed here, sorted (for the OpenAPI document)."""
+    found = []
+    for name in sorted(available_timezones()):
+        try:
+            zone(name)
+        except InvalidSchedule:
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+def declare_zone(schema: dict[str, Any]) -> None:
+    """json_schema_extra of an optional time zone field: its string branch lists the zone names."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["enum"] = list(zone_names())
+
+
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
     """Return the IANA time zone of that name (raise InvalidSchedule)."""
+    if not isinstance(name, str) or len(name) > MAX_ZONE_NAME:
+        raise InvalidSchedule(f"a time zone is an IANA name such as Europe/Berlin, at most {MAX_ZONE_NAME} characters")
+    if not _ZONE_NAME.fullmatch(name):
+        raise InvalidSchedule(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
         raise InvalidSchedule(f"unknown time zone {name!r}") from exc
 
 

@@ -34,9 +34,7 @@ def check_sequence(key: str, sequence: d.SequenceDefinition, refs: References) -
             for a, action in enumerate(variant.do):
                 path = f"{base}.do[{a}]"
                 if ended:
-                    found.append(
-                        Problem(path, "no action may follow stop_sequence of this sequence or go_to_sequence (S8)")
-                    )
+                    found.append(Problem(path, "no action may follow stop_sequence of this sequence or go_to_sequence"))
                 found += _check_action(action, key, own_step_one, path, refs)
                 ended = ended or d.is_terminal(action, key)
     starters = sorted(refs.targeted_by.get(key, frozenset()) - {key})
@@ -44,7 +42,7 @@ def check_sequence(key: str, sequence: d.SequenceDefinition, refs: References) -
         found.append(
             Problem(
                 "$.steps[0].variants",
-                f"step 1 must have exactly one variant because sequence(s) {', '.join(starters)} start this one (S9)",
+                f"step 1 must have exactly one variant because sequence(s) {', '.join(starters)} start this one",
             )
         )
     return found
@@ -90,7 +88,7 @@ def _check_action(action: d.Action, own: str, own_step_one: int, path: str, refs
                 return [
                     Problem(
                         f"{path}.sequence",
-                        f"sequence {target!r} has {count} variants in step 1; a start target needs exactly one (S9)",
+                        f"sequence {target!r} has {count} variants in step 1; a start target needs exactly one",
                     )
                 ]
         case _:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import assert_never
 
 from stepwise.domain import definition as d
 from stepwise.engine.model import SequenceInfo
@@ -15,6 +16,8 @@ def wait_deadline(spec: d.TimeWait, arrived: datetime, timezone: str) -> datetim
             return arrived + spec.delay
         case d.Schedule():
             return spec.calendar(timezone).next_after(arrived)
+        case _:
+            assert_never(spec)
 
 
 def step_deadline(sequence: SequenceInfo, step: int, arrived: datetime) -> tuple[datetime, int] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from stepwise.domain import definition as d
 from stepwise.domain.paths import path_touches
@@ -61,8 +61,10 @@ def edge_matches(
                 body = p.get("data")
                 return evaluate(where, data, event.at, body if isinstance(body, dict) else {})
             return True
+        case d.Never() | d.TimePassed() | d.Schedule() | d.DataMatches() | d.ListMatches():
+            return False  # `never` never happens; waits are not edge events
         case _:
-            return False
+            assert_never(spec)
 
 
 def url_matches(pattern: str, url: Any) -> bool:
@@ -81,7 +83,8 @@ def state_holds(spec: d.StateWait, data: dict[str, Any], lists: set[str], now: d
             return evaluate(where, data, now)
         case d.ListMatches(list=key, member=member):
             return (key in lists) == member
-    return False
+        case _:
+            assert_never(spec)
 
 
 def template_event(event: Event | None) -> dict[str, Any]:

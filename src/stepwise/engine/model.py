@@ -9,21 +9,14 @@ from functools import cached_property
 from typing import Any, Literal
 
 from stepwise.domain.definition import Schedule, SequenceDefinition, TimePassed
+from stepwise.domain.statuses import EndReason, RunStatus
 
-RunStatus = Literal["active", "paused", "completed", "stopped"]
-EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted"]
-END_REASONS: tuple[EndReason, ...] = ("stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted")
-UNAVAILABLE = {
-    "unsubscribed": "subscriber_unsubscribed",
-    "bounced": "subscriber_bounced",
-    "unconfirmed": "subscriber_unconfirmed",
-}
 MAX_CHAIN = 20  # S10: transitions per subscriber caused by one outside input
 
 
 @dataclass(slots=True)
 class Subscriber:
-    """The subscriber being processed (a working copy the engine may change)."""
+    """The subscriber being processed. The engine changes only its own copy, returned in the Outcome."""
 
     id: int
     email: str
@@ -202,7 +195,7 @@ CounterKey = tuple[str, str, int, int]  # (sequence, metric, step, variant)
 
 @dataclass(slots=True)
 class Outcome:
-    """Everything one processing call decided, to be committed in one transaction."""
+    """Everything one processing call decided (new states included), to be committed in one transaction."""
 
     subscriber: Subscriber
     data_changed: bool = False

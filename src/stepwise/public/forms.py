@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.formparsers import MultiPartException
 
-from stepwise.api.auth import app_of
 from stepwise.domain.forms import HONEYPOT
 from stepwise.errors import AppError
+from stepwise.public.tracking import app_of
 from stepwise.services import forms as service
 from stepwise.services.forms import MAX_VALUE, PublicForm, SubmissionInvalid
 

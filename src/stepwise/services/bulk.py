@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from sqlalchemy import Connection
 
+from stepwise.domain.edits import Edit
 from stepwise.domain.emails import Email, InvalidEmail, parse_email
 from stepwise.domain.paths import DataPath, set_path, split_path, unset_path
 from stepwise.domain.predicates import Predicate, evaluate
@@ -21,7 +22,7 @@ from stepwise.domain.predicates import problems as predicate_problems
 from stepwise.domain.problems import Problem
 from stepwise.domain.profile import data_problems
 from stepwise.errors import Unprocessable
-from stepwise.services.subscribers import Edit, apply_edits
+from stepwise.services.batch_edits import apply_edits
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.database import Database
 from stepwise.storage.subscribers import SubscriberRow
@@ -88,7 +89,16 @@ def changed_data(body: BulkUpdate, data: dict[str, Any]) -> dict[str, Any]:
     return after
 
 
-def bulk_update(db: Database, account_id: int, body: BulkUpdate, now: datetime) -> dict[str, int]:
+class BulkResult(BaseModel):
+    """How many subscribers a bulk update matched, and how many of them it changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    matched: int
+    changed: int
+
+
+def bulk_update(db: Database, account_id: int, body: BulkUpdate, now: datetime) -> BulkResult:
     """Apply the edit in bounded batches; return how many subscribers matched and how many changed."""
     emails = check(body)
     matched = changed = 0
@@ -110,9 +120,7 @@ def bulk_update(db: Database, account_id: int, body: BulkUpdate, now: datetime) 
                 hits = [row for row in rows if evaluate(body.where, row.data, now)]
                 matched += len(hits)
                 changed += _edit(conn, account_id, body, hits, now)
-    if changed:
-        db.wakeup.set()
-    return {"matched": matched, "changed": changed}
+    return BulkResult(matched=matched, changed=changed)
 
 
 def _edit(conn: Connection, account_id: int, body: BulkUpdate, subs: list[SubscriberRow], now: datetime) -> int:

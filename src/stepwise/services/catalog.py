@@ -1,16 +1,33 @@
-"""A per-process cache of each account's sequences, refreshed by a cheap version check."""
+"""A per-process cache of each account's sequences, refreshed by a cheap version check.
+
+A stored definition that cannot be read (not JSON, or not a valid definition: e.g. a `null` where a
+number belongs) does not stop the account: the sequence is listed in `broken` with the reason and left
+out of `infos`, so the engine treats it like a paused sequence that nobody can enter or move (poison
+isolation). It is parsed once per version, not on every batch.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from stepwise.domain.definition import SequenceDefinition
+from stepwise.domain.problems import from_validation_error
 from stepwise.engine.model import SequenceInfo
 from stepwise.storage import accounts as account_store
 from stepwise.storage import sequences as sequence_store
+from stepwise.storage.sequences import SequenceRow
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """A sequence whose stored definition cannot be read, and why."""
+
+    key: str
+    error: str
 
 
 @dataclass
@@ -22,6 +39,21 @@ class AccountSequences:
     ids: dict[str, int] = field(default_factory=dict)
     keys: dict[int, str] = field(default_factory=dict)
     versions: dict[int, int] = field(default_factory=dict)
+    broken: dict[int, Broken] = field(default_factory=dict)
+
+
+def read_definition(row: SequenceRow) -> tuple[SequenceDefinition | None, str | None]:
+    """Return the row's definition, or None and why it cannot be read."""
+    if row.unreadable is not None:
+        return None, row.unreadable
+    try:
+        return SequenceDefinition.model_validate(row.definition), None
+    except ValidationError as exc:
+        problems = from_validation_error(exc, row.definition)
+        text = "; ".join(f"{p.path}: {p.message}" for p in problems) or str(exc)
+        return None, f"the stored definition is invalid: {text}"
+    except Exception as exc:  # whatever else a bad definition provokes must not stop the others
+        return None, f"the stored definition cannot be read: {type(exc).__name__}: {exc}"
 
 
 class SequenceCatalog:
@@ -40,30 +72,22 @@ class SequenceCatalog:
             return cached
         account = account_store.by_id(conn, account_id)
         tz = account.timezone if account else "UTC"
-        fresh = AccountSequences(timezone=tz)
-        reuse = cached.infos if cached is not None and cached.timezone == tz else {}
+        if cached is not None and cached.timezone != tz:
+            cached = None  # every definition that has no timezone of its own follows the account's
         stale = [sid for sid, v in versions.items() if cached is None or cached.versions.get(sid) != v]
         loaded = {row.id: row for row in sequence_store.by_ids(conn, stale)}
-        for sid, listed_version in versions.items():
+        fresh = AccountSequences(timezone=tz)
+        for sid in versions:
             row = loaded.get(sid)
-            version = listed_version
-            if row is None and cached is not None and sid in cached.keys and cached.keys[sid] in reuse:
-                info = reuse[cached.keys[sid]]
-            else:
-                if row is None:  # changed again between the two queries; take it now
-                    row = sequence_store.by_ids(conn, [sid])[0]
-                definition = SequenceDefinition.model_validate(row.definition)
-                info = SequenceInfo(
-                    key=row.key,
-                    status="active" if row.status == "active" else "paused",
-                    definition=definition,
-                    timezone=definition.timezone or tz,
-                )
-                version = row.version
-            fresh.infos[info.key] = info
-            fresh.ids[info.key] = sid
-            fresh.keys[sid] = info.key
-            fresh.versions[sid] = version
+            if row is None and cached is not None and sid in cached.versions:
+                _reuse(fresh, cached, sid)
+                continue
+            if row is None:  # changed again between the two queries; take it now
+                found = sequence_store.by_ids(conn, [sid])
+                if not found:
+                    continue  # deleted meanwhile
+                row = found[0]
+            _load(fresh, row, tz)
         with self._lock:
             self._accounts[account_id] = fresh
         return fresh
@@ -71,3 +95,30 @@ class SequenceCatalog:
     def forget(self, account_id: int) -> None:
         with self._lock:
             self._accounts.pop(account_id, None)
+
+
+def _reuse(fresh: AccountSequences, cached: AccountSequences, sid: int) -> None:
+    fresh.versions[sid] = cached.versions[sid]
+    if sid in cached.broken:
+        fresh.broken[sid] = cached.broken[sid]
+        return
+    key = cached.keys[sid]
+    fresh.infos[key] = cached.infos[key]
+    fresh.ids[key] = sid
+    fresh.keys[sid] = key
+
+
+def _load(fresh: AccountSequences, row: SequenceRow, tz: str) -> None:
+    fresh.versions[row.id] = row.version
+    definition, error = read_definition(row)
+    if definition is None:
+        fresh.broken[row.id] = Broken(row.key, error or "unreadable")
+        return
+    fresh.infos[row.key] = SequenceInfo(
+        key=row.key,
+        status="active" if row.status == "active" else "paused",
+        definition=definition,
+        timezone=definition.timezone or tz,
+    )
+    fresh.ids[row.key] = row.id
+    fresh.keys[row.id] = row.key

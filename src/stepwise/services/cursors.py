@@ -23,7 +23,7 @@ def decode_int(cursor: str | None) -> int:
     if not cursor:
         return 0
     kind, value = _decode(cursor)
-    if kind != "i" or not value.isdigit():
+    if kind != "i" or not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise BadCursor("the cursor is not valid here")
     return int(value)
 
@@ -43,6 +43,6 @@ def _decode(cursor: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadCursor("the cursor is malformed") from exc
     kind, sep, value = text.partition(":")
-    if not sep:
+    if not sep or "\0" in value:
         raise BadCursor("the cursor is malformed")
     return kind, value

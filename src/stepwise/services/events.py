@@ -8,7 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stepwise.domain.emails import InvalidEmail, parse_email
+from stepwise.domain.events import Happened, NewEvent, new_event
 from stepwise.domain.instants import parse_instant
+from stepwise.domain.jsonvalues import StorableText
 from stepwise.domain.problems import Problem
 from stepwise.domain.profile import data_problems
 from stepwise.errors import Unprocessable
@@ -24,11 +26,11 @@ class PostedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["custom"]
-    name: str = Field(min_length=1, max_length=128)
+    name: StorableText = Field(min_length=1, max_length=128)
     email: str = Field(min_length=1, max_length=320)
     data: dict[str, Any] | None = None
-    id: str | None = Field(default=None, min_length=1, max_length=200)
-    occurred_at: str | None = None
+    id: StorableText | None = Field(default=None, min_length=1, max_length=200)
+    occurred_at: str | None = Field(default=None, max_length=64)
 
     @field_validator("occurred_at")
     @classmethod
@@ -38,9 +40,19 @@ class PostedEvent(BaseModel):
         return value
 
 
+class EventsResult(BaseModel):
+    """What became of posted events: accepted, duplicates of an earlier id, for no known subscriber."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted: int
+    duplicates: int
+    unknown: int
+
+
 def ingest(
     db: Database, account_id: int, events: list[PostedEvent], now: datetime, *, source: str = "api"
-) -> dict[str, int]:
+) -> EventsResult:
     """Accept events in order; duplicates (by id) and unknown subscribers are counted, not stored."""
     problems: list[Problem] = []
     keys: list[str] = []
@@ -60,34 +72,24 @@ def ingest(
         ids = [e.id for e in events if e.id is not None]
         seen = inbox_store.known_ids(conn, account_id, ids)
         subs = subscriber_store.find_many(conn, account_id, sorted(set(keys)))
-        rows: list[dict[str, Any]] = []
+        rows: list[NewEvent] = []
         new_ids: list[str] = []
         for event, key in zip(events, keys, strict=True):
             if event.id is not None and event.id in seen:
                 duplicates += 1
                 continue
+            sub = subs.get(key)
+            if sub is None:  # creates nothing, so its id stays free for a retry once the subscriber exists
+                unknown += 1
+                continue
             if event.id is not None:
                 seen.add(event.id)
                 new_ids.append(event.id)
-            sub = subs.get(key)
-            if sub is None:
-                unknown += 1
-                continue
             occurred = parse_instant(event.occurred_at) if event.occurred_at else None
-            rows.append(
-                {
-                    "account_id": account_id,
-                    "subscriber_id": sub.id,
-                    "kind": "custom",
-                    "payload": {"name": event.name, "data": event.data or {}},
-                    "source": source,
-                    "occurred_at": to_us(occurred) if occurred else now_us,
-                    "accepted_at": now_us,
-                }
-            )
+            happened = Happened("custom", {"name": event.name, "data": event.data or {}})
+            at = to_us(occurred) if occurred else None
+            rows.append(new_event(account_id, sub.id, happened, source=source, accepted_at=now_us, occurred_at=at))
             accepted += 1
         inbox_store.add(conn, rows)
         inbox_store.remember_ids(conn, account_id, new_ids, now_us)
-    if accepted:
-        db.wakeup.set()
-    return {"accepted": accepted, "duplicates": duplicates, "unknown": unknown}
+    return EventsResult(accepted=accepted, duplicates=duplicates, unknown=unknown)

@@ -13,16 +13,20 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from stepwise.delivery.tokens import TokenSigner
+from stepwise.domain.edits import Edit
 from stepwise.domain.emails import Email, InvalidEmail, parse_email
+from stepwise.domain.events import Happened, NewEvent, new_event
 from stepwise.domain.forms import FormSpec, form_reference_problems
 from stepwise.domain.instants import iso
+from stepwise.domain.jobs import ConfirmationJob, EmailTemplate
 from stepwise.domain.keys import is_key
 from stepwise.domain.paths import set_path
 from stepwise.domain.problems import from_validation_error
+from stepwise.domain.statuses import SubscriberStatus
 from stepwise.errors import Conflict, NotFound, Unprocessable
 from stepwise.ids import new_id
 from stepwise.services.references import users_of
-from stepwise.services.subscribers import Edit, apply_edit
+from stepwise.services.subscribers import apply_edit
 from stepwise.storage import accounts as account_store
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import forms as form_store
@@ -57,7 +61,7 @@ def put(db: Database, account_id: int, key: str, spec: FormSpec, now: datetime) 
         created = form_store.put(conn, account_id, key, stored, to_us(now))
         row = form_store.get(conn, account_id, key)
     assert row is not None
-    return view(key, row[1], row[2], row[3]), created
+    return view(key, row.spec, row.created_at, row.updated_at), created
 
 
 def put_from_file(db: Database, account_id: int, key: str, body: dict[str, Any], now: datetime) -> str:
@@ -65,7 +69,7 @@ def put_from_file(db: Database, account_id: int, key: str, body: dict[str, Any],
     spec = parse(body)
     with db.read() as conn:
         old = form_store.get(conn, account_id, key)
-    if old is not None and old[1] == spec.model_dump(mode="json"):
+    if old is not None and old.spec == spec.model_dump(mode="json"):
         return "unchanged"
     _, created = put(db, account_id, key, spec, now)
     return "created" if created else "updated"
@@ -76,14 +80,14 @@ def get(db: Database, account_id: int, key: str) -> dict[str, Any]:
         row = form_store.get(conn, account_id, key)
     if row is None:
         raise NotFound(f"no form {key!r}")
-    return view(key, row[1], row[2], row[3])
+    return view(key, row.spec, row.created_at, row.updated_at)
 
 
 def all_forms(db: Database, account_id: int) -> list[dict[str, Any]]:
     with db.read() as conn:
         keys = sorted(form_store.keys(conn, account_id))
         rows = {key: form_store.get(conn, account_id, key) for key in keys}
-    return [view(key, row[1], row[2], row[3]) for key, row in rows.items() if row is not None]
+    return [view(key, row.spec, row.created_at, row.updated_at) for key, row in rows.items() if row is not None]
 
 
 def delete(db: Database, account_id: int, key: str) -> None:
@@ -94,7 +98,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         users = users_of(conn, account_id, "forms", key)
         if users:
             raise Conflict(f"form {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
-        form_store.delete_form(conn, row[0])
+        form_store.delete_form(conn, row.id)
 
 
 # --- Public submission and double opt-in (SPEC §5) -----------------------------------------------
@@ -152,15 +156,15 @@ class Confirmed:
 
 def public_form(db: Database, account_name: str, key: str) -> PublicForm | None:
     """Return the form `key` of the account named `account_name`, or None."""
-    if not is_key(key) or len(account_name) > 64:
+    if not is_key(key) or len(account_name) > 64 or "\0" in account_name:
         return None
     with db.read() as conn:
         account = account_store.by_name(conn, account_name)
         row = form_store.get(conn, account.id, key) if account else None
     if account is None or row is None:
         return None
-    spec = _stored_spec(row[1])
-    return None if spec is None else PublicForm(account.id, account.name, key, row[0], spec)
+    spec = _stored_spec(row.spec)
+    return None if spec is None else PublicForm(account.id, account.name, key, row.id, spec)
 
 
 def _stored_spec(stored: dict[str, Any]) -> FormSpec | None:
@@ -225,7 +229,6 @@ def submit(
             # Two submissions for a new address raced (PostgreSQL): the second now finds the first.
             if attempt == 2:
                 raise
-    db.wakeup.set()
 
 
 def _submit(
@@ -241,7 +244,7 @@ def _submit(
     now_us = to_us(now)
     existing = subscriber_store.find(conn, form.account_id, email.key, for_update=True)
     if existing is None:
-        status: str | None = "unconfirmed" if spec.double_opt_in else "active"
+        status: SubscriberStatus | None = "unconfirmed" if spec.double_opt_in else "active"
     elif existing.status == "unsubscribed" or (existing.status == "unconfirmed" and not spec.double_opt_in):
         status = "unconfirmed" if spec.double_opt_in else "active"
     else:
@@ -250,26 +253,18 @@ def _submit(
     result = apply_edit(conn, form.account_id, email, edit, source="form", now=now, existing=existing)
     assert result is not None
     sub = result.subscriber
-    events = [("form_submitted", {"form": form.key})]
+    events = [Happened("form_submitted", {"form": form.key})]
     if not spec.double_opt_in:
-        events.append(("form_confirmed", {"form": form.key}))
-    inbox_store.add(conn, [_event(sub, kind, payload, now_us) for kind, payload in events])
+        events.append(Happened("form_confirmed", {"form": form.key}))
+    inbox_store.add(conn, [_event(sub, event, now_us) for event in events])
     if spec.double_opt_in and sub.status in ("unconfirmed", "active"):
         last = subscriber_store.last_confirmation_at(conn, form.account_id, email.key, CONFIRMATION_GROUP)
         if last is None or now_us - last >= RESEND_AFTER.total_seconds() * 1_000_000:
             _queue_confirmation(conn, signer, base_url, form, sub, now_us)
 
 
-def _event(sub: SubscriberRow, kind: str, payload: dict[str, Any], now_us: int) -> dict[str, Any]:
-    return {
-        "account_id": sub.account_id,
-        "subscriber_id": sub.id,
-        "kind": kind,
-        "payload": payload,
-        "source": "form",
-        "occurred_at": now_us,
-        "accepted_at": now_us,
-    }
+def _event(sub: SubscriberRow, event: Happened, now_us: int) -> NewEvent:
+    return new_event(sub.account_id, sub.id, event, source="form", accepted_at=now_us)
 
 
 def _queue_confirmation(
@@ -297,40 +292,23 @@ def _queue_confirmation(
     # The token names the issue (hence the subscriber) and the form; the form id tells a form deleted
     # and created again under the same key from the one that sent this email.
     token = signer.sign("confirm", form.account_id, f"{issue_id}.{form.key}", form.form_id)
-    payload: dict[str, Any] = {
-        "purpose": "confirmation",
-        "confirm_url": f"{base_url}/t/confirm/{token}",
-        "event": {"form": form.key, "title": form.spec.title or ""},
-        "data": sub.data,
-        "at": now_us,
-    }
-    if draft:
-        payload["draft"] = draft
-    else:
-        payload["draft"] = CONFIRMATION_DRAFT
-        payload["template"] = {
-            **DEFAULT_CONFIRMATION,
-            "from_email": f"no-reply@{sender_host(base_url)}",
-            "from_name": form.spec.title,
-            "reply_to": None,
-        }
-    outbox_store.add(
-        conn,
-        [
-            {
-                "account_id": form.account_id,
-                "kind": "email",
-                "issue_id": issue_id,
-                "subscriber_id": sub.id,
-                # Not a sequence's email: sequence 0, pass 0 keep a subscriber's confirmations in order.
-                "sequence_id": 0,
-                "pass_no": 0,
-                "payload": payload,
-                "available_at": now_us,
-                "created_at": now_us,
-            }
-        ],
+    builtin = EmailTemplate(
+        subject=DEFAULT_CONFIRMATION["subject"],
+        html=DEFAULT_CONFIRMATION["html"],
+        text=DEFAULT_CONFIRMATION["text"],
+        from_email=f"no-reply@{sender_host(base_url)}",
+        from_name=form.spec.title,
+        reply_to=None,
     )
+    job = ConfirmationJob(
+        draft=draft or CONFIRMATION_DRAFT,
+        confirm_url=f"{base_url}/t/confirm/{token}",
+        event={"form": form.key, "title": form.spec.title or ""},
+        data=sub.data,
+        at_us=now_us,
+        template=None if draft else builtin,
+    )
+    outbox_store.add_confirmation(conn, form.account_id, sub.id, issue_id, job, now_us)
 
 
 def sender_host(base_url: str) -> str:
@@ -351,36 +329,33 @@ def confirm(db: Database, signer: TokenSigner, token: str, now: datetime) -> Con
     if found is None:
         return None
     issue_id, _, key = found.subject.partition(".")
-    events = active = False
+    active = False
     with db.write() as conn:
         issue = issue_store.get(conn, found.account_id, issue_id) if len(issue_id) == 32 else None
         if issue is None or issue.group_name != CONFIRMATION_GROUP or issue.subscriber_id is None:
             return None
         account = account_store.by_id(conn, found.account_id)
         row = form_store.get(conn, found.account_id, key)
-        spec = _stored_spec(row[1]) if row is not None and row[0] == found.number else None
+        spec = _stored_spec(row.spec) if row is not None and row.id == found.number else None
         form = None
         if account is not None and row is not None and spec is not None:
-            form = PublicForm(found.account_id, account.name, key, row[0], spec)
+            form = PublicForm(found.account_id, account.name, key, row.id, spec)
         subs = subscriber_store.by_ids(conn, [issue.subscriber_id])
         sub = subs[0] if subs and subs[0].account_id == found.account_id else None
         # Only the first click counts (a conditional update: of two racing clicks one wins).
         first = issue_store.mark_first(conn, found.account_id, issue.id, "clicked_at", to_us(now))
         if sub is not None and first and sub.status in ("unconfirmed", "active"):
             now_us = to_us(now)
-            queued: list[dict[str, Any]] = []
+            queued: list[NewEvent] = []
             if sub.status == "unconfirmed":
                 email = Email(sub.email, sub.email_key)
                 # The status goes through apply_edit; the event is ours: confirmed by the link, not by hand.
                 apply_edit(conn, sub.account_id, email, Edit(status="active"), source="form", now=now, emit=False)
-                queued.append(_event(sub, "subscription_confirmed", {"method": "link"}, now_us))
+                queued.append(_event(sub, Happened("subscription_confirmed", {"method": "link"}), now_us))
             if form is not None:
-                queued.append(_event(sub, "form_confirmed", {"form": form.key}, now_us))
+                queued.append(_event(sub, Happened("form_confirmed", {"form": form.key}), now_us))
             inbox_store.add(conn, queued)
-            events = bool(queued)
             active = True
         elif sub is not None:
             active = sub.status == "active"
-    if events:
-        db.wakeup.set()
     return Confirmed(account.name if account else "", form, form.spec.success_url if form else None, active)

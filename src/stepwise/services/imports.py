@@ -10,33 +10,32 @@ through `apply_edits`; memory is bounded by the batch size, never by the file.
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
+from typing_extensions import TypedDict
 
-from stepwise.domain.emails import MAX_LENGTH as MAX_EMAIL_LENGTH
-from stepwise.domain.emails import Email, InvalidEmail, parse_email
+from stepwise.domain.edits import Edit
+from stepwise.domain.emails import Email
 from stepwise.domain.instants import iso
-from stepwise.domain.paths import InvalidPath, split_path
-from stepwise.domain.profile import MAX_DATA_BYTES, data_problems
+from stepwise.domain.statuses import ImportStatus
 from stepwise.errors import NotFound, Unprocessable
 from stepwise.ids import new_id
+from stepwise.services.batch_edits import apply_edits
 from stepwise.services.csvreader import CsvReader, FileProblem
-from stepwise.services.subscribers import Edit, apply_edits
+from stepwise.services.import_rows import RowError, read_header, row_edit, short
 from stepwise.storage import imports as import_store
 from stepwise.storage import lists as list_store
-from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.codec import opt_from_us, to_us
 from stepwise.storage.database import Database
-from stepwise.storage.dialects import refresh_statistics
-from stepwise.storage.imports import ImportRow
+from stepwise.storage.imports import ImportCounts, ImportRow
 
 BATCH_ROWS = 2000  # rows per transaction: large enough to amortise statements, small enough to not block
 # PostgreSQL plans by statistics that a bulk load makes stale: refreshed while an import creates many
@@ -44,8 +43,6 @@ BATCH_ROWS = 2000  # rows per transaction: large enough to amortise statements, 
 ANALYZE_EVERY = 100_000
 ANALYZE_AT_END = 10_000
 MAX_ERRORS = 1000  # row errors kept in the report; the `failed` count stays exact
-MAX_LIST_KEYS = 100  # list keys in one `lists` cell
-_REPORT = ("rows", "created", "updated", "unchanged", "failed")
 
 
 @dataclass
@@ -61,127 +58,34 @@ class ImportOptions:
         return {"list": self.list_key, "update_existing": self.update_existing, "trigger_events": self.trigger_events}
 
 
+class RowProblem(TypedDict):
+    """Why a row was not imported (`line` None: a note about the whole import)."""
+
+    line: int | None
+    message: str
+
+
+class ImportReport(BaseModel):
+    """What an import did: its counts and the first row errors (line 1 is the header)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[RowProblem]
+
+
 class ImportRejected(Unprocessable):
     """The file cannot be imported at all (no usable header, not UTF-8, empty); nothing was written."""
 
-    def __init__(self, report: dict[str, Any]) -> None:
-        first = report["errors"][0]["message"] if report["errors"] else "the file cannot be imported"
-        super().__init__(f"line 1: {first}", code="invalid_csv", details=report)
-        self.report = report
-
-
-@dataclass(frozen=True, slots=True)
-class Columns:
-    """What the header says: where the address is, which columns are data paths, where lists are."""
-
-    email: int
-    lists: int | None
-    paths: tuple[tuple[int, tuple[str, ...]], ...]
-    width: int
-
-
-def read_header(cells: list[str]) -> Columns:
-    """Validate the header row; raise ValueError with every problem, one per line."""
-    problems: list[str] = []
-    email = lists = None
-    paths: list[tuple[int, tuple[str, ...]]] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(cells):
-        name = raw.strip()
-        label = f"column {index + 1} ({_short(name)})"
-        if not name:
-            continue  # unnamed (often trailing) columns carry nothing we could store
-        lowered = name.lower()
-        if lowered in seen or name in seen:
-            problems.append(f"{label} repeats column {seen.get(lowered, seen.get(name, 0)) + 1}")
-            continue
-        if lowered == "email":
-            email, seen[lowered] = index, index
-        elif lowered == "lists":
-            lists, seen[lowered] = index, index
-        else:
-            try:
-                paths.append((index, split_path(name)))
-                seen[name] = index
-            except InvalidPath as exc:
-                problems.append(f"{label}: a column is `email`, `lists` or a data path such as base.firstName; {exc}")
-    for (i, a), (j, b) in ((x, y) for x in paths for y in paths if x[0] < y[0]):
-        if a[: len(b)] == b or b[: len(a)] == a:
-            problems.append(f"columns {i + 1} ({'.'.join(a)}) and {j + 1} ({'.'.join(b)}) overlap")
-    if email is None:
-        problems.insert(0, "the header has no `email` column")
-    if problems:
-        raise ValueError("\n".join(problems))
-    assert email is not None
-    return Columns(email, lists, tuple(paths), len(cells))
-
-
-def _short(value: str, limit: int = 60) -> str:
-    return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
-class _RowError(Exception):
-    pass
-
-
-_SIMPLE_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_SIMPLE_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_SIMPLE_ADDRESS = re.compile(rf"{_SIMPLE_ATOM}(?:\.{_SIMPLE_ATOM})*@(?:{_SIMPLE_LABEL}\.)+{_SIMPLE_LABEL}")
-
-
-def address(raw: str) -> Email:
-    """Return `parse_email(raw)`, quickly for plain ASCII addresses (the bulk of any file)."""
-    text = raw.strip()
-    if len(text) <= MAX_EMAIL_LENGTH and _SIMPLE_ADDRESS.fullmatch(text):
-        local, _, domain = text.rpartition("@")
-        if len(local) <= 64 and not domain.rpartition(".")[2].isdigit():
-            value = f"{local}@{domain.lower()}"
-            return Email(value, value.lower())
-    return parse_email(raw)
-
-
-def row_edit(
-    cells: list[str], columns: Columns, known_lists: frozenset[str], list_key: str | None
-) -> tuple[Email, Edit] | None:
-    """Turn one record into an address and an edit (None for a row of empty cells); raise _RowError."""
-    count = len(cells)
-    raw = cells[columns.email].strip() if columns.email < count else ""
-    if not raw:
-        if not any(c.strip() for c in cells):
-            return None
-        raise _RowError("the email address is empty")
-    if count > columns.width and any(c.strip() for c in cells[columns.width :]):
-        raise _RowError(f"has {count} values but the header names {columns.width} columns")
-    try:
-        email = address(raw)
-    except InvalidEmail as exc:
-        raise _RowError(f"invalid email address {_short(raw)}: {exc}") from exc
-    data: dict[str, Any] = {}
-    size = 0
-    for index, parts in columns.paths:
-        value = cells[index].strip() if index < count else ""
-        if value:  # an empty cell leaves the field as it is
-            size += len(value)
-            node = data
-            for part in parts[:-1]:
-                child = node.get(part)
-                if child is None:
-                    child = node[part] = {}
-                node = child
-            node[parts[-1]] = value
-    if size > MAX_DATA_BYTES // 4 and data_problems(data):
-        raise _RowError(f"the data is larger than {MAX_DATA_BYTES} bytes")
-    joined: list[str] = []
-    if columns.lists is not None and columns.lists < count and cells[columns.lists]:
-        joined = [key for key in (k.strip() for k in cells[columns.lists].split(";")) if key]
-        if len(joined) > MAX_LIST_KEYS:
-            raise _RowError(f"names more than {MAX_LIST_KEYS} lists")
-        unknown = [key for key in joined if key not in known_lists]
-        if unknown:
-            raise _RowError(f"unknown list {_short(unknown[0])}" if len(unknown) == 1 else f"unknown lists {unknown}")
-    if list_key is not None:
-        joined.append(list_key)
-    return email, Edit(data=data or None, lists_add=joined)
+    def __init__(self, report: ImportReport) -> None:
+        first = report.errors[0]["message"] if report.errors else "the file cannot be imported"
+        self.report = report.model_dump()  # the error's details
+        super().__init__(f"line 1: {first}", code="invalid_csv", details=self.report)
 
 
 class _Run:
@@ -194,7 +98,7 @@ class _Run:
         self.options = options
         self.now = now
         self.list_ids: dict[str, int] = {}
-        self.counts = dict.fromkeys(_REPORT, 0)
+        self.counts = ImportCounts()
         self.errors: list[dict[str, Any]] = []
         self.seen = import_store.SeenAddresses()
         self.batch: dict[str, tuple[int, Email, Edit]] = {}  # by address key, in row order
@@ -229,7 +133,7 @@ class _Run:
                     raise
         self.seen.add([(email.key, line) for line, email, _ in items])
         self.errors += errors
-        self.unanalyzed += counts["created"] - self.counts["created"]
+        self.unanalyzed += counts.created - self.counts.created
         self.counts = counts
         if self.unanalyzed >= ANALYZE_EVERY:
             self.refresh_statistics()
@@ -238,12 +142,12 @@ class _Run:
         """Refresh the planner's statistics of the tables an import fills (PostgreSQL; SQLite needs none)."""
         if self.unanalyzed and not self.db.is_sqlite:
             with self.db.write() as conn:
-                refresh_statistics(conn, [t.subscribers, t.list_members])
+                import_store.refresh_statistics(conn)
             self.unanalyzed = 0
 
     def _apply(
         self, conn: Connection, pending: list[tuple[int, Email, Edit]], row_errors: list[tuple[int, str]]
-    ) -> tuple[list[tuple[int, Email, Edit]], list[dict[str, Any]], dict[str, int]]:
+    ) -> tuple[list[tuple[int, Email, Edit]], list[dict[str, Any]], ImportCounts]:
         """Write a batch; return the rows written, the errors to report (repeats included) and the counts."""
         existing = subscriber_store.find_many_locked(conn, self.account_id, [email.key for _, email, _ in pending])
         # An address this import wrote before exists now, so only addresses found can be repeats.
@@ -254,7 +158,7 @@ class _Run:
             errors += [(line, _duplicate(e, earlier[e.key])) for line, e, _ in pending if e.key in earlier]
             items = [item for item in pending if item[1].key not in earlier]
         errors.sort(key=lambda e: e[0])
-        counts = dict(self.counts)
+        counts = self.counts
         if items:
             outcomes = apply_edits(
                 conn,
@@ -268,20 +172,25 @@ class _Run:
                 existing=existing,
                 fresh_data=True,
             )
-            for outcome in outcomes:
-                counts["created" if outcome.created else "updated" if outcome.touched else "unchanged"] += 1
-            counts["rows"] += len(outcomes)
+            created = sum(1 for o in outcomes if o.created)
+            updated = sum(1 for o in outcomes if o.touched and not o.created)
+            counts = replace(
+                counts,
+                rows=counts.rows + len(outcomes),
+                created=counts.created + created,
+                updated=counts.updated + updated,
+                unchanged=counts.unchanged + len(outcomes) - created - updated,
+            )
             self.events = self.events or (self.options.trigger_events and any(o.touched for o in outcomes))
-        counts["rows"] += len(errors)
-        counts["failed"] += len(errors)
+        counts = replace(counts, rows=counts.rows + len(errors), failed=counts.failed + len(errors))
         room = max(0, MAX_ERRORS - len(self.errors))
         shown = [{"line": line, "message": message} for line, message in errors[:room]]
         import_store.record(conn, self.id, counts, self.errors + shown if shown else None)
         return items, shown, counts
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> ImportReport:
         """Return the report so far."""
-        return {"id": self.id, **self.counts, "errors": list(self.errors)}
+        return ImportReport(id=self.id, **asdict(self.counts), errors=list(self.errors))
 
     def close(self) -> None:
         """Drop the scratch list of addresses."""
@@ -289,7 +198,7 @@ class _Run:
 
 
 def _duplicate(email: Email, first_line: int) -> str:
-    return f"the address {_short(email.value)} already appeared on line {first_line}; only that row is imported"
+    return f"the address {short(email.value)} already appeared on line {first_line}; only that row is imported"
 
 
 def run_import(
@@ -302,8 +211,8 @@ def run_import(
     filename: str | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], datetime] | None = None,
-) -> dict[str, Any]:
-    """Import a CSV stream and return the report {id, rows, created, updated, unchanged, failed, errors}.
+) -> ImportReport:
+    """Import a CSV stream and return its report.
 
     The import is recorded (and its counts kept current) in the imports table as it goes. A file that
     cannot be imported at all raises ImportRejected (its report is recorded as failed); an unknown
@@ -324,9 +233,8 @@ def run_import(
         try:
             with _collector_spares_the_application():
                 _read(reader, run, known, progress)
-        except ImportRejected as exc:
+        except ImportRejected:
             _finish(db, run, "failed", end)
-            exc.report["id"] = run.id
             raise
         except Exception:
             _finish(db, run, "failed", end, note="the import stopped: an internal error occurred")
@@ -336,11 +244,9 @@ def run_import(
             run.refresh_statistics()
     finally:
         run.close()
-    if run.events:
-        db.wakeup.set()
     report = run.report()
     if progress is not None:
-        progress({**report, "bytes": reader.bytes_read, "status": "done"})
+        progress({**report.model_dump(), "bytes": reader.bytes_read, "status": "done"})
     return report
 
 
@@ -382,7 +288,7 @@ def _read(
         elif any(cells):  # blank lines (and, below, rows of empty cells) are no rows
             try:
                 row = row_edit(cells, columns, known, list_key)
-            except _RowError as exc:
+            except RowError as exc:
                 run.fail_row(record.line, str(exc))
             else:
                 if row is not None:
@@ -390,11 +296,13 @@ def _read(
         if len(run.batch) + len(run.batch_errors) >= BATCH_ROWS:
             run.flush()
             if progress is not None:
-                progress({**run.report(), "bytes": reader.bytes_read, "status": "running"})
+                progress({**run.report().model_dump(), "bytes": reader.bytes_read, "status": "running"})
     run.flush()
 
 
-def _finish(db: Database, run: _Run, status: str, clock: Callable[[], datetime], note: str | None = None) -> None:
+def _finish(
+    db: Database, run: _Run, status: ImportStatus, clock: Callable[[], datetime], note: str | None = None
+) -> None:
     if note and len(run.errors) < MAX_ERRORS:
         run.errors.append({"line": None, "message": note})
     try:
@@ -406,23 +314,51 @@ def _finish(db: Database, run: _Run, status: str, clock: Callable[[], datetime],
         # Recording a failure must not hide the error that caused it.
 
 
-def view(row: ImportRow) -> dict[str, Any]:
-    """The API shape of an import record."""
+class ImportRecord(BaseModel):
+    """An import as the API and the UI show it (times ISO-8601, errors by line)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    filename: str | None
+    status: ImportStatus
+    options: dict[str, Any]
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[RowProblem]
+    started_at: str | None
+    finished_at: str | None
+
+
+class ImportsOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[ImportRecord]
+
+
+def view(row: ImportRow) -> ImportRecord:
     started = opt_from_us(row.started_at)
     finished = opt_from_us(row.finished_at)
-    return {
-        "id": row.id,
-        "filename": row.filename,
-        "status": row.status,
-        "options": row.options,
-        **{name: getattr(row, name) for name in _REPORT},
-        "errors": row.errors,
-        "started_at": iso(started) if started else None,
-        "finished_at": iso(finished) if finished else None,
-    }
+    return ImportRecord(
+        id=row.id,
+        filename=row.filename,
+        status=row.status,
+        options=row.options,
+        rows=row.rows,
+        created=row.created,
+        updated=row.updated,
+        unchanged=row.unchanged,
+        failed=row.failed,
+        errors=row.errors,
+        started_at=iso(started) if started else None,
+        finished_at=iso(finished) if finished else None,
+    )
 
 
-def get_import(db: Database, account_id: int, import_id: str) -> dict[str, Any]:
+def get_import(db: Database, account_id: int, import_id: str) -> ImportRecord:
     """Return one import record (404 for an unknown id or another account's import)."""
     with db.read() as conn:
         row = import_store.get(conn, account_id, import_id) if len(import_id) <= 32 else None
@@ -431,7 +367,7 @@ def get_import(db: Database, account_id: int, import_id: str) -> dict[str, Any]:
     return view(row)
 
 
-def list_imports(db: Database, account_id: int, limit: int = 50) -> list[dict[str, Any]]:
+def list_imports(db: Database, account_id: int, limit: int = 50) -> list[ImportRecord]:
     """Return the account's newest imports first."""
     with db.read() as conn:
         return [view(row) for row in import_store.recent(conn, account_id, limit)]

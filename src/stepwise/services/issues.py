@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Row
+from pydantic import BaseModel, ConfigDict, Field
 
 from stepwise.domain.emails import InvalidEmail, parse_email
 from stepwise.domain.instants import iso
 from stepwise.errors import Conflict, NotFound
 from stepwise.services import cursors
 from stepwise.storage import issues as issue_store
-from stepwise.storage.codec import loads, opt_from_us
+from stepwise.storage.codec import loads, opt_from_us, to_us
 from stepwise.storage.database import Database
+from stepwise.storage.issues import IssueRow
 
 
 def _time(value: int | None) -> str | None:
@@ -20,26 +21,111 @@ def _time(value: int | None) -> str | None:
     return iso(moment) if moment else None
 
 
-def view(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "email": row.email,
-        "draft": row.draft,
-        "sequence": row.sequence,
-        "step": row.step,
-        "variant": row.variant,
-        "group": row.group_name,
-        "status": row.status,
-        "reason": row.reason,
-        "message_id": row.message_id,
-        "transport": row.transport,
-        "subject": row.subject,
-        "created_at": _time(row.created_at),
-        "sent_at": _time(row.sent_at),
-        "opened_at": _time(row.opened_at),
-        "clicked_at": _time(row.clicked_at),
-        "unsubscribed_at": _time(row.unsubscribed_at),
-    }
+# The views below are the API's response models; comments, not docstrings, describe them (a docstring
+# would become the schema's description in the OpenAPI document).
+
+
+# An email of the archive: what was sent (or not) to whom, by which sequence step, and what came of it.
+class Issue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str
+    draft: str
+    sequence: str | None
+    step: int | None
+    variant: int | None
+    group: str
+    status: str
+    reason: str | None
+    message_id: str | None
+    transport: str | None
+    subject: str | None
+    created_at: str | None
+    sent_at: str | None
+    opened_at: str | None
+    clicked_at: str | None
+    unsubscribed_at: str | None
+
+
+# A page of the archive, newest first, and the cursor of the next one.
+class IssuePage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    next_cursor: str | None = None
+    items: list[Issue]
+
+
+# The rendered message of a sent issue (`from` in JSON, `from_` in Python).
+class Message(BaseModel):
+    id: str
+    subject: str | None
+    from_: str | None = Field(alias="from")
+    to: str
+    headers: dict[str, str]
+    html: str | None
+    text: str | None
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+
+# Counts of issues: all of them, by status, and unique opens, clicks and unsubscribes.
+class IssueCounts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    queued: int
+    sent: int
+    failed: int
+    skipped: int
+    opened: int
+    clicked: int
+    unsubscribed: int
+
+
+# The counts of one draft.
+class DraftIssueStats(IssueCounts):
+    draft: str
+
+
+# The counts of one sequence step (step None: issues of the sequence without a step).
+class StepIssueStats(IssueCounts):
+    sequence: str
+    step: int | None
+
+
+# The counts of the archive (or of one sequence or draft), per draft and per sequence step.
+class IssueStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    totals: IssueCounts
+    drafts: list[DraftIssueStats]
+    steps: list[StepIssueStats]
+
+
+COUNTS = tuple(IssueCounts.model_fields)  # total, then the statuses and the unique reactions
+
+
+def view(row: IssueRow) -> Issue:
+    return Issue(
+        id=row.id,
+        email=row.email,
+        draft=row.draft,
+        sequence=row.sequence,
+        step=row.step,
+        variant=row.variant,
+        group=row.group_name,
+        status=row.status,
+        reason=row.reason,
+        message_id=row.message_id,
+        transport=row.transport,
+        subject=row.subject,
+        created_at=_time(row.created_at),
+        sent_at=_time(row.sent_at),
+        opened_at=_time(row.opened_at),
+        clicked_at=_time(row.clicked_at),
+        unsubscribed_at=_time(row.unsubscribed_at),
+    )
 
 
 def page(
@@ -53,7 +139,10 @@ def page(
     cursor: str | None,
     limit: int,
     transport: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+    search: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[Issue], str | None]:
     before = cursors.decode_str(cursor)
     email_key = None
     if email is not None:
@@ -72,11 +161,14 @@ def page(
             draft=draft,
             status=status,
             transport=transport,
+            search=search,
+            since_us=to_us(since) if since is not None else None,
+            until_us=to_us(until) if until is not None else None,
         )
     return [view(r) for r in rows], cursors.encode(rows[-1].id) if len(rows) == limit else None
 
 
-def get(db: Database, account_id: int, issue_id: str) -> dict[str, Any]:
+def get(db: Database, account_id: int, issue_id: str) -> Issue:
     with db.read() as conn:
         row = issue_store.get(conn, account_id, issue_id) if len(issue_id) <= 64 else None
     if row is None:
@@ -84,7 +176,7 @@ def get(db: Database, account_id: int, issue_id: str) -> dict[str, Any]:
     return view(row)
 
 
-def message(db: Database, account_id: int, issue_id: str) -> dict[str, Any]:
+def message(db: Database, account_id: int, issue_id: str) -> Message:
     """The rendered message of a sent issue."""
     with db.read() as conn:
         row = issue_store.get(conn, account_id, issue_id) if len(issue_id) <= 64 else None
@@ -92,38 +184,34 @@ def message(db: Database, account_id: int, issue_id: str) -> dict[str, Any]:
         raise NotFound(f"no issue {issue_id!r}")
     if row.headers is None:
         raise Conflict(f"issue {issue_id!r} has no message ({row.status})", code="no_message")
-    return {
-        "id": row.id,
-        "subject": row.subject,
-        "from": row.from_addr,
-        "to": row.email,
-        "headers": loads(row.headers),
-        "html": row.html,
-        "text": row.text,
-    }
+    return Message(
+        id=row.id,
+        subject=row.subject,
+        from_=row.from_addr,
+        to=row.email,
+        headers=loads(row.headers),
+        html=row.html,
+        text=row.text,
+    )
 
 
-def stats(db: Database, account_id: int, *, sequence: str | None, draft: str | None) -> dict[str, Any]:
+def stats(db: Database, account_id: int, *, sequence: str | None, draft: str | None) -> IssueStats:
     """Counts per draft and per sequence step: queued, sent, failed, skipped, unique opens/clicks, unsubscribes."""
     with db.read() as conn:
         rows = issue_store.stats(conn, account_id, sequence=sequence, draft=draft)
-    fields = ("queued", "sent", "failed", "skipped", "opened", "clicked", "unsubscribed")
     by_draft: dict[str, dict[str, int]] = {}
-    by_step: dict[tuple[str, int], dict[str, int]] = {}
-    totals = dict.fromkeys(("total", *fields), 0)
+    by_step: dict[tuple[str, int | None], dict[str, int]] = {}
+    totals = dict.fromkeys(COUNTS, 0)
     for row in rows:
-        counts = {name: int(getattr(row, name) or 0) for name in ("total", *fields)}
-        for name, value in counts.items():
-            totals[name] += value
-        target = by_draft.setdefault(row.draft, dict.fromkeys(("total", *fields), 0))
-        for name, value in counts.items():
-            target[name] += value
+        counts = {name: int(getattr(row, name) or 0) for name in COUNTS}
+        targets = [totals, by_draft.setdefault(row.draft, dict.fromkeys(COUNTS, 0))]
         if row.sequence is not None:
-            step = by_step.setdefault((row.sequence, row.step), dict.fromkeys(("total", *fields), 0))
+            targets.append(by_step.setdefault((row.sequence, row.step), dict.fromkeys(COUNTS, 0)))
+        for target in targets:
             for name, value in counts.items():
-                step[name] += value
-    return {
-        "totals": totals,
-        "drafts": [{"draft": key, **value} for key, value in sorted(by_draft.items())],
-        "steps": [{"sequence": seq, "step": step, **value} for (seq, step), value in sorted(by_step.items())],
-    }
+                target[name] += value
+    return IssueStats(
+        totals=IssueCounts(**totals),
+        drafts=[DraftIssueStats(draft=key, **value) for key, value in sorted(by_draft.items())],
+        steps=[StepIssueStats(sequence=seq, step=step, **value) for (seq, step), value in sorted(by_step.items())],
+    )

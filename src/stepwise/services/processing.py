@@ -8,29 +8,34 @@ subscriber's pending events are applied first, in acceptance order (S13).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from stepwise.domain.jobs import EmailJob, UrlCallJob
 from stepwise.engine.model import EmailCommand, Event, Input, Outcome, Run, Subscriber, UrlCommand
 from stepwise.engine.processor import process
 from stepwise.ids import new_id
+from stepwise.services import quarantine
 from stepwise.services.catalog import AccountSequences, SequenceCatalog
+from stepwise.storage import claims as claim_store
 from stepwise.storage import counters as counter_store
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import issues as issue_store
 from stepwise.storage import lists as list_store
 from stepwise.storage import outbox as outbox_store
 from stepwise.storage import runs as run_store
-from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage import timeline as timeline_store
 from stepwise.storage.codec import from_us, opt_from_us, opt_to_us, to_us
-from stepwise.storage.runs import RunRow
+from stepwise.storage.counters import CounterDelta
+from stepwise.storage.outbox import NewOutboxRow
+from stepwise.storage.runs import NewRun, RunChange, RunRow, RunState
 from stepwise.storage.subscribers import SubscriberRow
+from stepwise.storage.timeline import NewEntry
 
 
 @dataclass
@@ -43,6 +48,30 @@ class BatchResult:
     commands: int = 0
     outcomes: dict[int, Outcome] = field(default_factory=dict)
 
+    def add(self, part: BatchResult) -> None:
+        """Add another result to this one."""
+        self.subscribers += part.subscribers
+        self.events += part.events
+        self.transitions += part.transitions
+        self.commands += part.commands
+        self.outcomes.update(part.outcomes)
+
+
+class BatchFailed(Exception):
+    """Processing a claimed batch failed for a reason other than the database (its transaction rolled back)."""
+
+    def __init__(self, subscriber_ids: list[int]) -> None:
+        super().__init__(f"a batch of {len(subscriber_ids)} subscribers failed")
+        self.subscriber_ids = subscriber_ids
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """One pending inbox event of a subscriber: its id and acceptance time."""
+
+    id: int
+    accepted_at: datetime
+
 
 def process_locked(
     conn: Connection,
@@ -50,8 +79,14 @@ def process_locked(
     subscriber_ids: Sequence[int],
     now: datetime,
     extra: Mapping[int, Sequence[Input]] | None = None,
+    *,
+    upto: int | None = None,
 ) -> BatchResult:
-    """Process subscribers whose rows this transaction holds; write everything in this transaction."""
+    """Process subscribers whose rows this transaction holds; write everything in this transaction.
+
+    `upto` limits the events taken to those with an id up to it (0: none), for processing one event at
+    a time after a batch failed (worker/isolation.py).
+    """
     result = BatchResult()
     subs = subscriber_store.by_ids(conn, subscriber_ids)
     gone = set(subscriber_ids) - {s.id for s in subs}
@@ -61,8 +96,12 @@ def process_locked(
     for sub in subs:
         by_account[sub.account_id].append(sub)
     events = inbox_store.of_subscribers(conn, [s.id for s in subs])
+    if upto is not None:
+        events = {sid: [e for e in rows if e.id <= upto] for sid, rows in events.items()}
     for account_id, members in sorted(by_account.items()):
         seqs = catalog.for_account(conn, account_id)
+        if seqs.broken:  # recorded once; the worker treats them as paused (services/quarantine.py)
+            quarantine.note_broken_sequences(conn, account_id, seqs.broken, to_us(now))
         _process_account(conn, account_id, seqs, members, events, now, extra or {}, result)
     return result
 
@@ -84,6 +123,9 @@ def _process_account(
     writer = _Writer(account_id, seqs, now)
     for sub in members:
         pending = events.get(sub.id, [])
+        if any(e.error is not None for e in pending):  # cannot be decoded: set aside, the others go on
+            writer.aside.extend(e for e in pending if e.error is not None)
+            pending = [e for e in pending if e.error is None]
         inputs: list[Input] = [
             Event(
                 kind=e.kind,
@@ -101,6 +143,8 @@ def _process_account(
         )
         rows = {row.sequence_id: row for row in open_runs.get(sub.id, [])}
         runs = [_to_run(row, seqs) for row in rows.values() if row.sequence_id in seqs.keys]
+        if seqs.broken:
+            writer.hold(row for row in rows.values() if row.sequence_id in seqs.broken)
         sub_passes = {seqs.keys[sid]: n for sid, n in passes.get(sub.id, {}).items() if sid in seqs.keys}
         outcome = process(subscriber, runs, sub_passes, seqs.infos, inputs, now)
         writer.collect(sub, outcome, [e.id for e in pending])
@@ -116,13 +160,13 @@ def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
     return Run(
         sequence=seqs.keys[row.sequence_id],
         pass_no=row.pass_no,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         step=row.step,
         entered_at=from_us(row.entered_at),
         step_entered_at=from_us(row.step_entered_at),
         wake_at=opt_from_us(row.wake_at),
         ended_at=opt_from_us(row.ended_at),
-        end_reason=row.end_reason,  # type: ignore[arg-type]
+        end_reason=row.end_reason,
         recheck=row.recheck,
         resumed_at=opt_from_us(row.resumed_at),
         id=row.id,
@@ -139,14 +183,21 @@ class _Writer:
         self.data: list[tuple[int, dict[str, Any]]] = []
         self.joined: list[tuple[int, str]] = []
         self.left: list[tuple[int, str]] = []
-        self.new_runs: list[dict[str, Any]] = []
-        self.changed_runs: list[dict[str, Any]] = []
+        self.new_runs: list[NewRun] = []
+        self.changed_runs: list[RunChange] = []
         self.inbox_done: list[int] = []
-        self.timeline: list[dict[str, Any]] = []
+        self.timeline: list[NewEntry] = []
         self.issues: list[dict[str, Any]] = []
-        self.outbox: list[dict[str, Any]] = []
+        self.outbox: list[NewOutboxRow] = []
         self.counters: Counter[tuple[int, str, int, int]] = Counter()
         self.deleted: list[int] = []
+        self.aside: list[inbox_store.InboxRow] = []  # events that cannot be decoded (poison isolation)
+
+    def hold(self, rows: Iterable[RunRow]) -> None:
+        """Take runs of a sequence that cannot be read out of the due index, as if it were paused."""
+        for row in rows:
+            if row.claimable_at is not None:
+                self.changed_runs.append(RunChange(row.id, run_store.state_of(row, claimable_at=None)))
 
     def collect(self, sub: SubscriberRow, outcome: Outcome, inbox_ids: list[int]) -> None:
         self.inbox_done.extend(inbox_ids)
@@ -160,14 +211,7 @@ class _Writer:
             self._run(sub.id, run)
         for entry in outcome.timeline:
             self.timeline.append(
-                {
-                    "account_id": self.account_id,
-                    "subscriber_id": sub.id,
-                    "at": to_us(entry.at),
-                    "kind": entry.kind,
-                    "sequence": entry.sequence,
-                    "detail": entry.detail,
-                }
+                NewEntry(self.account_id, sub.id, to_us(entry.at), entry.kind, entry.sequence, entry.detail)
             )
         for command in outcome.commands:
             self._command(sub, command)
@@ -181,41 +225,29 @@ class _Writer:
         claimable = None
         if open_:
             claimable = self.now_us if run.recheck else opt_to_us(run.wake_at)
-        values = {
-            "status": run.status,
-            "step": run.step,
-            "step_entered_at": to_us(run.step_entered_at),
-            "wake_at": opt_to_us(run.wake_at),
-            "claimable_at": claimable,
-            "recheck": run.recheck,
-            "resumed_at": opt_to_us(run.resumed_at),
-            "ended_at": opt_to_us(run.ended_at),
-            "end_reason": run.end_reason,
-        }
+        state = RunState(
+            status=run.status,
+            step=run.step,
+            step_entered_at=to_us(run.step_entered_at),
+            wake_at=opt_to_us(run.wake_at),
+            claimable_at=claimable,
+            recheck=run.recheck,
+            resumed_at=opt_to_us(run.resumed_at),
+            ended_at=opt_to_us(run.ended_at),
+            end_reason=run.end_reason,
+        )
         if run.id is None:
+            sequence_id = self.seqs.ids[run.sequence]
             self.new_runs.append(
-                {
-                    "account_id": self.account_id,
-                    "sequence_id": self.seqs.ids[run.sequence],
-                    "subscriber_id": subscriber_id,
-                    "pass_no": run.pass_no,
-                    "entered_at": to_us(run.entered_at),
-                    **values,
-                }
+                NewRun(self.account_id, sequence_id, subscriber_id, run.pass_no, to_us(run.entered_at), state)
             )
         else:
-            self.changed_runs.append({"id": run.id, **values})
+            self.changed_runs.append(RunChange(run.id, state))
 
     def _command(self, sub: SubscriberRow, command: EmailCommand | UrlCommand) -> None:
-        seq_id = self.seqs.ids[command.sequence]
-        base = {
-            "account_id": self.account_id,
-            "subscriber_id": sub.id,
-            "sequence_id": seq_id,
-            "pass_no": command.pass_no,
-            "available_at": self.now_us,
-            "created_at": self.now_us,
-        }
+        seq_id, at = self.seqs.ids[command.sequence], to_us(command.at)
+        job: EmailJob | UrlCallJob
+        issue_id = None
         if isinstance(command, EmailCommand):
             issue_id = new_id()
             self.issues.append(
@@ -233,42 +265,23 @@ class _Writer:
                     "group_name": "transactional",
                     "status": "skipped" if command.skip_reason else "queued",
                     "reason": command.skip_reason,
-                    "created_at": to_us(command.at),
+                    "created_at": at,
                 }
             )
-            if command.skip_reason is None:
-                self.outbox.append(
-                    {
-                        **base,
-                        "kind": "email",
-                        "issue_id": issue_id,
-                        "payload": {
-                            "draft": command.draft,
-                            "event": command.event,
-                            "data": command.data,
-                            "sequence": command.sequence,
-                            "step": command.step,
-                            "at": to_us(command.at),
-                        },
-                    }
-                )
+            if command.skip_reason is not None:
+                return
+            job = EmailJob(command.draft, command.event, command.data, command.sequence, command.step, at)
         else:
-            self.outbox.append(
-                {
-                    **base,
-                    "kind": "url",
-                    "issue_id": None,
-                    "payload": {
-                        "action": command.action,
-                        "event": command.event,
-                        "data": command.data,
-                        "email": sub.email,
-                        "sequence": command.sequence,
-                        "step": command.step,
-                        "at": to_us(command.at),
-                    },
-                }
+            job = UrlCallJob(
+                command.action,
+                command.event,
+                command.data,
+                sub.email,
+                command.sequence,
+                command.step,
+                at,
             )
+        self.outbox.append(NewOutboxRow(self.account_id, sub.id, seq_id, command.pass_no, issue_id, job, self.now_us))
 
     def flush(self, conn: Connection) -> None:
         subscriber_store.save_data_many(conn, self.data, self.now_us)
@@ -278,16 +291,20 @@ class _Writer:
                 conn, self.account_id, [(ids[k], s) for s, k in self.joined if k in ids], self.now_us
             )
             list_store.remove_members(conn, self.account_id, [(ids[k], s) for s, k in self.left if k in ids])
-        run_store.insert_many(conn, self.new_runs)
-        run_store.update_many(conn, self.changed_runs)
+        # Ended runs first: a sequence entered again in the same batch (pass 2) needs pass 1 closed
+        # before its row is inserted, or the one-open-run index refuses it.
+        run_store.save_changes(conn, self.changed_runs)
+        run_store.insert_new(conn, self.new_runs)
         inbox_store.remove(conn, self.inbox_done)
-        timeline_store.add(conn, self.timeline)
+        if self.aside:
+            quarantine.set_aside_events(conn, self.aside, None, self.now_us)
+        timeline_store.add_entries(conn, self.timeline)
         issue_store.add(conn, self.issues)
         outbox_store.add(conn, self.outbox)
-        counter_store.add(
+        counter_store.add_deltas(
             conn,
             [
-                (self.account_id, sid, metric, step, variant, delta)
+                CounterDelta(self.account_id, sid, metric, step, variant, delta)
                 for (sid, metric, step, variant), delta in self.counters.items()
             ],
         )
@@ -300,9 +317,7 @@ def forget_orphans(conn: Connection, candidate_ids: Sequence[int], locked: Seque
     missing = sorted(set(candidate_ids) - set(locked))
     if not missing:
         return
-    present = {r[0] for r in conn.execute(select(t.subscribers.c.id).where(t.subscribers.c.id.in_(missing)))}
+    present = claim_store.existing_subscribers(conn, missing)
     gone = [sid for sid in missing if sid not in present]
     if gone:
-        from sqlalchemy import delete
-
-        conn.execute(delete(t.inbox).where(t.inbox.c.subscriber_id.in_(gone)))
+        inbox_store.remove_of_subscribers(conn, gone)

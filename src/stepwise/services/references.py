@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.validation import References, referenced
+from stepwise.services.catalog import read_definition
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import forms as form_store
 from stepwise.storage import lists as list_store
@@ -15,10 +16,13 @@ from stepwise.storage import sequences as sequence_store
 
 
 def definitions(conn: Connection, account_id: int) -> dict[str, SequenceDefinition]:
-    return {
-        row.key: SequenceDefinition.model_validate(row.definition)
-        for row in sequence_store.all_sequences(conn, account_id)
-    }
+    """The account's readable definitions (one that cannot be read refers to nothing; it is listed as broken)."""
+    found = {}
+    for row in sequence_store.all_sequences(conn, account_id):
+        definition, _ = read_definition(row)
+        if definition is not None:
+            found[row.key] = definition
+    return found
 
 
 def gather(conn: Connection, account_id: int, *, exclude: str | None = None) -> References:

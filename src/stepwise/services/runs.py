@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from stepwise.domain.instants import iso
@@ -28,22 +29,57 @@ def _time(value: int | None) -> str | None:
     return iso(moment) if moment else None
 
 
-def view(run: RunRow, sequence: str, email: str) -> dict[str, Any]:
-    return {
-        "sequence": sequence,
-        "email": email,
-        "status": run.status,
-        "step": run.step,
-        "pass": run.pass_no,
-        "entered_at": _time(run.entered_at),
-        "step_entered_at": _time(run.step_entered_at),
-        "wake_at": _time(run.wake_at),
-        "ended_at": _time(run.ended_at),
-        "end_reason": run.end_reason,
-    }
+# The views below are the API's response models; comments, not docstrings, describe them (a docstring
+# would become the schema's description in the OpenAPI document).
 
 
-def of_subscriber(db: Database, account_id: int, raw_email: str) -> list[dict[str, Any]]:
+# A run as the API and the UI show it (`pass` in JSON, `pass_` in Python).
+class Run(BaseModel):
+    sequence: str
+    email: str
+    status: str
+    step: int
+    pass_: int = Field(alias="pass")
+    entered_at: str | None
+    step_entered_at: str | None
+    wake_at: str | None
+    ended_at: str | None
+    end_reason: str | None
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+
+# A page of a sequence's runs and the cursor of the next one.
+class RunPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    next_cursor: str | None = None
+    items: list[Run]
+
+
+# Every run of a subscriber.
+class RunsOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[Run]
+
+
+def view(run: RunRow, sequence: str, email: str) -> Run:
+    return Run(
+        sequence=sequence,
+        email=email,
+        status=run.status,
+        step=run.step,
+        pass_=run.pass_no,
+        entered_at=_time(run.entered_at),
+        step_entered_at=_time(run.step_entered_at),
+        wake_at=_time(run.wake_at),
+        ended_at=_time(run.ended_at),
+        end_reason=run.end_reason,
+    )
+
+
+def of_subscriber(db: Database, account_id: int, raw_email: str) -> list[Run]:
     with db.read() as conn:
         sub = find_row(conn, account_id, raw_email)
         keys = {row.id: row.key for row in sequence_store.all_sequences(conn, account_id)}
@@ -53,7 +89,7 @@ def of_subscriber(db: Database, account_id: int, raw_email: str) -> list[dict[st
 
 def of_sequence(
     db: Database, account_id: int, key: str, *, status: str | None, step: int | None, cursor: str | None, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[Run], str | None]:
     after = cursors.decode_int(cursor)
     with db.read() as conn:
         seq = sequence_store.get(conn, account_id, key)
@@ -69,7 +105,7 @@ def of_sequence(
 
 def control(
     db: Database, catalog: SequenceCatalog, account_id: int, key: str, raw_email: str, action: str, now: datetime
-) -> dict[str, Any]:
+) -> Run:
     """Start (S9), stop, pause or resume one subscriber's run; return the run afterwards."""
     with db.write() as conn:
         seq = sequence_store.get(conn, account_id, key)
@@ -97,7 +133,6 @@ def control(
         result = process_locked(conn, catalog, [sub.id], now, extra={sub.id: [command]})
         outcome = result.outcomes.get(sub.id)
         rows = run_store.of_subscriber(conn, account_id, sub.id)
-    db.wakeup.set()
     mine = [r for r in rows if r.sequence_id == seq.id]
     if action == "start" and (not mine or (current is None and not _entered(outcome, key))):
         raise Conflict(f"{sub.email} could not enter {key!r} (see the timeline)", code="start_rejected")

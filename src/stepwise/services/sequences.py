@@ -11,14 +11,17 @@ from sqlalchemy import Connection
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.instants import iso
 from stepwise.domain.problems import Problem, from_validation_error
+from stepwise.domain.statuses import END_REASONS
 from stepwise.domain.validation import References, check_sequence, referenced
 from stepwise.engine.deadlines import has_state_waits, step_deadline
-from stepwise.engine.model import END_REASONS, SequenceInfo
+from stepwise.engine.model import SequenceInfo
 from stepwise.errors import Conflict, NotFound, Unprocessable
+from stepwise.services.catalog import read_definition
 from stepwise.services.references import gather, users_of
 from stepwise.storage import accounts as account_store
 from stepwise.storage import counters as counter_store
 from stepwise.storage import drafts as draft_store
+from stepwise.storage import quarantine as quarantine_store
 from stepwise.storage import runs as run_store
 from stepwise.storage import sequences as sequence_store
 from stepwise.storage.codec import from_us, opt_to_us, to_us
@@ -35,7 +38,8 @@ def parse(document: Any) -> SequenceDefinition:
 
 
 def view(row: SequenceRow) -> dict[str, Any]:
-    return {
+    """The sequence as the API shows it; `broken` (with the reason) when its stored definition cannot be read."""
+    shown = {
         "key": row.key,
         "name": row.name,
         "status": row.status,
@@ -44,6 +48,21 @@ def view(row: SequenceRow) -> dict[str, Any]:
         "created_at": iso(from_us(row.created_at)),
         "updated_at": iso(from_us(row.updated_at)),
     }
+    _, problem = read_definition(row)
+    if problem is not None:
+        shown["broken"] = problem
+    return shown
+
+
+def _stored(row: SequenceRow) -> SequenceDefinition:
+    """The stored definition; 422 when it cannot be read (save a valid one, or delete the sequence)."""
+    definition, problem = read_definition(row)
+    if definition is None:
+        raise Unprocessable.of(
+            [Problem("$", problem or "unreadable")],
+            f"the stored definition of {row.key!r} cannot be read; save a valid definition or delete the sequence",
+        )
+    return definition
 
 
 def activation_problems(conn: Connection, account_id: int, definition: SequenceDefinition) -> list[Problem]:
@@ -65,9 +84,23 @@ def put(db: Database, account_id: int, key: str, document: Any, now: datetime) -
     """Create or replace a definition; 422 lists every problem, 409 if runs wait on removed steps."""
     definition = parse(document)
     with db.write() as conn:
+        current = sequence_store.get(conn, account_id, key, for_update=True)
+        if current is not None and _unchanged(current, definition):
+            return view(current), False  # the same definition and status: no write, no new version
         row, created = save(conn, account_id, key, definition, now)
-    db.wakeup.set()
     return view(row), created
+
+
+def _unchanged(row: SequenceRow, definition: SequenceDefinition) -> bool:
+    """Whether a readable stored definition and status equal the ones being saved."""
+    stored = definition.dump()
+    stored.pop("status", None)
+    return (
+        read_definition(row)[0] is not None
+        and row.status == (definition.status or "paused")
+        and row.name == definition.name
+        and row.definition == stored
+    )
 
 
 def save(
@@ -103,6 +136,7 @@ def save(
         sequence_store.replace(conn, existing.id, definition.name, status, stored, now_us)
         _refresh_runs(conn, account_id, existing.id, existing, definition, status, now)
         created = False
+    quarantine_store.forget(conn, account_id, "sequence", key)  # readable now: no longer set aside
     row = sequence_store.get(conn, account_id, key)
     assert row is not None
     return row, created
@@ -125,13 +159,18 @@ def _refresh_runs(
     status: str,
     now: datetime,
 ) -> None:
-    """After a replace: recompute deadlines of steps whose time waits changed, and re-test state waits."""
-    before = SequenceDefinition.model_validate(old.definition)
+    """After a replace: recompute deadlines of steps whose time waits changed, and re-test state waits.
+
+    A definition that could not be read had its runs held by the worker: every step counts as changed,
+    so each open run gets its deadline and due time back.
+    """
+    before, _ = read_definition(old)
     info = _info(conn, account_id, old.key, definition, status)
     changed_steps = {
         number
         for number in range(2, len(definition.steps) + 1)
-        if number > len(before.steps)
+        if before is None
+        or number > len(before.steps)
         or definition.steps[number - 1].model_dump() != before.steps[number - 1].model_dump()
         or definition.timezone != before.timezone
     }
@@ -185,17 +224,20 @@ def set_status(db: Database, account_id: int, key: str, status: str, now: dateti
         row = sequence_store.get(conn, account_id, key, for_update=True)
         if row is None:
             raise NotFound(f"no sequence {key!r}")
-        definition = SequenceDefinition.model_validate(row.definition)
-        if status == "active":
+        # An unreadable definition can be paused (the worker already treats it as paused), not activated.
+        definition = _stored(row) if status == "active" else read_definition(row)[0]
+        if status == "active" and definition is not None:
             problems = activation_problems(conn, account_id, definition)
             if problems:
                 raise Unprocessable.of(problems, "the sequence cannot be activated")
         if row.status != status:
             sequence_store.set_status(conn, row.id, status, to_us(now))
-            _apply_status(conn, account_id, row.id, _info(conn, account_id, key, definition, status), status, now)
+            if definition is None:
+                run_store.hold_sequence(conn, account_id, row.id)
+            else:
+                _apply_status(conn, account_id, row.id, _info(conn, account_id, key, definition, status), status, now)
         fresh = sequence_store.get(conn, account_id, key)
     assert fresh is not None
-    db.wakeup.set()
     return view(fresh)
 
 
@@ -221,6 +263,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         if users:
             raise Conflict(f"sequence {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         sequence_store.delete_sequence(conn, account_id, row.id)
+        quarantine_store.forget(conn, account_id, "sequence", key)
 
 
 def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
@@ -230,14 +273,14 @@ def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"no sequence {key!r}")
         counts = counter_store.read(conn, account_id, row.id)
-    definition = SequenceDefinition.model_validate(row.definition)
+    definition, _ = read_definition(row)
 
     def total(metric: str) -> int:
         return counts.get((metric, 0, 0), 0)
 
     stopped_by = {reason: total(f"stopped:{reason}") for reason in END_REASONS}
     steps = []
-    for number, step in enumerate(definition.steps, start=1):
+    for number, step in enumerate(definition.steps if definition else [], start=1):
         steps.append(
             {
                 "step": number,
@@ -260,3 +303,19 @@ def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
         "stopped_by": stopped_by,
         "steps": steps,
     }
+
+
+def stored_steps(db: Database, account_id: int, key: str) -> list[Any]:
+    """The steps of a sequence's stored definition as written (empty when there is no such sequence)."""
+    with db.read() as conn:
+        row = sequence_store.get(conn, account_id, key)
+    steps: list[Any] = (row.definition if row is not None else {}).get("steps") or []
+    return steps
+
+
+def stored_as(conn: Connection, account_id: int, key: str, definition: SequenceDefinition) -> bool:
+    """Whether the stored definition and status equal the given ones (what `stepwise apply` leaves alone)."""
+    old = sequence_store.get(conn, account_id, key)
+    stored = definition.dump()
+    status = stored.pop("status", None) or "paused"
+    return old is not None and old.definition == stored and old.status == status

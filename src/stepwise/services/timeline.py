@@ -4,20 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from stepwise.domain.emails import InvalidEmail, parse_email
 from stepwise.domain.instants import iso
+from stepwise.errors import NotFound
 from stepwise.services import cursors
-from stepwise.services.subscribers import find_row
 from stepwise.storage import timeline as timeline_store
 from stepwise.storage.codec import from_us, loads
 from stepwise.storage.database import Database
+
+
+def _subscriber(conn: Any, account_id: int, raw_email: str) -> int:
+    try:
+        key = parse_email(raw_email).key
+    except InvalidEmail as exc:
+        raise NotFound(f"no subscriber {raw_email!r}") from exc
+    found = timeline_store.subscriber_id(conn, account_id, key)
+    if found is None:
+        raise NotFound(f"no subscriber {raw_email!r}")
+    return found
+
+
+def newest_page(
+    db: Database, account_id: int, raw_email: str, *, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The timeline newest first (the UI's order); the cursor names the oldest entry shown."""
+    before = cursors.decode_int(cursor) if cursor else None
+    with db.read() as conn:
+        subscriber_id = _subscriber(conn, account_id, raw_email)
+        rows = timeline_store.newest(conn, account_id, subscriber_id, before_id=before, limit=limit)
+    items = [{"at": iso(from_us(r.at)), "kind": r.kind, "sequence": r.sequence, **loads(r.detail)} for r in rows]
+    return items, cursors.encode(rows[-1].id) if len(rows) == limit else None
 
 
 def page(
     db: Database, account_id: int, raw_email: str, *, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     after = cursors.decode_int(cursor)
+    try:
+        key = parse_email(raw_email).key
+    except InvalidEmail as exc:
+        raise NotFound(f"no subscriber {raw_email!r}") from exc
     with db.read() as conn:
-        sub = find_row(conn, account_id, raw_email)
-        rows = timeline_store.page(conn, account_id, sub.id, after_id=after, limit=limit)
+        subscriber_id = timeline_store.subscriber_id(conn, account_id, key)
+        if subscriber_id is None:
+            raise NotFound(f"no subscriber {raw_email!r}")
+        rows = timeline_store.page(conn, account_id, subscriber_id, after_id=after, limit=limit)
     items = [{"at": iso(from_us(r.at)), "kind": r.kind, "sequence": r.sequence, **loads(r.detail)} for r in rows]
     return items, cursors.encode(rows[-1].id) if len(rows) == limit else None

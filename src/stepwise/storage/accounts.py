@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from stepwise.storage import schema as t
 
@@ -46,12 +46,27 @@ def add_key(conn: Connection, account_id: int, key_hash: str, prefix: str, now_u
 
 def by_key_hash(conn: Connection, key_hash: str) -> AccountRow | None:
     """Return the account owning an unrevoked key with this hash."""
+    found = key_by_hash(conn, key_hash)
+    return found[0] if found else None
+
+
+def key_by_hash(conn: Connection, key_hash: str) -> tuple[AccountRow, int] | None:
+    """Return the account and the key id of an unrevoked key with this hash."""
     row = conn.execute(
-        select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.timezone)
+        select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.timezone, t.api_keys.c.id)
         .join(t.api_keys, t.api_keys.c.account_id == t.accounts.c.id)
         .where(t.api_keys.c.key_hash == key_hash, t.api_keys.c.revoked_at.is_(None))
     ).first()
-    return AccountRow(*row) if row else None
+    return (AccountRow(row[0], row[1], row[2]), int(row[3])) if row else None
+
+
+def revoke_keys(conn: Connection, account_id: int, now_us: int) -> int:
+    """Revoke every live key of an account; return how many there were."""
+    k = t.api_keys
+    result = conn.execute(
+        update(k).where(k.c.account_id == account_id, k.c.revoked_at.is_(None)).values(revoked_at=now_us)
+    )
+    return int(result.rowcount)
 
 
 def get_setting(conn: Connection, name: str) -> str | None:
@@ -59,11 +74,5 @@ def get_setting(conn: Connection, name: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def set_setting_once(conn: Connection, name: str, value: str) -> str:
-    """Store a setting unless one exists; return the stored value (first writer wins)."""
-    from stepwise.storage.dialects import insert_ignore
-
-    insert_ignore(conn, t.settings, [{"name": name, "value": value}])
-    stored = get_setting(conn, name)
-    assert stored is not None
-    return stored
+def delete_setting(conn: Connection, name: str) -> None:
+    conn.execute(delete(t.settings).where(t.settings.c.name == name))

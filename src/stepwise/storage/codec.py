@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from stepwise.domain.instants import EPOCH, from_us, opt_from_us, opt_to_us, to_us
 
-
-def to_us(moment: datetime) -> int:
-    """Return microseconds since the epoch."""
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int) -> datetime:
-    """Return the UTC datetime of microseconds since the epoch."""
-    return EPOCH + timedelta(microseconds=value)
-
-
-def opt_to_us(moment: datetime | None) -> int | None:
-    return None if moment is None else to_us(moment)
-
-
-def opt_from_us(value: int | None) -> datetime | None:
-    return None if value is None else from_us(value)
+__all__ = ["EPOCH", "decoded_object", "dumps", "from_us", "loads", "opt_from_us", "opt_to_us", "to_us"]
 
 
 def dumps(value: Any) -> str:
@@ -37,3 +19,14 @@ def dumps(value: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Parse JSON text."""
     return orjson.loads(text)
+
+
+def decoded_object(text: str | bytes) -> tuple[dict[str, Any], str | None]:
+    """Parse a stored JSON object; on failure return ({}, why) so the caller can set the row aside."""
+    try:
+        value = loads(text)
+    except ValueError as exc:
+        return {}, f"the stored payload is not JSON: {exc}"
+    if not isinstance(value, dict):
+        return {}, f"the stored payload is not a JSON object but {type(value).__name__}"
+    return value, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
@@ -13,16 +14,41 @@ from stepwise.storage.dialects import add_to_counters
 
 SHARDS = 8
 
-CounterDelta = tuple[int, int, str, int, int, int]  # account, sequence id, metric, step, variant, delta
+CounterTuple = tuple[int, int, str, int, int, int]  # account, sequence id, metric, step, variant, delta
 
 
-def add(conn: Connection, deltas: Iterable[CounterDelta]) -> None:
+@dataclass(frozen=True, slots=True)
+class CounterDelta:
+    """A change of one counter (step and variant 0 when the metric has none)."""
+
+    account_id: int
+    sequence_id: int
+    metric: str
+    step: int
+    variant: int
+    delta: int
+
+
+def add(conn: Connection, deltas: Iterable[CounterTuple]) -> None:
+    """Add deltas given as tuples (zero deltas are skipped) into one random shard per call."""
+    add_deltas(conn, [CounterDelta(*delta) for delta in deltas])
+
+
+def add_deltas(conn: Connection, deltas: Iterable[CounterDelta]) -> None:
     """Add deltas (zero deltas are skipped) into one random shard per call."""
     shard = random.randrange(SHARDS)
     rows = [
-        {"account_id": a, "sequence_id": s, "metric": m, "step": st, "variant": v, "shard": shard, "value": d}
-        for a, s, m, st, v, d in deltas
-        if d
+        {
+            "account_id": d.account_id,
+            "sequence_id": d.sequence_id,
+            "metric": d.metric,
+            "step": d.step,
+            "variant": d.variant,
+            "shard": shard,
+            "value": d.delta,
+        }
+        for d in deltas
+        if d.delta
     ]
     add_to_counters(conn, rows)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +15,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from stepwise.storage.notify import DELIVERY, PENDING, WORK
+
+log = logging.getLogger("stepwise.database")
 Dialect = Literal["sqlite", "postgresql"]
 
 
@@ -36,17 +42,29 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url, self.dialect = normalize_url(url)
         self.engine: Engine = self._create(pool_size)
-        self.wakeup = threading.Event()  # set by writers in this process to wake the worker early
+        # Set after a commit that queued work (storage.notify), to wake this process's loops early.
+        self.wakeup = threading.Event()
+        self.delivery_wakeup = threading.Event()
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of SQLite (None for PostgreSQL and in-memory databases)."""
+        if not self.is_sqlite:
+            return None
+        path = make_url(self.url).database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return Path(path).absolute()
+
     def _create(self, pool_size: int) -> Engine:
         if self.dialect == "sqlite":
             path = make_url(self.url).database
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if self.sqlite_path is not None:
+                owner_only(self.sqlite_path)
             engine = create_engine(
                 self.url,
                 connect_args={"timeout": 30, "check_same_thread": False},
@@ -69,9 +87,18 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A read-write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE)."""
         with self.engine.connect() as raw:
+            raw.info.pop(PENDING, None)  # left by a transaction that rolled back
             conn = raw.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else raw
             with conn.begin():
                 yield conn
+            self._wake(raw.info.pop(PENDING, ()))
+
+    def _wake(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            if channel == WORK:
+                self.wakeup.set()
+            elif channel == DELIVERY:
+                self.delivery_wakeup.set()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -81,6 +108,23 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def owner_only(database: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), and narrow existing files to that.
+
+    SQLite gives the -wal and -shm files it creates the mode of the database file.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        try:
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                path.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not the owner: leave it, but say so
+            log.warning("cannot make %s readable by its owner only: %s", path, exc)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -25,6 +24,18 @@ class DraftRow:
     reply_to: str | None
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DraftContent:
+    """What a save writes: every field of a draft but its key and times."""
+
+    subject: str
+    html: str
+    text: str | None = None
+    from_email: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
 
 
 _COLS = (t.drafts.c.id, t.drafts.c.key, *(t.drafts.c[f] for f in FIELDS), t.drafts.c.created_at, t.drafts.c.updated_at)
@@ -52,10 +63,10 @@ def keys(conn: Connection, account_id: int) -> frozenset[str]:
     return frozenset(r[0] for r in conn.execute(select(t.drafts.c.key).where(t.drafts.c.account_id == account_id)))
 
 
-def put(conn: Connection, account_id: int, key: str, values: dict[str, Any], now_us: int) -> bool:
+def put(conn: Connection, account_id: int, key: str, content: DraftContent, now_us: int) -> bool:
     """Create or replace a draft; return True when created."""
     existing = get(conn, account_id, key)
-    row = {f: values.get(f) for f in FIELDS}
+    row = {f: getattr(content, f) for f in FIELDS}
     if existing is None:
         conn.execute(
             insert(t.drafts).values(account_id=account_id, key=key, created_at=now_us, updated_at=now_us, **row)

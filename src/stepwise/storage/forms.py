@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class FormRow:
+    """One form as stored (its spec as saved, not yet validated again)."""
+
+    id: int
+    spec: dict[str, Any]
+    created_at: int
+    updated_at: int
 
 
 def keys(conn: Connection, account_id: int) -> frozenset[str]:
@@ -21,13 +32,13 @@ def specs(conn: Connection, account_id: int) -> dict[str, dict[str, Any]]:
     return {key: loads(spec) for key, spec in rows}
 
 
-def get(conn: Connection, account_id: int, key: str) -> tuple[int, dict[str, Any], int, int] | None:
+def get(conn: Connection, account_id: int, key: str) -> FormRow | None:
     row = conn.execute(
         select(t.forms.c.id, t.forms.c.spec, t.forms.c.created_at, t.forms.c.updated_at).where(
             t.forms.c.account_id == account_id, t.forms.c.key == key
         )
     ).first()
-    return None if row is None else (row[0], loads(row[1]), row[2], row[3])
+    return None if row is None else FormRow(row.id, loads(row.spec), row.created_at, row.updated_at)
 
 
 def put(conn: Connection, account_id: int, key: str, spec: dict[str, Any], now_us: int) -> bool:
@@ -39,7 +50,7 @@ def put(conn: Connection, account_id: int, key: str, spec: dict[str, Any], now_u
             )
         )
         return True
-    conn.execute(update(t.forms).where(t.forms.c.id == existing[0]).values(spec=dumps(spec), updated_at=now_us))
+    conn.execute(update(t.forms).where(t.forms.c.id == existing.id).values(spec=dumps(spec), updated_at=now_us))
     return False
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from stepwise.domain.statuses import ImportStatus
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+from stepwise.storage.dialects import refresh_statistics as refresh_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,7 @@ class ImportRow:
     id: str
     account_id: int
     filename: str | None
-    status: str
+    status: ImportStatus
     options: dict[str, Any]
     rows: int
     created: int
@@ -32,7 +34,15 @@ class ImportRow:
     finished_at: int | None
 
 
-COUNTS = ("rows", "created", "updated", "unchanged", "failed")
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """How many rows an import read, and what became of them."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
 
 
 def _row(r: Any) -> ImportRow:
@@ -72,14 +82,20 @@ def create(
 def record(
     conn: Connection,
     import_id: str,
-    counts: dict[str, int],
+    counts: ImportCounts,
     errors: list[dict[str, Any]] | None,
     *,
-    status: str = "running",
+    status: ImportStatus = "running",
     finished_at: int | None = None,
 ) -> None:
     """Write an import's counts (and its errors when given), status and end time."""
-    values: dict[str, Any] = {name: counts[name] for name in COUNTS}
+    values: dict[str, Any] = {
+        "rows": counts.rows,
+        "created": counts.created,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "failed": counts.failed,
+    }
     values["status"] = status
     if errors is not None:
         values["errors"] = dumps(errors)
@@ -133,3 +149,8 @@ class SeenAddresses:
     def close(self) -> None:
         """Close (and so delete) the scratch database."""
         self._conn.close()
+
+
+def refresh_statistics(conn: Connection) -> None:
+    """Refresh the planner's statistics of the tables an import fills (PostgreSQL; SQLite needs none)."""
+    refresh_tables(conn, [t.subscribers, t.list_members])

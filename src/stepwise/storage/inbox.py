@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from stepwise.domain.events import NewEvent
 from stepwise.storage import schema as t
-from stepwise.storage.codec import dumps, loads
+from stepwise.storage.codec import decoded_object, dumps
 from stepwise.storage.dialects import fast_delete, fast_insert, rows_in
 from stepwise.storage.notify import WORK, notify
 
@@ -28,11 +29,27 @@ class InboxRow:
     source: str
     occurred_at: int
     accepted_at: int
+    # Why the stored payload cannot be used (not JSON, or not an object); the payload is then empty and
+    # `raw` keeps the stored text, so that the worker sets the event aside instead of failing its batch.
+    error: str | None = None
+    raw: str | None = None
 
 
-def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append events; each row has account_id, subscriber_id, kind, payload (dict), source, times."""
-    fast_insert(conn, t.inbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
+def add(conn: Connection, events: Sequence[NewEvent]) -> None:
+    """Append accepted events (the only writer of inbox rows) and wake the advancing loop."""
+    rows = [
+        {
+            "account_id": e.account_id,
+            "subscriber_id": e.subscriber_id,
+            "kind": e.kind,
+            "payload": dumps(e.payload),
+            "source": e.source,
+            "occurred_at": e.occurred_at,
+            "accepted_at": e.accepted_at,
+        }
+        for e in events
+    ]
+    fast_insert(conn, t.inbox, rows)
     if rows:
         notify(conn, WORK)
         for listener in ADDED:
@@ -53,10 +70,50 @@ def of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int,
         "WHERE subscriber_id IN ({ids}) ORDER BY id"
     )
     for r in rows_in(conn, sql, subscriber_ids):
-        found[r[2]].append(InboxRow(r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7]))
+        payload, error = decoded_object(r[4])
+        raw = None if error is None else str(r[4])
+        found[r[2]].append(InboxRow(r[0], r[1], r[2], r[3], payload, r[5], r[6], r[7], error, raw))
     for events in found.values():
         events.sort(key=lambda e: e.id)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRef:
+    """A pending event, by id, with its acceptance time (microseconds)."""
+
+    id: int
+    accepted_at: int
+
+
+def pending_of(conn: Connection, subscriber_id: int) -> list[PendingRef]:
+    """Return one subscriber's pending events in acceptance order."""
+    stmt = (
+        select(t.inbox.c.id, t.inbox.c.accepted_at)
+        .where(t.inbox.c.subscriber_id == subscriber_id)
+        .order_by(t.inbox.c.id)
+    )
+    return [PendingRef(int(r[0]), int(r[1])) for r in conn.execute(stmt)]
+
+
+def by_id(conn: Connection, event_id: int) -> InboxRow | None:
+    """Return one pending event (its payload decoded when it can be), or None when it is gone."""
+    row = conn.execute(select(t.inbox).where(t.inbox.c.id == event_id)).first()
+    if row is None:
+        return None
+    payload, error = decoded_object(row.payload)
+    return InboxRow(
+        row.id,
+        row.account_id,
+        row.subscriber_id,
+        row.kind,
+        payload,
+        row.source,
+        row.occurred_at,
+        row.accepted_at,
+        error,
+        str(row.payload),
+    )
 
 
 def remove_of_subscribers(conn: Connection, subscriber_ids: Sequence[int]) -> None:

@@ -2,25 +2,87 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, case, func, select, update
+from sqlalchemy import Connection, case, func, or_, select, update
 
+from stepwise.domain.deliveries import IssueChange
+from stepwise.domain.statuses import IssueStatus
 from stepwise.storage import schema as t
-from stepwise.storage.dialects import fast_insert
+from stepwise.storage.codec import dumps
+from stepwise.storage.dialects import fast_insert, fast_update
+
+FirstTime = Literal["opened_at", "clicked_at", "unsubscribed_at"]  # set once, by the first open, click, unsubscribe
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRow:
+    """One email of the archive, as stored."""
+
+    id: str
+    account_id: int
+    subscriber_id: int | None
+    email: str
+    email_key: str
+    draft: str
+    sequence: str | None
+    step: int | None
+    variant: int | None
+    pass_no: int | None
+    group_name: str
+    status: IssueStatus
+    reason: str | None
+    message_id: str | None
+    transport: str | None
+    subject: str | None
+    from_addr: str | None
+    headers: str | None  # JSON object
+    html: str | None
+    text: str | None
+    links: str | None  # JSON list of the original URLs that tracking tokens point at, by index
+    created_at: int
+    sent_at: int | None
+    opened_at: int | None
+    clicked_at: int | None
+    unsubscribed_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssueCounts:
+    """Counts of the issues of one draft at one sequence step."""
+
+    sequence: str | None
+    step: int | None
+    draft: str
+    total: int
+    queued: int
+    sent: int
+    failed: int
+    skipped: int
+    opened: int
+    clicked: int
+    unsubscribed: int
+
+
+_COLUMNS = tuple(t.issues.c[f] for f in IssueRow.__dataclass_fields__)
 
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     fast_insert(conn, t.issues, rows)
 
 
-def get(conn: Connection, account_id: int, issue_id: str) -> Row[Any] | None:
-    return conn.execute(select(t.issues).where(t.issues.c.account_id == account_id, t.issues.c.id == issue_id)).first()
+def get(conn: Connection, account_id: int, issue_id: str) -> IssueRow | None:
+    stmt = select(*_COLUMNS).where(t.issues.c.account_id == account_id, t.issues.c.id == issue_id)
+    row = conn.execute(stmt).first()
+    return None if row is None else IssueRow(*row)
 
 
-def by_id(conn: Connection, issue_id: str) -> Row[Any] | None:
-    return conn.execute(select(t.issues).where(t.issues.c.id == issue_id)).first()
+def by_id(conn: Connection, issue_id: str) -> IssueRow | None:
+    row = conn.execute(select(*_COLUMNS).where(t.issues.c.id == issue_id)).first()
+    return None if row is None else IssueRow(*row)
 
 
 def page(
@@ -34,9 +96,28 @@ def page(
     draft: str | None = None,
     status: str | None = None,
     transport: str | None = None,
-) -> list[Row[Any]]:
-    """Return a keyset page of issues, newest first."""
-    stmt = select(t.issues).where(t.issues.c.account_id == account_id)
+    search: str | None = None,
+    since_us: int | None = None,
+    until_us: int | None = None,
+) -> list[IssueRow]:
+    """Return a keyset page of issues, newest first.
+
+    `search` matches a part of the address or (in any case) of the subject; `since_us`/`until_us`
+    bound the creation time (from inclusive, to exclusive).
+    """
+    stmt = select(*_COLUMNS).where(t.issues.c.account_id == account_id)
+    if search:
+        needle = search.lower()
+        stmt = stmt.where(
+            or_(
+                t.issues.c.email_key.contains(needle, autoescape=True),
+                func.lower(t.issues.c.subject).contains(needle, autoescape=True),
+            )
+        )
+    if since_us is not None:
+        stmt = stmt.where(t.issues.c.created_at >= since_us)
+    if until_us is not None:
+        stmt = stmt.where(t.issues.c.created_at < until_us)
     if before_id:
         stmt = stmt.where(t.issues.c.id < before_id)
     for column, value in (
@@ -48,14 +129,15 @@ def page(
     ):
         if value is not None:
             stmt = stmt.where(t.issues.c[column] == value)
-    return list(conn.execute(stmt.order_by(t.issues.c.id.desc()).limit(limit)))
+    return [IssueRow(*r) for r in conn.execute(stmt.order_by(t.issues.c.id.desc()).limit(limit))]
 
 
-def update_issue(conn: Connection, issue_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(t.issues).where(t.issues.c.id == issue_id).values(**values))
+def fail(conn: Connection, issue_id: str, reason: str) -> None:
+    """Mark an issue failed with its reason."""
+    conn.execute(update(t.issues).where(t.issues.c.id == issue_id).values(status="failed", reason=reason[:2000]))
 
 
-def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str | None) -> list[Row[Any]]:
+def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str | None) -> list[IssueCounts]:
     """Count issues per draft and per sequence step: statuses, unique opens, clicks, unsubscribes."""
     c = t.issues.c
     stmt = select(
@@ -76,13 +158,11 @@ def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str
     if draft is not None:
         stmt = stmt.where(c.draft == draft)
     stmt = stmt.group_by(c.sequence, c.step, c.draft).order_by(c.sequence, c.step, c.draft)
-    return list(conn.execute(stmt))
+    return [IssueCounts(r[0], r[1], r[2], *(int(n or 0) for n in r[3:])) for r in conn.execute(stmt)]
 
 
-def mark_first(conn: Connection, account_id: int, issue_id: str, column: str, at_us: int) -> bool:
+def mark_first(conn: Connection, account_id: int, issue_id: str, column: FirstTime, at_us: int) -> bool:
     """Set opened_at, clicked_at or unsubscribed_at unless already set; True when this call set it."""
-    if column not in ("opened_at", "clicked_at", "unsubscribed_at"):
-        raise ValueError(f"not a first-time column: {column}")
     target = t.issues.c[column]
     # Conditional update: of two clicks racing, only the first sets the time.
     result = conn.execute(
@@ -102,3 +182,35 @@ def statuses(conn: Connection, issue_ids: Sequence[str]) -> dict[str, str]:
         rows = conn.execute(select(t.issues.c.id, t.issues.c.status).where(t.issues.c.id.in_(chunk)))
         found.update((issue_id, status) for issue_id, status in rows)
     return found
+
+
+def apply_changes(conn: Connection, changes: Sequence[tuple[str, IssueChange]]) -> None:
+    """Write delivery outcomes to their issues (by id), grouped so that each statement sets the same columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for issue_id, change in changes:
+        values = _columns(change)
+        groups[tuple(values)].append({**values, "id": issue_id})
+    for rows in groups.values():
+        fast_update(conn, t.issues, "id", rows)
+
+
+def _columns(change: IssueChange) -> dict[str, Any]:
+    """The issue's columns for a change (a retry changes only the reason)."""
+    if change.status is None:
+        return {"reason": change.reason}
+    values: dict[str, Any] = {"status": change.status, "reason": change.reason}
+    if change.status != "sent":
+        return values
+    values |= {"sent_at": change.sent_at_us, "transport": change.transport, "reason": None}
+    message = change.message
+    if message is not None:
+        values |= {
+            "message_id": message.message_id,
+            "subject": message.subject,
+            "from_addr": message.from_addr,
+            "headers": dumps(message.headers),
+            "html": message.html,
+            "text": message.text,
+            "links": dumps(message.links) if message.links else None,
+        }
+    return values

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 
+from stepwise.domain.statuses import SubscriberStatus
 from stepwise.storage import schema as t
 from stepwise.storage.dialects import insert_ignore
 
@@ -101,8 +102,18 @@ def remove_members(conn: Connection, account_id: int, pairs: Sequence[tuple[int,
     )
 
 
-def members_page(conn: Connection, account_id: int, list_id: int, *, after_id: int, limit: int) -> list[Any]:
-    """Return (subscriber id, email, status, joined_at) rows of a list, by subscriber id."""
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A subscriber on a list."""
+
+    subscriber_id: int
+    email: str
+    status: SubscriberStatus
+    joined_at: int
+
+
+def members_page(conn: Connection, account_id: int, list_id: int, *, after_id: int, limit: int) -> list[MemberRow]:
+    """Return a page of a list's members, by subscriber id."""
     stmt = (
         select(t.subscribers.c.id, t.subscribers.c.email, t.subscribers.c.status, t.list_members.c.joined_at)
         .join(
@@ -117,7 +128,7 @@ def members_page(conn: Connection, account_id: int, list_id: int, *, after_id: i
         .order_by(t.subscribers.c.id)
         .limit(limit)
     )
-    return list(conn.execute(stmt))
+    return [MemberRow(r.id, r.email, cast(SubscriberStatus, r.status), r.joined_at) for r in conn.execute(stmt)]
 
 
 def member_count(conn: Connection, account_id: int, list_id: int) -> int:

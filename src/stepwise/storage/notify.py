@@ -1,5 +1,8 @@
-"""Wake-up hints between processes: PostgreSQL LISTEN/NOTIFY (SQLite processes just poll).
+"""Wake-up hints: in this process after commit, between processes by PostgreSQL LISTEN/NOTIFY.
 
+Storage functions that queue work call `notify(conn, channel)` in the writing transaction; that is
+the only place wake-ups come from. `Database.write` wakes this process's loops after the commit,
+and PostgreSQL delivers the NOTIFY to other processes on commit (SQLite processes just poll).
 A notification is only a hint: workers always keep polling, so a lost one delays work by at most
 one poll interval and never loses it.
 """
@@ -13,15 +16,18 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
+from stepwise.storage import dialects
+
 log = logging.getLogger("stepwise.notify")
 WORK = "stepwise_work"
 DELIVERY = "stepwise_delivery"
+PENDING = "stepwise.pending_wakeups"  # key in the connection's info: channels to wake after commit
 
 
 def notify(conn: Connection, channel: str) -> None:
-    """Queue a notification; PostgreSQL delivers it when (and only if) the transaction commits."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"NOTIFY {channel}")
+    """Queue a wake-up on a channel; it takes effect when (and only if) the transaction commits."""
+    conn.info.setdefault(PENDING, set()).add(channel)
+    dialects.of(conn).notify(conn, channel)
 
 
 class Listener:

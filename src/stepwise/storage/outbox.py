@@ -11,37 +11,75 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
+from stepwise.domain.jobs import ConfirmationJob, InvalidJob, Job, OutboxRow, decode_job, encode_job, job_kind
+from stepwise.storage import dialects
 from stepwise.storage import schema as t
-from stepwise.storage.codec import dumps, loads
+from stepwise.storage.codec import decoded_object, dumps
 from stepwise.storage.dialects import fast_insert
 from stepwise.storage.notify import DELIVERY, notify
 
+__all__ = [
+    "NewOutboxRow",
+    "OutboxRow",
+    "add",
+    "add_confirmation",
+    "claim",
+    "depth",
+    "finish",
+    "finish_many",
+    "next_available",
+    "release",
+    "renew",
+    "reschedule",
+]
+
 
 @dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
+class NewOutboxRow:
+    """A job to queue: for a subscriber's run (sequence id and pass keep its jobs in order), due at once."""
+
     account_id: int
-    kind: str
-    issue_id: str | None
     subscriber_id: int
     sequence_id: int
     pass_no: int
-    payload: dict[str, Any]
-    attempts: int
-    lease_token: str
-    created_at: int
-    accepted_at: int | None = None  # set when a holder that died had already handed the message over
+    issue_id: str | None  # the archive's issue of an email
+    job: Job
+    at_us: int
 
 
-def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    fast_insert(conn, t.outbox, [{**r, "payload": dumps(r["payload"])} for r in rows])
+def add(conn: Connection, rows: Sequence[NewOutboxRow]) -> None:
+    values = [
+        {
+            "account_id": r.account_id,
+            "kind": job_kind(r.job),
+            "issue_id": r.issue_id,
+            "subscriber_id": r.subscriber_id,
+            "sequence_id": r.sequence_id,
+            "pass_no": r.pass_no,
+            "payload": dumps(encode_job(r.job)),
+            "available_at": r.at_us,
+            "created_at": r.at_us,
+        }
+        for r in rows
+    ]
+    fast_insert(conn, t.outbox, values)
     if rows:
         notify(conn, DELIVERY)
+
+
+# A confirmation belongs to no sequence's run: sequence 0, pass 0 keep a subscriber's confirmations in order.
+_NO_RUN = 0
+
+
+def add_confirmation(
+    conn: Connection, account_id: int, subscriber_id: int, issue_id: str, job: ConfirmationJob, now_us: int
+) -> None:
+    """Queue a form's confirmation email (its issue is written by the caller)."""
+    add(conn, [NewOutboxRow(account_id, subscriber_id, _NO_RUN, _NO_RUN, issue_id, job, now_us)])
 
 
 _older = aliased(t.outbox)
@@ -66,8 +104,7 @@ def claim(
         .order_by(t.outbox.c.available_at)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True, of=t.outbox)
+    candidates = dialects.for_update(conn, candidates, skip_locked=True, of_table=t.outbox)
     ids = [r[0] for r in conn.execute(candidates)]
     if not ids:
         return []
@@ -80,23 +117,35 @@ def claim(
     rows = conn.execute(
         select(t.outbox).where(t.outbox.c.id.in_(ids), t.outbox.c.lease_token == token).order_by(t.outbox.c.id)
     )
-    return [
-        OutboxRow(
-            r.id,
-            r.account_id,
-            r.kind,
-            r.issue_id,
-            r.subscriber_id,
-            r.sequence_id,
-            r.pass_no,
-            loads(r.payload),
-            r.attempts,
-            token,
-            r.created_at,
-            r.accepted_at,
+    claimed = []
+    for r in rows:
+        payload, error = decoded_object(r.payload)
+        job = None
+        if error is None:
+            try:
+                job = decode_job(r.kind, payload)
+            except InvalidJob as exc:
+                error = f"the stored payload is not a valid {r.kind} job: {exc}"
+        claimed.append(
+            OutboxRow(
+                r.id,
+                r.account_id,
+                r.kind,
+                r.issue_id,
+                r.subscriber_id,
+                r.sequence_id,
+                r.pass_no,
+                payload,
+                r.attempts,
+                token,
+                r.created_at,
+                r.accepted_at,
+                error,
+                None if error is None else str(r.payload),
+                job,
+            )
         )
-        for r in rows
-    ]
+    return claimed
 
 
 def finish(conn: Connection, row_id: int, token: str) -> bool:

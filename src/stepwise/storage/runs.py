@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select, update
 
+from stepwise.domain.statuses import EndReason, RunStatus
 from stepwise.storage import schema as t
-from stepwise.storage.dialects import fast_insert, fast_update, rows_in
+from stepwise.storage.dialects import fast_insert, fast_update, has_row_locks, insert_tuples, rows_in
 from stepwise.storage.notify import WORK, notify
 
 OPEN = ("active", "paused")
@@ -23,7 +24,7 @@ class RunRow:
     sequence_id: int
     subscriber_id: int
     pass_no: int
-    status: str
+    status: RunStatus
     step: int
     entered_at: int
     step_entered_at: int
@@ -31,11 +32,65 @@ class RunRow:
     claimable_at: int | None
     recheck: bool
     ended_at: int | None
-    end_reason: str | None
+    end_reason: EndReason | None
     resumed_at: int | None = None
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """The columns of a run that processing changes (times in microseconds)."""
+
+    status: RunStatus
+    step: int
+    step_entered_at: int
+    wake_at: int | None
+    claimable_at: int | None  # when the worker should claim the run again (the due index); None: never
+    recheck: bool
+    resumed_at: int | None
+    ended_at: int | None
+    end_reason: EndReason | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunChange:
+    """A stored run's new state."""
+
+    id: int
+    state: RunState
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to insert."""
+
+    account_id: int
+    sequence_id: int
+    subscriber_id: int
+    pass_no: int
+    entered_at: int
+    state: RunState
+
+
+_STATE = tuple(RunState.__dataclass_fields__)
+_NEW = ("account_id", "sequence_id", "subscriber_id", "pass_no", "entered_at")
+
+
+def state_of(row: RunRow, *, claimable_at: int | None) -> RunState:
+    """A stored run's state, with another claimable time."""
+    return RunState(
+        status=row.status,
+        step=row.step,
+        step_entered_at=row.step_entered_at,
+        wake_at=row.wake_at,
+        claimable_at=claimable_at,
+        recheck=row.recheck,
+        resumed_at=row.resumed_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+    )
 
 
 def _row(r: Any) -> RunRow:
@@ -85,6 +140,18 @@ def passes(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> 
 
 def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     fast_insert(conn, t.runs, rows)
+
+
+def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
+    """Insert new runs."""
+    values = [tuple(getattr(run, c) for c in _NEW) + tuple(getattr(run.state, c) for c in _STATE) for run in runs]
+    if values:
+        insert_tuples(conn, t.runs, [*_NEW, *_STATE], values)
+
+
+def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:
+    """Write the new states of stored runs."""
+    update_many(conn, [{"id": change.id, **{c: getattr(change.state, c) for c in _STATE}} for change in changes])
 
 
 def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -184,7 +251,7 @@ def _locked_in_id_order(conn: Connection, account_id: int, sequence_id: int) -> 
     locks in the same order and cannot deadlock.
     """
     scope = (t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id, t.runs.c.status.in_(OPEN))
-    if conn.dialect.name != "postgresql":
+    if not has_row_locks(conn):
         return and_(*scope)
     ordered = select(t.runs.c.id).where(*scope).order_by(t.runs.c.id).with_for_update()
     return t.runs.c.id.in_(ordered.scalar_subquery())

@@ -7,8 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from stepwise.domain.statuses import SequenceStatus
+from stepwise.storage import dialects
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+from stepwise.storage.notify import WORK, notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +20,14 @@ class SequenceRow:
     account_id: int
     key: str
     name: str
-    status: str
+    status: SequenceStatus
     definition: dict[str, Any]
     version: int
     created_at: int
     updated_at: int
+    # Why the stored text is not a JSON object, if it is not (then `definition` is empty): such a row is
+    # listed as broken and can be replaced or deleted instead of failing every read of the account.
+    unreadable: str | None = None
 
 
 _COLS = (
@@ -38,13 +44,22 @@ _COLS = (
 
 
 def _row(r: Any) -> SequenceRow:
-    return SequenceRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6], r[7], r[8])
+    try:
+        definition = loads(r[5])
+    except ValueError as exc:
+        return SequenceRow(
+            r[0], r[1], r[2], r[3], r[4], {}, r[6], r[7], r[8], f"the stored definition is not JSON: {exc}"
+        )
+    if not isinstance(definition, dict):
+        problem = f"the stored definition is not a JSON object but {type(definition).__name__}"
+        return SequenceRow(r[0], r[1], r[2], r[3], r[4], {}, r[6], r[7], r[8], problem)
+    return SequenceRow(r[0], r[1], r[2], r[3], r[4], definition, r[6], r[7], r[8])
 
 
 def get(conn: Connection, account_id: int, key: str, *, for_update: bool = False) -> SequenceRow | None:
     stmt = select(*_COLS).where(t.sequences.c.account_id == account_id, t.sequences.c.key == key)
-    if for_update and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+    if for_update:
+        stmt = dialects.for_update(conn, stmt)
     row = conn.execute(stmt).first()
     return _row(row) if row else None
 
@@ -67,7 +82,13 @@ def by_ids(conn: Connection, ids: list[int]) -> list[SequenceRow]:
 
 
 def insert_one(
-    conn: Connection, account_id: int, key: str, name: str, status: str, definition: dict[str, Any], now_us: int
+    conn: Connection,
+    account_id: int,
+    key: str,
+    name: str,
+    status: SequenceStatus,
+    definition: dict[str, Any],
+    now_us: int,
 ) -> int:
     result = conn.execute(
         insert(t.sequences).values(
@@ -81,10 +102,13 @@ def insert_one(
             updated_at=now_us,
         )
     )
+    notify(conn, WORK)  # the worker reloads definitions and starts runs on the new sequence
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def replace(conn: Connection, seq_id: int, name: str, status: str, definition: dict[str, Any], now_us: int) -> None:
+def replace(
+    conn: Connection, seq_id: int, name: str, status: SequenceStatus, definition: dict[str, Any], now_us: int
+) -> None:
     conn.execute(
         update(t.sequences)
         .where(t.sequences.c.id == seq_id)
@@ -92,6 +116,7 @@ def replace(conn: Connection, seq_id: int, name: str, status: str, definition: d
             name=name, status=status, definition=dumps(definition), version=t.sequences.c.version + 1, updated_at=now_us
         )
     )
+    notify(conn, WORK)
 
 
 def set_status(conn: Connection, seq_id: int, status: str, now_us: int) -> None:
@@ -100,6 +125,7 @@ def set_status(conn: Connection, seq_id: int, status: str, now_us: int) -> None:
         .where(t.sequences.c.id == seq_id)
         .values(status=status, version=t.sequences.c.version + 1, updated_at=now_us)
     )
+    notify(conn, WORK)
 
 
 def delete_sequence(conn: Connection, account_id: int, seq_id: int) -> None:

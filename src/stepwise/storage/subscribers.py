@@ -5,27 +5,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
-    String,
     and_,
-    any_,
     bindparam,
     delete,
-    func,
     insert,
     select,
     update,
 )
-from sqlalchemy import column as column_
-from sqlalchemy.dialects.postgresql import ARRAY
 
+from stepwise.domain.statuses import SubscriberStatus
+from stepwise.errors import UnreadableRow
+from stepwise.storage import dialects
 from stepwise.storage import schema as t
-from stepwise.storage.codec import dumps, loads
+from stepwise.storage.codec import decoded_object, dumps
 from stepwise.storage.dialects import fast_update, insert_tuples, rows_in
 
 
@@ -35,7 +32,7 @@ class SubscriberRow:
     account_id: int
     email: str
     email_key: str
-    status: str
+    status: SubscriberStatus
     data: dict[str, Any]
     created_at: int
     updated_at: int
@@ -54,14 +51,17 @@ _COLUMNS = (
 
 
 def _row(row: Any) -> SubscriberRow:
-    return SubscriberRow(row[0], row[1], row[2], row[3], row[4], loads(row[5]), row[6], row[7])
+    data, error = decoded_object(row[5])
+    if error:
+        raise UnreadableRow(f"the stored data of subscriber {row[2]} cannot be read ({error[:200]})")
+    return SubscriberRow(row[0], row[1], row[2], row[3], cast(SubscriberStatus, row[4]), data, row[6], row[7])
 
 
 def find(conn: Connection, account_id: int, email_key: str, *, for_update: bool = False) -> SubscriberRow | None:
     """Return the subscriber with this address key, optionally locking the row."""
     stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, t.subscribers.c.email_key == email_key)
-    if for_update and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+    if for_update:
+        stmt = dialects.for_update(conn, stmt)
     row = conn.execute(stmt).first()
     return _row(row) if row else None
 
@@ -77,6 +77,15 @@ def find_many(conn: Connection, account_id: int, email_keys: Sequence[str]) -> d
             sub = _row(row)
             found[sub.email_key] = sub
     return found
+
+
+def clear_data(conn: Connection, account_id: int, email_key: str) -> None:
+    """Replace a subscriber's stored data with an empty object (for data that cannot be read)."""
+    conn.execute(
+        update(t.subscribers)
+        .where(t.subscribers.c.account_id == account_id, t.subscribers.c.email_key == email_key)
+        .values(data=dumps({}))
+    )
 
 
 def by_ids(conn: Connection, ids: Sequence[int]) -> list[SubscriberRow]:
@@ -115,8 +124,6 @@ def save(conn: Connection, sub: SubscriberRow, now_us: int) -> None:
 
 def save_data_many(conn: Connection, rows: Iterable[tuple[int, dict[str, Any]]], now_us: int) -> None:
     """Write the data of several subscribers."""
-    from sqlalchemy import bindparam
-
     params = [{"b_id": sid, "b_data": dumps(data), "b_now": now_us} for sid, data in rows]
     if params:
         conn.execute(
@@ -200,7 +207,7 @@ def find_many_locked(conn: Connection, account_id: int, email_keys: Sequence[str
     if not email_keys:
         return {}
     stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, _key_in(conn, email_keys))
-    if conn.dialect.name == "postgresql":
+    if dialects.has_row_locks(conn):
         stmt = stmt.order_by(t.subscribers.c.id).with_for_update()
     # No ORDER BY on SQLite (its write transaction already excludes everyone): with one, its planner
     # walks the (account_id, id) index through the whole account instead of looking the keys up.
@@ -209,13 +216,7 @@ def find_many_locked(conn: Connection, account_id: int, email_keys: Sequence[str
 
 def _key_in(conn: Connection, email_keys: Sequence[str]) -> ColumnElement[bool]:
     """Return `email_key IN (keys)` with the keys as one parameter (thousands would cost more than the lookups)."""
-    column = t.subscribers.c.email_key
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("email_keys", list(email_keys), type_=ARRAY(String)))
-    keys: Select[str] = select(column_("value", String)).select_from(
-        func.json_each(bindparam("email_keys", dumps(list(email_keys))))
-    )
-    return column.in_(keys.scalar_subquery())
+    return dialects.in_one_parameter(conn, t.subscribers.c.email_key, email_keys, "email_keys")
 
 
 def insert_many(conn: Connection, rows: Sequence[SubscriberRow], *, returning: bool) -> dict[str, int]:
@@ -253,9 +254,7 @@ def batch_after(conn: Connection, account_id: int, after_id: int, limit: int) ->
         .order_by(t.subscribers.c.id)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return [_row(r) for r in conn.execute(stmt).all()]
+    return [_row(r) for r in conn.execute(dialects.for_update(conn, stmt)).all()]
 
 
 def last_confirmation_at(conn: Connection, account_id: int, email_key: str, group: str) -> int | None:

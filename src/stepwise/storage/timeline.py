@@ -3,23 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, select
 
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps
-from stepwise.storage.dialects import fast_insert
+from stepwise.storage.dialects import insert_tuples
 
 
-def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append entries; `detail` may be a dict (it is serialised here)."""
-    fast_insert(conn, t.timeline, [{**r, "detail": dumps(r["detail"])} for r in rows])
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A timeline entry to append (`at` in microseconds; `detail` is serialised on write)."""
+
+    account_id: int
+    subscriber_id: int
+    at: int
+    kind: str
+    sequence: str | None
+    detail: dict[str, Any]
 
 
-def page(conn: Connection, account_id: int, subscriber_id: int, *, after_id: int, limit: int) -> list[Row[Any]]:
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    """A stored timeline entry; `detail` is its stored JSON text."""
+
+    id: int
+    at: int
+    kind: str
+    sequence: str | None
+    detail: str
+
+
+_NEW = ("account_id", "subscriber_id", "at", "kind", "sequence", "detail")
+_READ = (t.timeline.c.id, t.timeline.c.at, t.timeline.c.kind, t.timeline.c.sequence, t.timeline.c.detail)
+
+
+def add_entries(conn: Connection, entries: Sequence[NewEntry]) -> None:
+    """Append entries."""
+    values = [(e.account_id, e.subscriber_id, e.at, e.kind, e.sequence, dumps(e.detail)) for e in entries]
+    insert_tuples(conn, t.timeline, _NEW, values)
+
+
+def _entries(rows: Any) -> list[EntryRow]:
+    return [EntryRow(id=r.id, at=r.at, kind=r.kind, sequence=r.sequence, detail=r.detail) for r in rows]
+
+
+def page(conn: Connection, account_id: int, subscriber_id: int, *, after_id: int, limit: int) -> list[EntryRow]:
     stmt = (
-        select(t.timeline)
+        select(*_READ)
         .where(
             t.timeline.c.account_id == account_id,
             t.timeline.c.subscriber_id == subscriber_id,
@@ -28,4 +61,26 @@ def page(conn: Connection, account_id: int, subscriber_id: int, *, after_id: int
         .order_by(t.timeline.c.id)
         .limit(limit)
     )
-    return list(conn.execute(stmt))
+    return _entries(conn.execute(stmt))
+
+
+def newest(
+    conn: Connection, account_id: int, subscriber_id: int, *, before_id: int | None, limit: int
+) -> list[EntryRow]:
+    """Entries newest first, those older than `before_id` when given (keyset paging backwards)."""
+    stmt = select(*_READ).where(t.timeline.c.account_id == account_id, t.timeline.c.subscriber_id == subscriber_id)
+    if before_id is not None:
+        stmt = stmt.where(t.timeline.c.id < before_id)
+    return _entries(conn.execute(stmt.order_by(t.timeline.c.id.desc()).limit(limit)))
+
+
+def subscriber_id(conn: Connection, account_id: int, email_key: str) -> int | None:
+    """Return the id of the subscriber with this address key, without reading (decoding) the rest of the row.
+
+    So a subscriber whose stored data cannot be read, and whom the worker set aside, still has a timeline.
+    """
+    stmt = select(t.subscribers.c.id).where(
+        t.subscribers.c.account_id == account_id, t.subscribers.c.email_key == email_key
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else int(row[0])

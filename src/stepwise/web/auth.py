@@ -1,4 +1,4 @@
-"""Sign-in with an API key, sign-out."""
+"""Sign-in with an API key (throttled after repeated failures), sign-out (ends the server-side session)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from stepwise.services.accounts import authenticate
+from stepwise.services import sessions
+from stepwise.services.accounts import check_key
+from stepwise.services.edge import client_address
+from stepwise.services.throttle import TooManyFailures
 from stepwise.web.pages import (
     FormDep,
     PageDep,
     PageRoute,
     Ui,
     is_https,
-    key_hash,
-    now_seconds,
     redirect,
     render_template,
     safe_next,
@@ -24,7 +25,7 @@ from stepwise.web.pages import (
     session_of,
     ui_of,
 )
-from stepwise.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, new_token, same_token
+from stepwise.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, new_token, same_token
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 UiDep = Annotated[Ui, Depends(ui_of)]
@@ -75,14 +76,24 @@ async def login(request: Request, ui: UiDep) -> Response:
         return _login_page(request, ui, next_url=next_url, error="The form expired; please try again.", status=403)
     key = form.get("api_key")
     key = key.strip() if isinstance(key, str) else ""
-    account = await run_in_threadpool(authenticate, ui.stepwise.db, key)
-    if account is None:
+    stepwise = ui.stepwise
+    try:
+        found = await run_in_threadpool(check_key, stepwise.db, stepwise.throttle, client_address(request), key)
+    except TooManyFailures as exc:
+        error = f"Too many wrong keys from your address. Try again in {_minutes(exc.retry_after)}."
+        refused = _login_page(request, ui, next_url=next_url, error=error, status=429)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
+    if found is None:
         return _login_page(request, ui, next_url=next_url, error="That API key is not valid.", status=401)
-    session = Session(account.id, key_hash(key), new_token(), now_seconds(ui) + SESSION_SECONDS)
+    old = request.cookies.get(SESSION_COOKIE)
+    token = await run_in_threadpool(
+        sessions.start, stepwise.db, found.account.id, found.key_id, stepwise.clock(), replacing=old
+    )
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        ui.signer.session_cookie(session),
+        token,
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
@@ -95,10 +106,20 @@ async def login(request: Request, ui: UiDep) -> Response:
 
 @router.post("/logout")
 def logout(page: PageDep, form: FormDep) -> Response:
-    """End the session."""
+    """End the session on the server, then drop the cookie."""
+    sessions.end(page.stepwise.db, page.request.cookies.get(SESSION_COOKIE))
     response = redirect(page.request, "/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(page.request, page.ui)
+    )
     return response
+
+
+def _minutes(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds" if seconds != 1 else "1 second"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes" if minutes != 1 else "1 minute"
 
 
 @router.get("/")

@@ -316,6 +316,10 @@ def item_document(side: Side, item: Item, path: str, problems: list[Problem]) ->
         except BadText as exc:
             problems.append(Problem(f"{path}.{spec.name}", str(exc)))
             continue
+        if value is None and spec.widget == "weekdays":
+            problems.append(Problem(f"{path}.{spec.name}", "choose at least one weekday"))
+        if value is None and spec.required:
+            problems.append(Problem(f"{path}.{spec.name}", spec.required))
         if value is not None:
             out[spec.name] = value
     return out

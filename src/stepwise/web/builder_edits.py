@@ -51,6 +51,22 @@ def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | No
     """Apply one builder operation; return the id of the input to focus next and a message, if any."""
     name, _, arg = op.partition(":")
     match name:
+        case "add_step" | "del_step" | "up_step" | "down_step":
+            return _step_op(state, name, arg, choices)
+        case "add_variant" | "del_variant" | "up_variant" | "down_variant":
+            return _variant_op(state, name, arg, choices)
+        case "add_when" | "add_do" | "del_when" | "del_do" | "up_when" | "down_when" | "up_do" | "down_do":
+            return _item_op(state, name, arg, choices)
+        case "add_row" | "to_json" | "to_rows" | "del_row":
+            return _row_op(state, name, arg)
+        case "refresh":
+            return (dom_id(arg) if arg else ""), None
+    raise BadOperation(op)
+
+
+def _step_op(state: BuilderState, name: str, arg: str, choices: Choices) -> tuple[str, str | None]:
+    """Add, delete or move a step."""
+    match name:
         case "add_step":
             index = len(state.steps)
             when, do = new_item("when", index, choices), new_item("do", index, choices)
@@ -65,6 +81,12 @@ def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | No
             (s,) = _ints(arg, 1)
             moved = _swap(state.steps, s, -1 if name == "up_step" else 1)
             return f"{_mover(name, moved, len(state.steps))}-s{moved}", None
+    raise BadOperation(name)
+
+
+def _variant_op(state: BuilderState, name: str, arg: str, choices: Choices) -> tuple[str, str | None]:
+    """Add, delete or move a step's variant."""
+    match name:
         case "add_variant":
             (s,) = _ints(arg, 1)
             step = _get(state.steps, s)
@@ -81,6 +103,12 @@ def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | No
             variants = _get(state.steps, s).variants
             moved = _swap(variants, v, -1 if name == "up_variant" else 1)
             return f"{_mover(name, moved, len(variants))}-s{s}-v{moved}", None
+    raise BadOperation(name)
+
+
+def _item_op(state: BuilderState, name: str, arg: str, choices: Choices) -> tuple[str, str | None]:
+    """Add, delete or move a variant's condition or action."""
+    match name:
         case "add_when" | "add_do":
             s, v = _ints(arg, 2)
             variant = _get(_get(state.steps, s).variants, v)
@@ -99,6 +127,12 @@ def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | No
                 return f"add-{side}-s{s}-v{v}", None
             moved = _swap(items, k, -1 if name.startswith("up") else 1)
             return f"{_mover(name, moved, len(items))}-s{s}-v{v}-{side[0]}{moved}", None
+    raise BadOperation(name)
+
+
+def _row_op(state: BuilderState, name: str, arg: str) -> tuple[str, str | None]:
+    """Add or delete a predicate's row, or switch it between rows and JSON."""
+    match name:
         case "add_row" | "to_json" | "to_rows":
             predicate, prefix = _predicate(state, arg)
             if name == "add_row":
@@ -117,9 +151,7 @@ def apply(state: BuilderState, op: str, choices: Choices) -> tuple[str, str | No
             if not predicate.rows:
                 predicate.rows.append(pe.Row())
             return dom_id(f"{prefix}.add"), None
-        case "refresh":
-            return (dom_id(arg) if arg else ""), None
-    raise BadOperation(op)
+    raise BadOperation(name)
 
 
 def _predicate(state: BuilderState, arg: str) -> tuple[pe.PredicateState, str]:

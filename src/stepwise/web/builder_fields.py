@@ -39,6 +39,7 @@ class FieldSpec:
     placeholder: str = ""
     refresh: bool = False  # changing it changes which inputs the row has
     default: str = ""
+    required: str = ""  # the message when a select with a "choose…" option is left empty
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ _MONTH = FieldSpec(
 _CRON = FieldSpec("cron", "Cron expression", "text", placeholder="0 10 * * mon-fri", help="Five fields.")
 _ZONE = FieldSpec("timezone", "Time zone", "text", placeholder="the sequence's zone", help="An IANA name.")
 
+_CHOOSE_SEQUENCE = FieldSpec(
+    "sequence", "Sequence", "select", source="sequences", blank="choose a sequence…", required="choose a sequence"
+)
+
 EVENT_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
     "subscriber_added": (
         FieldSpec(
@@ -217,7 +222,9 @@ EVENT_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
 
 ACTION_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
     "nothing": (),
-    "send_email": (FieldSpec("draft", "Email", "select", source="drafts"),),
+    "send_email": (
+        FieldSpec("draft", "Email", "select", source="drafts", blank="choose an email…", required="choose an email"),
+    ),
     "call_url": (
         FieldSpec(
             "url",
@@ -246,8 +253,8 @@ ACTION_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
     "stop_sequence": (
         FieldSpec("sequence", "Sequence", "select", source="sequences", choices=(("current", "this sequence"),)),
     ),
-    "start_sequence": (FieldSpec("sequence", "Sequence", "select", source="sequences"),),
-    "go_to_sequence": (FieldSpec("sequence", "Sequence", "select", source="sequences"),),
+    "start_sequence": (_CHOOSE_SEQUENCE,),
+    "go_to_sequence": (_CHOOSE_SEQUENCE,),
 }
 
 

@@ -69,8 +69,8 @@ def bulk_update(page: PageDep, form: FormDep) -> Response:
     except AppError as exc:
         return _page(page, values, from_error(exc, FIELDS), status=422)
     page.flash(
-        f"{outcome['matched']} subscriber{'s' * (outcome['matched'] != 1)} matched; "
-        f"{outcome['changed']} changed (each of those got a data changed event)."
+        f"{outcome.matched} subscriber{'s' * (outcome.matched != 1)} matched; "
+        f"{outcome.changed} changed (each of those got a data changed event)."
     )
     return page.redirect("/subscribers/bulk-update")
 

@@ -166,10 +166,15 @@ def action(spec: dict[str, Any]) -> str:
     return str(kind)
 
 
-def timeline(entry: dict[str, Any]) -> tuple[str, list[str]]:
-    """Return the title and the detail lines of one timeline entry."""
+def timeline(entry: dict[str, Any], names: dict[str, dict[str, str]] | None = None) -> tuple[str, list[str]]:
+    """Return the title and the detail lines of one timeline entry.
+
+    `names` maps ids to readable names: "sequences" (key -> name), "drafts" (key -> subject) and
+    "issues" (id -> draft and subject); an id without a name is shown as it is.
+    """
+    names = names or {}
     kind = str(entry.get("kind", ""))
-    skip = {"at", "kind", "sequence"}
+    skip = {"at", "kind", "sequence", "occurred_at"}  # occurred_at is shown beside `at`
     if kind == "event":
         title = str(entry.get("event", "event")).replace("_", " ")
         skip.add("event")
@@ -181,12 +186,24 @@ def timeline(entry: dict[str, Any]) -> tuple[str, list[str]]:
             continue
         if key == "payload" and isinstance(value, dict):
             details += [f"{k}: {_plain(v)}" for k, v in value.items() if k != "data"]
+        elif key in ("issue", "draft", "sequence", "target") and isinstance(value, str | int):
+            details.append(_named(key, str(value), names))
         elif key == "actions" and isinstance(value, list):
             done = [_action_outcome(a) for a in value if isinstance(a, dict)]
             details.append("actions: " + "; ".join(done))
         else:
             details.append(f"{key.replace('_', ' ')}: {_plain(value)}")
     return title, details
+
+
+def _named(key: str, value: str, names: dict[str, dict[str, str]]) -> str:
+    if key == "issue":
+        return f"email: {names.get('issues', {}).get(value, value)}"
+    if key == "draft":
+        subject = names.get("drafts", {}).get(value)
+        return f"draft: {value} “{subject}”" if subject else f"draft: {value}"
+    name = names.get("sequences", {}).get(value)
+    return f"{key}: {name} ({value})" if name and name != value else f"{key}: {value}"
 
 
 def _plain(value: Any) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from stepwise.domain.keys import is_key
@@ -14,7 +16,7 @@ from stepwise.domain.problems import from_validation_error
 from stepwise.errors import AppError, NotFound, Unprocessable
 from stepwise.services import drafts as service
 from stepwise.services import subscribers as subscriber_service
-from stepwise.services.drafts import DraftBody
+from stepwise.services.drafts import Draft, DraftBody, Preview
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, is_htmx, text_of
 from stepwise.web.problems import FormErrors, from_error
 
@@ -54,10 +56,15 @@ def create(page: PageDep, form: FormDep) -> Response:
 
 
 @router.get("/drafts/{key}")
-def edit(page: PageDep, key: str, preview: str | None = None) -> Response:
-    """Show a draft in the editor, with a preview for ?preview=<email>."""
+async def edit(page: PageDep, key: str, preview: str | None = None) -> Response:
+    """Show a draft in the editor, with a preview for ?preview=<email> (rendered in a preview thread)."""
+    work = partial(_edit, page, key, preview)
+    return await (service.off_the_loop(work) if preview else run_in_threadpool(work))
+
+
+def _edit(page: Page, key: str, preview: str | None) -> Response:
     draft = service.get(page.stepwise.db, page.account.id, key)
-    values = {name: draft.get(name) or "" for name in FIELDS}
+    values = {name: getattr(draft, name) or "" for name in FIELDS}
     return _editor(page, draft, values, FormErrors(), preview_email=preview)
 
 
@@ -82,7 +89,7 @@ def _values(form: FormData) -> dict[str, Any]:
     }
 
 
-def _save(page: Page, draft: dict[str, Any] | None, values: dict[str, Any], errors: FormErrors) -> Response:
+def _save(page: Page, draft: Draft | None, values: dict[str, Any], errors: FormErrors) -> Response:
     body_values = {name: values[name] or None for name in ("text", "from_email", "from_name", "reply_to")}
     try:
         body = DraftBody(subject=values["subject"], html=values["html"], **body_values)
@@ -96,8 +103,8 @@ def _save(page: Page, draft: dict[str, Any] | None, values: dict[str, Any], erro
         except AppError as exc:
             errors = from_error(exc, FIELDS)
         else:
-            page.flash(f"Draft {saved['key']} saved.")
-            return page.redirect(f"/drafts/{saved['key']}")
+            page.flash(f"Draft {saved.key} saved.")
+            return page.redirect(f"/drafts/{saved.key}")
     return _editor(page, draft, values, errors, status=422)
 
 
@@ -116,7 +123,7 @@ def _merge(a: FormErrors, b: FormErrors) -> FormErrors:
 
 def _editor(
     page: Page,
-    draft: dict[str, Any] | None,
+    draft: Draft | None,
     values: dict[str, Any],
     errors: FormErrors,
     *,
@@ -125,13 +132,15 @@ def _editor(
 ) -> Response:
     db, account_id = page.stepwise.db, page.account.id
     people, _ = subscriber_service.page(db, account_id, status=None, list_key=None, cursor=None, limit=50)
-    preview: dict[str, str] | None = None
+    preview: Preview | None = None
     preview_error = ""
+    stranger = False
     if draft is not None and preview_email:
         try:
             preview = service.preview(
-                db, account_id, draft["key"], preview_email, page.stepwise.settings.base_url, page.now()
+                db, account_id, draft.key, preview_email, page.stepwise.settings.base_url, page.now()
             )
+            stranger = not _is_subscriber(page, preview_email)
         except AppError as exc:
             placed = from_error(exc, ())
             preview_error = "; ".join(placed.general) or exc.message
@@ -143,8 +152,17 @@ def _editor(
         draft=draft,
         values=values,
         errors=errors,
-        people=[p["email"] for p in people],
+        people=[p.email for p in people],
         preview=preview,
-        preview_email=preview_email or (people[0]["email"] if people else ""),
+        preview_email=preview_email or (people[0].email if people else ""),
         preview_error=preview_error,
+        preview_stranger=stranger,
     )
+
+
+def _is_subscriber(page: Page, email: str) -> bool:
+    try:
+        subscriber_service.get(page.stepwise.db, page.account.id, email)
+    except NotFound:
+        return False
+    return True

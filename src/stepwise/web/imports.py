@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -24,6 +24,9 @@ from stepwise.errors import AppError, NotFound
 from stepwise.services import lists as list_service
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, is_htmx, text_of
 from stepwise.web.problems import from_error
+
+if TYPE_CHECKING:
+    from stepwise.services.imports import ImportReport
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 UPLOAD_PATH = "/ui/imports"  # under the upload prefix of the body limit: streamed, not buffered
@@ -50,7 +53,7 @@ class Job:
     size: int
     started: float = field(default_factory=time.monotonic)
     progress: dict[str, Any] = field(default_factory=dict)
-    report: dict[str, Any] | None = None
+    report: ImportReport | None = None
     error: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
@@ -135,13 +138,22 @@ def upload(page: PageDep, form: FormDep) -> Response:
         _jobs(page).add(job)
         thread = threading.Thread(target=_run, args=(page, module, job, stream, options), daemon=True)
         thread.start()
-        return page.render("imports/progress.html", job=job, poll=True)
+        return page.render("imports/progress.html", job=job, poll=True, import_outcome=outcome)
     _run(page, module, job, stream, options)
     if job.report is not None:
-        page.flash(f"Imported {job.filename}.")
-        return page.redirect(f"/imports/{job.report['id']}")
+        page.flash(*outcome(job.filename, job.report))
+        return page.redirect(f"/imports/{job.report.id}")
     page.flash(f"{job.filename} was not imported: {job.error}", "error")
     return page.redirect("/imports")
+
+
+def outcome(filename: str, report: ImportReport) -> tuple[str, str]:
+    """The banner for a finished import: its text and kind (ok, warn when rows failed, error when all did)."""
+    rows, failed = report.rows, report.failed
+    if not failed:
+        return f"Imported {filename}: {rows:,} rows.", "ok"
+    text = f"Imported {rows - failed:,} of {rows:,} rows from {filename}; {failed:,} failed (see the problems below)."
+    return text, "error" if failed >= rows else "warn"
 
 
 def _run(page: Page, module: ModuleType, job: Job, stream: IO[bytes], options: Any) -> None:
@@ -178,9 +190,9 @@ def job_status(page: PageDep, job_id: str) -> Response:
     if job is None:
         raise NotFound("no such import in progress (it may have finished long ago)")
     if job.done and not is_htmx(page.request) and job.report is not None:
-        return page.redirect(f"/imports/{job.report['id']}")
+        return page.redirect(f"/imports/{job.report.id}")
     template = "imports/progress.html" if is_htmx(page.request) else "imports/job.html"
-    return page.render(template, nav="imports", job=job, poll=not job.done)
+    return page.render(template, nav="imports", job=job, poll=not job.done, import_outcome=outcome)
 
 
 @router.get("/imports/{import_id}")

@@ -22,7 +22,7 @@ def list_index(page: PageDep) -> Response:
 
 def _index(page: PageDep, errors: FormErrors, values: dict[str, str], status: int = 200) -> Response:
     db, account_id = page.stepwise.db, page.account.id
-    rows = [service.get(db, account_id, row["key"]) for row in service.all_lists(db, account_id)]
+    rows = [service.get(db, account_id, row.key) for row in service.all_lists(db, account_id)]
     return page.render("lists/index.html", status=status, nav="lists", rows=rows, errors=errors, values=values)
 
 

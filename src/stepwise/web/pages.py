@@ -15,23 +15,18 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
-from jinja2.runtime import Context
+from jinja2.runtime import Context as TemplateContext
 from starlette.datastructures import FormData, UploadFile
 
-from stepwise.bootstrap import Stepwise
 from stepwise.domain.instants import parse_instant
 from stepwise.errors import AppError
-from stepwise.services.accounts import account_of_key_hash, hash_key
-from stepwise.storage.accounts import AccountRow
-from stepwise.storage.database import Database
+from stepwise.services import sessions
+from stepwise.services.accounts import AccountRow
+from stepwise.services.context import Context, Database
+from stepwise.services.edge import parameter_problems
+from stepwise.services.sessions import SessionRow
 from stepwise.web import describe
-from stepwise.web.security import (
-    FLASH_COOKIE,
-    SESSION_COOKIE,
-    CookieSigner,
-    Session,
-    same_token,
-)
+from stepwise.web.security import FLASH_COOKIE, SESSION_COOKIE, CookieSigner, same_token
 
 R = TypeVar("R", bound=Response)
 CSP = (
@@ -44,7 +39,7 @@ CSP = (
 class Ui:
     """What every page needs: the Stepwise instance, the template environment and the cookie signer."""
 
-    stepwise: Stepwise
+    stepwise: Context
     env: Environment
     signer: CookieSigner
     state: dict[str, Any] = field(default_factory=dict)
@@ -70,11 +65,6 @@ def ui_of(request: Request) -> Ui:
 def is_htmx(request: Request) -> bool:
     """Tell whether htmx sent the request (so a fragment or an HX-Redirect is the right answer)."""
     return request.headers.get("HX-Request") == "true"
-
-
-def now_seconds(ui: Ui) -> int:
-    """Return the instance clock as a Unix time."""
-    return int(ui.stepwise.clock().timestamp())
 
 
 def secure(response: R) -> R:
@@ -104,11 +94,11 @@ class Page:
     request: Request
     ui: Ui
     account: AccountRow
-    session: Session
+    session: SessionRow
     flashes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
-    def stepwise(self) -> Stepwise:
+    def stepwise(self) -> Context:
         """Return the Stepwise instance."""
         return self.ui.stepwise
 
@@ -183,26 +173,19 @@ def read_flashes(ui: Ui, request: Request) -> list[tuple[str, str]]:
     return [(str(item[0]), str(item[1])) for item in data if isinstance(item, list) and len(item) == 2][:10]
 
 
-def session_of(ui: Ui, request: Request) -> Session | None:
-    """Return the request's session when its cookie is genuine and unexpired (no database check)."""
-    return ui.signer.read_session(request.cookies.get(SESSION_COOKIE), now_seconds(ui))
+def session_of(ui: Ui, request: Request) -> SessionRow | None:
+    """Return the live server-side session named by the request's cookie (a database read)."""
+    return sessions.resume(ui.stepwise.db, request.cookies.get(SESSION_COOKIE), ui.stepwise.clock())
 
 
 def current_page(request: Request) -> Page:
-    """Resolve the signed-in account; the API key must still be valid (revoked keys end sessions)."""
+    """Resolve the signed-in account: the session must exist, be unexpired, and its API key unrevoked."""
     ui = ui_of(request)
     session = session_of(ui, request)
     if session is None:
         raise LoginRequired()
-    account = account_of_key_hash(ui.stepwise.db, session.key_hash)
-    if account is None or account.id != session.account_id:
-        raise LoginRequired()
-    return Page(request, ui, account, session)
-
-
-def key_hash(api_key: str) -> str:
-    """Return the stored hash of an API key."""
-    return hash_key(api_key)
+    request.state.session = session  # for error pages, which must not read the database again
+    return Page(request, ui, session.account, session)
 
 
 def _origin_ok(request: Request, ui: Ui) -> bool:
@@ -255,6 +238,9 @@ class PageRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            unfit = parameter_problems(request)  # PostgreSQL cannot compare text holding NUL
+            if unfit:
+                return error_page(request, 422, f"{unfit[0].path}: {unfit[0].message}")
             try:
                 return await original(request)
             except LoginRequired:
@@ -272,7 +258,7 @@ class PageRoute(APIRoute):
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """Render an error as a page (with navigation when the browser is signed in)."""
     ui = ui_of(request)
-    session = session_of(ui, request)
+    session: SessionRow | None = getattr(request.state, "session", None)
     titles = {404: "Not found", 409: "Conflict", 400: "Bad request", 422: "Invalid input", 413: "Too large"}
     html = render_template(
         ui,
@@ -301,7 +287,7 @@ def render_template(ui: Ui, name: str, **context: Any) -> str:
 
 
 @pass_context
-def _when(ctx: Context, value: Any) -> str:
+def _when(ctx: TemplateContext, value: Any) -> str:
     moment = parse_instant(value) if value else None
     if moment is None:
         return ""

@@ -1,8 +1,8 @@
-"""Signed session cookies and CSRF tokens for the web UI.
+"""Cookies and CSRF tokens of the web UI.
 
-A session is a small JSON payload (account id, API-key hash, CSRF token, expiry) with an HMAC-SHA256
-tag made with a key derived from the instance secret. It is not encrypted and holds no secret that
-would open the API: the key hash cannot be turned back into the key.
+The session cookie holds a random session id; the session itself lives on the server (see
+services/sessions.py). `CookieSigner` signs the small payloads the browser may carry between two
+requests (flash messages) with a key derived from the instance secret.
 """
 
 from __future__ import annotations
@@ -13,25 +13,16 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any
+
+from stepwise.services.sessions import ABSOLUTE
 
 SESSION_COOKIE = "stepwise_session"
 LOGIN_CSRF_COOKIE = "stepwise_login_csrf"
 FLASH_COOKIE = "stepwise_flash"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = int(ABSOLUTE.total_seconds())  # the cookie's Max-Age; the server ends sessions earlier when idle
 _TAG_BYTES = 32
 _MAX_COOKIE = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A signed-in browser: whose account, which key it signed in with, its CSRF token, until when."""
-
-    account_id: int
-    key_hash: str
-    csrf: str
-    expires: int
 
 
 class CookieSigner:
@@ -65,24 +56,6 @@ class CookieSigner:
             return json.loads(body)
         except ValueError:
             return None
-
-    def session_cookie(self, session: Session) -> str:
-        """Encode a session as a cookie value."""
-        return self.sign(
-            "session", {"a": session.account_id, "h": session.key_hash, "c": session.csrf, "e": session.expires}
-        )
-
-    def read_session(self, cookie: str | None, now: int) -> Session | None:
-        """Return the session of a cookie if it is genuine and not expired."""
-        data = self.verify("session", cookie)
-        if not isinstance(data, dict):
-            return None
-        account_id, key_hash, csrf, expires = data.get("a"), data.get("h"), data.get("c"), data.get("e")
-        if not (isinstance(account_id, int) and isinstance(key_hash, str) and isinstance(csrf, str)):
-            return None
-        if not isinstance(expires, int) or expires <= now:
-            return None
-        return Session(account_id, key_hash, csrf, expires)
 
 
 def new_token() -> str:

@@ -18,6 +18,7 @@ from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
+from stepwise.services.issues import StepIssueStats
 from stepwise.web import builder, builder_edits, builder_errors
 from stepwise.web.builder_fields import ACTION_KINDS, WEEKDAY_CHOICES, event_kinds_for
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, safe_next, text_of, texts_of
@@ -52,9 +53,20 @@ def builder_new_post(page: PageDep, form: FormDep) -> Response:
     return builder_post(page, form, None)
 
 
-def _step_mail(page: Page, key: str) -> dict[int, dict[str, int]]:
+def opt_in_forms(page: Page, definition: dict[str, Any]) -> list[str]:
+    """The double-opt-in forms whose unconfirmed subscribers a step 1 `subscriber_added` (no `confirmed`) admits."""
+    steps = definition.get("steps") or []
+    first = steps[0].get("variants") or [] if steps and isinstance(steps[0], dict) else []
+    events = [e for v in first if isinstance(v, dict) for e in v.get("when") or [] if isinstance(e, dict)]
+    if not any(e.get("event") == "subscriber_added" and "confirmed" not in e for e in events):
+        return []
+    forms = form_service.all_forms(page.stepwise.db, page.account.id)
+    return [f["key"] for f in forms if f.get("double_opt_in", True)]
+
+
+def _step_mail(page: Page, key: str) -> dict[int, StepIssueStats]:
     stats = issue_service.stats(page.stepwise.db, page.account.id, sequence=key, draft=None)
-    return {int(row["step"]): row for row in stats["steps"] if row.get("step") is not None}
+    return {row.step: row for row in stats.steps if row.step is not None}
 
 
 @router.get("/sequences/{key}")
@@ -79,6 +91,7 @@ def sequence_view(
         next_cursor=next_cursor,
         run_status=run_status or "",
         run_step=str(step_no or ""),
+        opt_in_forms=opt_in_forms(page, seq["definition"]),
     )
 
 
@@ -156,8 +169,8 @@ def choices(page: Page) -> builder.Choices:
     """Return what the builder's pickers offer."""
     db, account_id = page.stepwise.db, page.account.id
     return builder.Choices(
-        drafts=[(d["key"], d["subject"] or d["key"]) for d in draft_service.all_drafts(db, account_id)],
-        lists=[(row["key"], row["name"]) for row in list_service.all_lists(db, account_id)],
+        drafts=[(d.key, d.subject or d.key) for d in draft_service.all_drafts(db, account_id)],
+        lists=[(row.key, row.name) for row in list_service.all_lists(db, account_id)],
         forms=[(f["key"], f.get("title") or f["key"]) for f in form_service.all_forms(db, account_id)],
         sequences=[(s["key"], s["name"]) for s in service.all_sequences(db, account_id)],
     )
@@ -192,6 +205,7 @@ def _render_builder(
         weekday_choices=WEEKDAY_CHOICES,
         op_choices=OP_CHOICES,
         kind_label=builder.kind_label,
+        opt_in_forms=opt_in_forms(page, builder.to_document(state)[0]),
     )
 
 
@@ -253,7 +267,7 @@ def _save(
             service.parse(document)
         except Unprocessable as exc:
             seen = [p.path for p in local]
-            problems += [d for d in exc.details or [] if not any(str(d["path"]).startswith(s) for s in seen)]
+            problems += [d for d in exc.details or [] if not _covered(str(d["path"]), str(d["message"]), seen)]
     else:
         if existing is not None and existing["status"] == "active":
             document["status"] = "active"
@@ -264,10 +278,18 @@ def _save(
         except AppError as exc:
             problems = [{"path": "$", "message": exc.message}]
         else:
+            if existing is not None and seq["version"] == existing["version"]:
+                page.flash("No changes to save.")
+                return page.redirect(f"/sequences/{seq['key']}")
             page.flash(f"Sequence {seq['name']} saved.")
             return page.redirect(f"/sequences/{seq['key']}")
     placed = builder_errors.place(state, problems)
     return _render_builder(page, state, options, existing=existing, placed=placed, focus="errors", status=422)
+
+
+def _covered(path: str, message: str, seen: list[str]) -> bool:
+    """Whether a builder-found problem already says what an API problem says (the weekdays of a weekly wait)."""
+    return any(path.startswith(s) or (s == f"{path}.weekdays" and "weekdays" in message) for s in seen)
 
 
 @router.get("/sequences/{key}/json")
@@ -285,7 +307,7 @@ def json_save(page: PageDep, form: FormDep, key: str) -> Response:
     text = text_of(form, "definition")
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         problems = [{"path": "$", "message": f"not valid JSON: {exc}"}]
     else:
         try:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from stepwise.domain.instants import parse_instant
 from stepwise.domain.paths import InvalidPath, leaf_paths, set_path, split_path
 from stepwise.domain.problems import from_validation_error
 from stepwise.errors import AppError
+from stepwise.services import drafts as draft_service
 from stepwise.services import events as event_service
 from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
@@ -20,11 +23,12 @@ from stepwise.services import sequences as sequence_service
 from stepwise.services import subscribers as service
 from stepwise.services import timeline as timeline_service
 from stepwise.services.events import PostedEvent
-from stepwise.services.subscribers import STATUSES, Edit
+from stepwise.services.subscribers import STATUSES, Edit, Subscriber
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, text_of, texts_of
 from stepwise.web.problems import FormErrors, from_error
 from stepwise.web.values import BadText, parse_assignments, parse_json, parse_value, show_value
 
+TIMELINE_PAGE = 100
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 NEW_ROWS = 3
 
@@ -50,7 +54,7 @@ def _index(
     db, account_id = page.stepwise.db, page.account.id
     lists = list_service.all_lists(db, account_id)
     status = status if status in STATUSES else None
-    list_key = list_key if list_key in {row["key"] for row in lists} else None
+    list_key = list_key if list_key in {row.key for row in lists} else None
     items, next_cursor = service.page(
         db, account_id, status=status, list_key=list_key, cursor=cursor, limit=50, search=(q or "").strip() or None
     )
@@ -95,8 +99,8 @@ def add(page: PageDep, form: FormDep) -> Response:
         except AppError as exc:
             errors = from_error(exc, ("email", "status", "data", "lists"))
         else:
-            page.flash(f"{view['email']} {'added' if created else 'already existed and was updated'}.")
-            return page.redirect(f"/subscribers/{view['email']}")
+            page.flash(f"{view.email} {'added' if created else 'already existed and was updated'}.")
+            return page.redirect(f"/subscribers/{view.email}")
     return _index(page, None, None, None, None, errors, values, http_status=422)
 
 
@@ -107,6 +111,13 @@ def profile(page: PageDep, email: str, after: str | None = None) -> Response:
     return _profile(page, sub, after=after)
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def data_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Show profile data as editable rows of (path, value)."""
     return [{"path": path, "value": show_value(value), "remove": False} for path, value in leaf_paths(data)]
@@ -114,7 +125,7 @@ def data_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _profile(
     page: Page,
-    sub: dict[str, Any],
+    sub: Subscriber,
     *,
     after: str | None = None,
     rows: list[dict[str, Any]] | None = None,
@@ -123,23 +134,34 @@ def _profile(
     status: int = 200,
 ) -> Response:
     db, account_id = page.stepwise.db, page.account.id
-    timeline, next_after = timeline_service.page(db, account_id, sub["email"], cursor=after, limit=100)
+    timeline, next_after = timeline_service.newest_page(db, account_id, sub.email, cursor=after, limit=TIMELINE_PAGE)
     emails, _ = issue_service.page(
-        db, account_id, email=sub["email"], sequence=None, draft=None, status=None, cursor=None, limit=20
+        db, account_id, email=sub.email, sequence=None, draft=None, status=None, cursor=None, limit=20
     )
+    sequences = sequence_service.all_sequences(db, account_id)
+    names = {
+        "sequences": {s["key"]: s.get("name") or s["key"] for s in sequences},
+        "drafts": {d.key: d.subject or "" for d in draft_service.all_drafts(db, account_id)},
+        "issues": {e.id: f"{e.draft} “{e.subject}”" if e.subject else e.draft for e in emails},
+    }
+    zone = _zone(page.account.timezone)
+    for entry in timeline:
+        moment = parse_instant(entry["at"])
+        entry["at_text"] = moment.astimezone(zone).strftime("%d %b %Y %H:%M:%S") if moment else entry["at"]
     return page.render(
         "subscribers/profile.html",
         status=status,
         nav="subscribers",
         sub=sub,
-        rows=rows if rows is not None else data_rows(sub["data"]),
+        rows=rows if rows is not None else data_rows(sub.data),
         new_rows=new_rows or [{"path": "", "value": ""} for _ in range(NEW_ROWS)],
         errors=errors or FormErrors(),
         statuses=STATUSES,
         lists=list_service.all_lists(db, account_id),
-        runs=run_service.of_subscriber(db, account_id, sub["email"]),
-        sequences=sequence_service.all_sequences(db, account_id),
+        runs=run_service.of_subscriber(db, account_id, sub.email),
+        sequences=sequences,
         timeline=timeline,
+        timeline_names=names,
         next_after=next_after,
         emails=emails,
     )
@@ -155,7 +177,7 @@ def edit_data(page: PageDep, form: FormDep, email: str) -> Response:
             service.edit_one(
                 page.stepwise.db,
                 page.account.id,
-                sub["email"],
+                sub.email,
                 Edit(data=patch or None, unset=unset),
                 source="ui",
                 now=page.now(),
@@ -165,7 +187,7 @@ def edit_data(page: PageDep, form: FormDep, email: str) -> Response:
             errors = from_error(exc, ("data", "unset"))
         else:
             page.flash("Profile data saved.")
-            return page.redirect(f"/subscribers/{sub['email']}")
+            return page.redirect(f"/subscribers/{sub.email}")
     return _profile(page, sub, rows=rows, new_rows=new_rows, errors=errors, status=422)
 
 
@@ -216,8 +238,8 @@ def edit_status(page: PageDep, form: FormDep, email: str) -> Response:
         service.edit_one(
             page.stepwise.db,
             page.account.id,
-            sub["email"],
-            Edit(status=status),
+            sub.email,
+            Edit(status=service.status_of(status)),
             source="ui",
             now=page.now(),
             create=False,
@@ -226,7 +248,7 @@ def edit_status(page: PageDep, form: FormDep, email: str) -> Response:
         page.flash("; ".join(from_error(exc, ()).general), "error")
     else:
         page.flash(f"Status set to {status}.")
-    return page.redirect(f"/subscribers/{sub['email']}")
+    return page.redirect(f"/subscribers/{sub.email}")
 
 
 @router.post("/subscribers/{email}/lists")
@@ -234,17 +256,15 @@ def edit_lists(page: PageDep, form: FormDep, email: str) -> Response:
     """Set which lists a subscriber is in."""
     sub = service.get(page.stepwise.db, page.account.id, email)
     wanted = set(texts_of(form, "lists"))
-    current = set(sub["lists"])
+    current = set(sub.lists)
     edit = Edit(lists_add=sorted(wanted - current), lists_remove=sorted(current - wanted))
     try:
-        service.edit_one(
-            page.stepwise.db, page.account.id, sub["email"], edit, source="ui", now=page.now(), create=False
-        )
+        service.edit_one(page.stepwise.db, page.account.id, sub.email, edit, source="ui", now=page.now(), create=False)
     except AppError as exc:
         page.flash("; ".join(from_error(exc, ()).general), "error")
     else:
         page.flash("Lists saved.")
-    return page.redirect(f"/subscribers/{sub['email']}")
+    return page.redirect(f"/subscribers/{sub.email}")
 
 
 @router.post("/subscribers/{email}/start")
@@ -254,13 +274,13 @@ def start(page: PageDep, form: FormDep, email: str) -> Response:
     key = text_of(form, "sequence")
     try:
         run_service.control(
-            page.stepwise.db, page.stepwise.catalog, page.account.id, key, sub["email"], "start", page.now()
+            page.stepwise.db, page.stepwise.catalog, page.account.id, key, sub.email, "start", page.now()
         )
     except AppError as exc:
         page.flash("; ".join(from_error(exc, ()).general), "error")
     else:
         page.flash(f"Started in {key}.")
-    return page.redirect(f"/subscribers/{sub['email']}")
+    return page.redirect(f"/subscribers/{sub.email}")
 
 
 @router.post("/subscribers/{email}/event")
@@ -272,7 +292,7 @@ def post_event(page: PageDep, form: FormDep, email: str) -> Response:
         data = parse_json(raw) if raw else None
         if data is not None and not isinstance(data, dict):
             raise BadText("the event data must be a JSON object")
-        event = PostedEvent(type="custom", name=name, email=sub["email"], data=data)
+        event = PostedEvent(type="custom", name=name, email=sub.email, data=data)
         event_service.ingest(page.stepwise.db, page.account.id, [event], page.now(), source="ui")
     except BadText as exc:
         page.flash(f"The event was not posted: {exc}", "error")
@@ -283,13 +303,13 @@ def post_event(page: PageDep, form: FormDep, email: str) -> Response:
         page.flash("The event was not posted: " + "; ".join(from_error(exc, ()).general), "error")
     else:
         page.flash(f"Event {name} posted.")
-    return page.redirect(f"/subscribers/{sub['email']}")
+    return page.redirect(f"/subscribers/{sub.email}")
 
 
 @router.post("/subscribers/{email}/delete")
 def delete(page: PageDep, form: FormDep, email: str) -> Response:
     """Delete a subscriber; their runs end with reason `deleted`."""
     sub = service.get(page.stepwise.db, page.account.id, email)
-    service.delete(page.stepwise.db, page.stepwise.catalog, page.account.id, sub["email"], page.now())
-    page.flash(f"{sub['email']} deleted.")
+    service.delete(page.stepwise.db, page.stepwise.catalog, page.account.id, sub.email, page.now())
+    page.flash(f"{sub.email} deleted.")
     return page.redirect("/subscribers")

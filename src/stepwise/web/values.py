@@ -27,7 +27,7 @@ def parse_value(text: str) -> Any:
         return ""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to be a value anyone means
         return raw
 
 
@@ -38,7 +38,7 @@ def show_value(value: Any) -> str:
             return json.dumps(value, ensure_ascii=False)
         try:
             json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
         return json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False)
@@ -106,7 +106,7 @@ def parse_json(text: str) -> Any:
     """Read a JSON document; raise BadText with the parser's complaint."""
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadText(f"not valid JSON: {exc}") from exc
 
 

@@ -1,17 +1,18 @@
 """The delivery loop: lease outbox rows, prepare, send or call, record (S7, SPEC §3, §6).
 
-Deliveries run as tasks. Each `run_once` claims what fits beside the deliveries still running,
-starts them, and records whatever finished; so a slow SMTP server or webhook target holds only its
-own rows while the loop keeps claiming and recording the others. Emails and URL calls have their
-own concurrency, and URL calls a limit per host.
+The loop only schedules: reads and writes go through a DeliveryStore (ports.py), preparing a row
+(the S12 re-check, composing) is preparing.py, and turning a result into a record is recording.py.
+
+Deliveries run as tasks. Each `run_once` claims what fits beside the deliveries still running, starts
+them, and records whatever finished; so a slow SMTP server or webhook target holds only its own rows.
+Emails and URL calls have their own concurrency, and URL calls a limit per host.
 
 Sending happens outside any transaction. Right after the SMTP server's 250, before the transport
 hands over any other message, the row's `accepted_at` is written (retried until the database
 answers); a row that has it is recorded as sent by whoever claims it next, never sent again. Only a
 crash between the 250 and that one-row write sends a message twice: at most one per crash, the only
-duplicate SPEC §12 allows. The rest of the record (issue, timeline, removing the row) is written per
-group of finished deliveries. A lease lasts LEASE, far longer than one attempt's deadline, and is
-renewed at half-time for a delivery still running (e.g. waiting for its turn under the send rate).
+duplicate SPEC §12 allows. The rest of the record is written per group of finished deliveries.
+A lease lasts LEASE, far longer than one attempt, renewed at half-time meanwhile.
 """
 
 from __future__ import annotations
@@ -19,80 +20,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from stepwise.clock import Clock
-from stepwise.delivery.compose import Composer, template_context
-from stepwise.delivery.message import Outgoing, UnsafeHeader
-from stepwise.delivery.rendering import RenderError
-from stepwise.delivery.retry import EMAIL_BACKOFF, URL_BACKOFF, decide
+from stepwise.delivery.compose import Composer
+from stepwise.delivery.retry import EMAIL_BACKOFF, URL_BACKOFF
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.transports import DeliveryError, Transport
-from stepwise.delivery.webhooks import InvalidRequest, UrlCaller, UrlRequest, UrlResponse, build_request
-from stepwise.storage import accounts as account_store
-from stepwise.storage import drafts as draft_store
-from stepwise.storage import issues as issue_store
-from stepwise.storage import outbox as outbox_store
-from stepwise.storage import schema as t
-from stepwise.storage import subscribers as subscriber_store
-from stepwise.storage import timeline as timeline_store
-from stepwise.storage.acceptance import AcceptanceLog
-from stepwise.storage.accounts import AccountRow
-from stepwise.storage.codec import dumps, to_us
-from stepwise.storage.database import Database
-from stepwise.storage.dialects import fast_update
-from stepwise.storage.drafts import DraftRow
-from stepwise.storage.outbox import OutboxRow
+from stepwise.delivery.webhooks import UrlCaller
+from stepwise.domain.jobs import OutboxRow
+from stepwise.worker.ports import AcceptanceWriter, DeliveryStore, to_us
+from stepwise.worker.preparing import Preparer
+from stepwise.worker.recording import Policy, Prepared, Recorder, Result, until_written
 
 log = logging.getLogger("stepwise.delivery")
-_T = TypeVar("_T")
-# Longer than any one attempt (an SMTP message has 30 s, a URL call 10 s) and renewed at half-time while an
-# attempt runs; short enough that the rows of a worker killed mid-send are retried within a minute.
+# Outlives any attempt (SMTP 30 s, URL call 10 s; renewed at half-time); a killed worker's rows return in a minute.
 LEASE = timedelta(minutes=1)
 _LEASE_US = int(LEASE.total_seconds() * 1_000_000)
-# Retries while the database is away back off to at most this, so that a database back from a restart is
-# used again within seconds (SPEC §12); trying a refused connection every 2 s costs nothing.
-MAX_RETRY_DELAY = 2.0
-UNAVAILABLE = {
-    "unsubscribed": "subscriber_unsubscribed",
-    "bounced": "subscriber_bounced",
-    "unconfirmed": "subscriber_unconfirmed",
-}
-
-
-@dataclass
-class Prepared:
-    """One claimed row made ready: a message or request to send, or the reason it will not be sent."""
-
-    row: OutboxRow
-    outgoing: Outgoing | None = None
-    archive_html: str | None = None  # the HTML as sent, without the open pixel (viewing it is no open)
-    links: list[str] | None = None
-    request: UrlRequest | None = None
-    skip: str | None = None
-    fail: str | None = None
-
-    @property
-    def handed_over(self) -> bool:
-        """The server accepted this message from a holder that died before recording it: record, never resend."""
-        return self.row.kind == "email" and self.row.accepted_at is not None
-
-
-@dataclass
-class Result:
-    """What came of one delivery attempt."""
-
-    prepared: Prepared
-    error: DeliveryError | None = None
-    response: UrlResponse | None = None
 
 
 @dataclass
@@ -113,7 +62,7 @@ class Deliverer:
 
     def __init__(
         self,
-        db: Database,
+        store: DeliveryStore,
         transport: Transport,
         signer: TokenSigner,
         base_url: str,
@@ -129,7 +78,7 @@ class Deliverer:
         url_backoff: tuple[timedelta, ...] = URL_BACKOFF,
         tick: float = 0.05,
     ) -> None:
-        self.db = db
+        self.store = store
         self.transport = transport
         self.signer = signer
         self.base_url = base_url.rstrip("/")
@@ -140,16 +89,15 @@ class Deliverer:
         self.urls = urls or UrlCaller()
         self.url_concurrency = url_concurrency
         self.url_per_host = url_per_host
-        self.email_backoff = email_backoff
-        self.url_backoff = url_backoff
         self.tick = tick
-        self.composer = Composer(signer, self.base_url, with_raw=transport.name != "capture")
+        self.preparer = Preparer(store, Composer(signer, self.base_url, with_raw=transport.name != "capture"))
+        self.recorder = Recorder(store, clock, Policy(transport.name, email_backoff, url_backoff), self.on_result)
         self._running: dict[int, _Running] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._email_slots: asyncio.Semaphore | None = None
         self._url_slots: asyncio.Semaphore | None = None
         self._hosts: dict[str, _HostSlots] = {}
-        self._acceptance: AcceptanceLog | None = None
+        self._acceptance: AcceptanceWriter | None = None
         # Claims nobody will work on (the database went away while claiming or preparing them), as
         # (lease token, lease end): released once the database answers, not left until the lease runs out.
         self._abandoned: list[tuple[str, int]] = []
@@ -164,7 +112,7 @@ class Deliverer:
             self._url_slots = asyncio.Semaphore(self.url_concurrency)
             self._hosts = {}
             self._running = {}
-            self._acceptance = AcceptanceLog(self.db)  # a connection of the old loop is left to the collector
+            self._acceptance = self.store.acceptance()  # a connection of the old loop is left to the collector
 
     @property
     def running(self) -> int:
@@ -219,7 +167,7 @@ class Deliverer:
         if self._abandoned:
             abandoned, self._abandoned = self._abandoned, []
             try:
-                await asyncio.to_thread(self._release, abandoned)
+                await asyncio.to_thread(self.store.release, abandoned, to_us(self.clock()))
             except Exception:  # still away: try again next time
                 self._abandoned = abandoned + self._abandoned
                 raise
@@ -227,10 +175,10 @@ class Deliverer:
         now = self.clock()
         lease_until = to_us(now) + _LEASE_US
         try:
-            rows = await asyncio.to_thread(self._claim, now, token, room)
+            rows = await asyncio.to_thread(self.store.claim, to_us(now), token, room, _LEASE_US)
             if not rows:
                 return 0
-            prepared = await asyncio.to_thread(self._prepare, rows, now)
+            prepared = await asyncio.to_thread(self.preparer.prepare, rows, now)
         except DBAPIError:
             # The database went away: the claim may have committed before the connection broke, or its rows
             # could not be prepared. Leased to us but never started, they go back as soon as it answers.
@@ -253,7 +201,7 @@ class Deliverer:
                 if not running.task.cancelled():
                     results.append(running.task.result())
         if results:
-            await self._record_with_retry(results)
+            await self.recorder.record_with_retry(results)
         return len(results)
 
     async def _renew_leases(self) -> None:
@@ -263,12 +211,8 @@ class Deliverer:
             return
         until = now_us + _LEASE_US
 
-        def renew() -> list[bool]:
-            with self.db.write() as conn:
-                return [outbox_store.renew(conn, r.row.id, r.row.lease_token, until) for r in due]
-
         try:
-            kept = await asyncio.to_thread(renew)
+            kept = await asyncio.to_thread(self.store.renew, [(r.row.id, r.row.lease_token) for r in due], until)
         except Exception:  # the database is away; the next turn tries again, well before the lease ends
             log.exception("renewing delivery leases failed")
             return
@@ -277,96 +221,6 @@ class Deliverer:
                 running.lease_until_us = until
             else:
                 log.warning("lease of outbox row %s was lost while its delivery was running", running.row.id)
-
-    # -- claiming and preparing (worker threads, one transaction each) --------------------------
-
-    def _release(self, abandoned: Sequence[tuple[str, int]]) -> None:
-        with self.db.write() as conn:
-            now_us = to_us(self.clock())
-            for token, lease_until in abandoned:
-                outbox_store.release(conn, token, lease_until, now_us)
-
-    def _claim(self, now: datetime, token: str, room: dict[str, int]) -> list[OutboxRow]:
-        rows: list[OutboxRow] = []
-        with self.db.write() as conn:
-            for kind, limit in room.items():
-                if limit > 0:
-                    rows += outbox_store.claim(conn, to_us(now), limit, _LEASE_US, token, kinds=(kind,))
-        return rows
-
-    def _prepare(self, rows: Sequence[OutboxRow], now: datetime) -> list[Prepared]:
-        with self.db.read() as conn:
-            lookups = _Lookups(conn, [row for row in rows if row.kind != "url"])
-            return [
-                self._prepare_url(row, now) if row.kind == "url" else self._prepare_email(lookups, row, now)
-                for row in rows
-            ]
-
-    def _prepare_email(self, lookups: _Lookups, row: OutboxRow, now: datetime) -> Prepared:
-        item = Prepared(row)
-        issue_id = row.issue_id or ""
-        if lookups.issues.get(issue_id) != "queued":
-            item.skip = "issue_missing"
-            return item
-        sub = lookups.subscribers.get(row.subscriber_id)
-        if item.handed_over:  # already out: composed again only for the archive, whatever happened since
-            if sub is not None:
-                self._compose(lookups, item, sub.email, now)
-                item.fail = None
-            return item
-        if sub is None:
-            item.skip = "subscriber_deleted"
-            return item
-        payload = row.payload
-        confirmation = payload.get("purpose") == "confirmation"
-        if sub.status in UNAVAILABLE and not (confirmation and sub.status == "unconfirmed"):
-            item.skip = UNAVAILABLE[sub.status]  # S12, checked again at delivery time
-            return item
-        self._compose(lookups, item, sub.email, now)
-        return item
-
-    def _compose(self, lookups: _Lookups, item: Prepared, email: str, now: datetime) -> None:
-        """Render the row's message into `item`, or set `item.fail` with the reason."""
-        row, payload = item.row, item.row.payload
-        # A payload may carry its own template (the built-in confirmation email); else the draft is read.
-        inline = payload.get("template")
-        draft = (
-            DraftRow(0, "", **inline, created_at=0, updated_at=0)
-            if inline
-            else lookups.draft(row.account_id, payload["draft"])
-        )
-        if draft is None:
-            item.fail = f"draft {payload['draft']!r} no longer exists"
-            return
-        if not draft.from_email:
-            item.fail = "draft has no sender (from_email)"
-            return
-        account = lookups.account(row.account_id)
-        try:
-            composed = self.composer.compose(
-                account_id=row.account_id,
-                account_name=account.name if account else "account",
-                issue_id=row.issue_id or "",
-                draft=draft,
-                email=email,
-                payload=payload,
-                now=now,
-            )
-        except (RenderError, UnsafeHeader) as exc:
-            item.fail = str(exc)
-            return
-        item.outgoing, item.archive_html, item.links = composed.outgoing, composed.archive_html, composed.links
-
-    def _prepare_url(self, row: OutboxRow, now: datetime) -> Prepared:
-        item = Prepared(row)
-        payload = row.payload
-        email = str(payload.get("email") or "")
-        context = template_context(email, payload, now)
-        try:
-            item.request = build_request(payload.get("action") or {}, context, email)
-        except (RenderError, InvalidRequest, KeyError) as exc:
-            item.fail = f"cannot build the request: {exc}"
-        return item
 
     # -- sending (tasks of the loop) -----------------------------------------------------------
 
@@ -394,7 +248,7 @@ class Deliverer:
         """Write that the server accepted the row's message (without it a crash would send it again)."""
         acceptance = self._acceptance
         assert acceptance is not None
-        kept = await _until_written(
+        kept = await until_written(
             lambda: acceptance.record(row.id, row.lease_token, to_us(self.clock())),
             "recording an accepted message failed",
         )
@@ -420,187 +274,3 @@ class Deliverer:
             slots.users -= 1
             if slots.users == 0:  # forget idle hosts, so the map does not grow with every host ever called
                 del self._hosts[host]
-
-    # -- recording (one transaction per group of results) ---------------------------------------
-
-    async def _record_with_retry(self, results: Sequence[Result]) -> None:
-        # The facts must be written (S14), whatever the database's outage.
-        await _until_written(lambda: asyncio.to_thread(self._record, results), "recording deliveries failed")
-
-    def _record(self, results: Sequence[Result]) -> None:
-        now = self.clock()
-        now_us = to_us(now)
-        delays = {r.prepared.row.id: d for r in results if (d := self._retry_delay(r)) is not None}
-        entries: list[dict[str, Any]] = []
-        outcomes: list[str] = []
-        updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        with self.db.write() as conn:
-            owned = self._finish(conn, [r.prepared.row for r in results if r.prepared.row.id not in delays])
-            for result in results:
-                row = result.prepared.row
-                delay = delays.get(row.id)
-                if delay is not None:
-                    if not outbox_store.reschedule(
-                        conn, row.id, row.lease_token, to_us(now + delay), str(result.error)
-                    ):
-                        continue  # another worker owns the row now; it records its own outcome
-                    kind, detail, update = self._retry_outcome(result, delay)
-                elif row.id in owned:
-                    kind, detail, update = self._final_outcome(result, now_us)
-                else:
-                    continue  # as above: the lease was lost, the fact is the new holder's to write
-                if update is not None:
-                    updates[tuple(update)].append({**update, "id": row.issue_id})
-                if kind == "email_failed" and detail.get("bounced"):
-                    subscriber_store.mark_bounced(conn, row.subscriber_id, now_us)
-                entries.append(
-                    {
-                        "account_id": row.account_id,
-                        "subscriber_id": row.subscriber_id,
-                        "at": now_us,
-                        "kind": kind,
-                        "sequence": row.payload.get("sequence"),
-                        "detail": detail,
-                    }
-                )
-                outcomes.append(kind)
-            for group in updates.values():
-                fast_update(conn, t.issues, "id", group)
-            timeline_store.add(conn, entries)
-        for kind in outcomes:  # only after the commit, so a retried write counts once
-            self.on_result(kind)
-
-    def _finish(self, conn: Connection, rows: Sequence[OutboxRow]) -> set[int]:
-        """Delete finished rows whose lease we still hold; return their ids."""
-        by_token: dict[str, list[int]] = defaultdict(list)
-        for row in rows:
-            by_token[row.lease_token].append(row.id)
-        owned: set[int] = set()
-        for token, ids in by_token.items():
-            owned |= outbox_store.finish_many(conn, token, ids)
-        return owned
-
-    def _retry_delay(self, result: Result) -> timedelta | None:
-        item, error = result.prepared, result.error
-        if item.skip is not None or item.fail is not None or error is None or item.handed_over:
-            return None
-        schedule = self.url_backoff if item.row.kind == "url" else self.email_backoff
-        return decide(permanent=error.permanent, attempt=item.row.attempts, schedule=schedule)
-
-    def _retry_outcome(self, result: Result, delay: timedelta) -> _Outcome:
-        item, error = result.prepared, str(result.error)
-        if item.row.kind == "url":
-            return "url_retry", {**_url_detail(item), "error": error[:500], "retry_in_s": delay.total_seconds()}, None
-        detail = {**_email_detail(item), "error": error[:500], "retry_in_s": int(delay.total_seconds())}
-        return "email_retry", detail, {"reason": f"retrying: {error}"[:2000]}
-
-    def _final_outcome(self, result: Result, now_us: int) -> _Outcome:
-        item = result.prepared
-        if item.row.kind == "url":
-            return _url_outcome(result)
-        base = _email_detail(item)
-        if item.handed_over and item.skip is None:
-            return "email_sent", {**base, "transport": self.transport.name, "recovered": True}, self._sent(item, now_us)
-        if item.skip is not None:
-            skipped = None if item.skip == "issue_missing" else {"status": "skipped", "reason": item.skip}
-            return "email_skipped", {**base, "reason": item.skip}, skipped
-        if item.fail is not None:
-            return "email_failed", {**base, "reason": item.fail[:500]}, {"status": "failed", "reason": item.fail[:2000]}
-        error = result.error
-        if error is not None:  # permanent, or out of retries
-            detail = {**base, "reason": str(error)[:500], "bounced": error.bounce}
-            return "email_failed", detail, {"status": "failed", "reason": str(error)[:2000]}
-        return "email_sent", {**base, "transport": self.transport.name}, self._sent(item, now_us)
-
-    def _sent(self, item: Prepared, now_us: int) -> dict[str, Any]:
-        """The issue's values once sent: when, and the message as archived (when it could be composed)."""
-        sent: dict[str, Any] = {
-            "status": "sent",
-            "sent_at": item.row.accepted_at or now_us,
-            "transport": self.transport.name,
-            "reason": None,
-        }
-        out = item.outgoing
-        if out is not None:
-            sent |= {
-                "message_id": out.headers["Message-ID"],
-                "subject": out.subject,
-                "from_addr": out.from_header,
-                "headers": dumps(out.headers),
-                "html": item.archive_html if item.archive_html is not None else out.html,
-                "text": out.text,
-                "links": dumps(item.links) if item.links else None,
-            }
-        return sent
-
-
-async def _until_written(write: Callable[[], Awaitable[_T]], failure: str) -> _T:
-    """Await `write` until it succeeds, backing off to MAX_RETRY_DELAY while the database is away."""
-    delay = 0.2
-    while True:
-        try:
-            return await write()
-        except Exception:
-            log.exception("%s; retrying", failure)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_DELAY)
-
-
-_Outcome = tuple[str, dict[str, Any], dict[str, Any] | None]  # timeline kind, its detail, the issue's new values
-
-
-def _email_detail(item: Prepared) -> dict[str, Any]:
-    return {"issue": item.row.issue_id or "", "draft": item.row.payload.get("draft")}
-
-
-def _url_detail(item: Prepared) -> dict[str, Any]:
-    action = item.row.payload.get("action") or {}
-    request = item.request
-    return {
-        "url": request.url if request else action.get("url"),
-        "method": request.method if request else action.get("method", "GET"),
-        "step": item.row.payload.get("step"),
-        "attempt": item.row.attempts,
-    }
-
-
-def _url_outcome(result: Result) -> _Outcome:
-    item = result.prepared
-    base = _url_detail(item)
-    if item.fail is not None:
-        return "url_failed", {**base, "reason": item.fail[:500]}, None
-    if result.error is not None:  # permanent, or out of retries
-        return "url_failed", {**base, "reason": str(result.error)[:500]}, None
-    response = result.response
-    assert response is not None
-    detail = {
-        **base,
-        "status": response.status,
-        "final_url": response.url,
-        "ms": response.elapsed_ms,
-        "response": response.snippet,
-    }
-    return "url_called", detail, None
-
-
-class _Lookups:
-    """What preparing a batch of emails reads, fetched once per batch (issues, subscribers, drafts, accounts)."""
-
-    def __init__(self, conn: Connection, rows: Sequence[OutboxRow]) -> None:
-        self.conn = conn
-        self.issues = issue_store.statuses(conn, [row.issue_id for row in rows if row.issue_id])
-        self.subscribers = {s.id: s for s in subscriber_store.by_ids(conn, sorted({row.subscriber_id for row in rows}))}
-        self._drafts: dict[tuple[int, str], DraftRow | None] = {}
-        self._accounts: dict[int, AccountRow | None] = {}
-
-    def draft(self, account_id: int, key: str) -> DraftRow | None:
-        """Return a draft, read once per batch."""
-        if (account_id, key) not in self._drafts:
-            self._drafts[(account_id, key)] = draft_store.get(self.conn, account_id, key)
-        return self._drafts[(account_id, key)]
-
-    def account(self, account_id: int) -> AccountRow | None:
-        """Return an account, read once per batch."""
-        if account_id not in self._accounts:
-            self._accounts[account_id] = account_store.by_id(self.conn, account_id)
-        return self._accounts[account_id]

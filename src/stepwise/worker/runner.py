@@ -8,11 +8,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from stepwise.services.processing import BatchResult
-from stepwise.storage.notify import Listener
 from stepwise.worker.advancing import Advancer
-from stepwise.worker.delivery import MAX_RETRY_DELAY, Deliverer
+from stepwise.worker.delivery import Deliverer
+from stepwise.worker.recording import MAX_RETRY_DELAY
 
 log = logging.getLogger("stepwise.worker")
 # A batch allocates many short-lived objects; with CPython's default threshold (700) the collector
@@ -31,6 +32,14 @@ def tune_garbage_collector() -> None:
     gc.freeze()
 
 
+class Listening(Protocol):
+    """Wakes the loops on notifications from other processes (PostgreSQL LISTEN)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class WorkerThreads:
     """The advancing loop and the delivery loop, each on its own thread, stoppable and drainable."""
 
@@ -39,6 +48,7 @@ class WorkerThreads:
         advancer: Advancer,
         deliverer: Deliverer,
         wakeup: threading.Event,
+        delivery_wakeup: threading.Event,
         *,
         poll_interval: float = 0.2,
         on_batch: Callable[[BatchResult], None] | None = None,
@@ -50,14 +60,12 @@ class WorkerThreads:
         self.stopping = threading.Event()
         self.on_batch = on_batch or (lambda result: None)
         self._threads: list[threading.Thread] = []
-        self.delivery_wakeup = threading.Event()
-        self._listener: Listener | None = None
+        self.delivery_wakeup = delivery_wakeup
+        self._listener: Listening | None = None
 
-    def listen(self, database_url: str) -> None:
-        """Also wake on PostgreSQL notifications from other processes (polling continues regardless)."""
-        from stepwise.storage.notify import DELIVERY, WORK
-
-        self._listener = Listener(database_url, {WORK: self.wakeup.set, DELIVERY: self.delivery_wakeup.set})
+    def listen(self, listener: Listening) -> None:
+        """Also wake on notifications from other processes (polling continues regardless); started with the loops."""
+        self._listener = listener
 
     def start(self) -> None:
         if self._listener is not None:

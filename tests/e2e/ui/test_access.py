@@ -43,6 +43,24 @@ def test_pages_need_a_session_and_sign_in_returns_to_the_page_asked_for(ui: Brow
     page.wait_for_url(re.compile(r".*/login$"))
     ui.goto("/sequences")
     page.wait_for_url(re.compile(r".*/login\?next=%2Fsequences$"))
+    page.context.add_cookies([cookie])  # the old cookie, put back: the session ended on the server
+    ui.goto("/sequences")
+    page.wait_for_url(re.compile(r".*/login\?next=%2Fsequences$"))
+
+
+def test_twenty_wrong_keys_in_a_row_get_a_clear_message(ui: Browser) -> None:
+    page = ui.page
+    ui.allowed_errors.append(re.compile(r"status of 4(01|29)"))
+    ui.goto("/login")
+    for attempt in range(20):
+        page.get_by_label("API key").fill(f"sw_wrong-{attempt}")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("That API key is not valid.")
+    page.get_by_label("API key").fill(ui.key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Too many wrong keys from your address. Try again in 1 minute.")
+    ui.shot("login-rate-limited")
+    assert not any(c["name"] == "stepwise_session" for c in page.context.cookies())
 
 
 def test_a_signed_in_account_gets_404_for_another_accounts_objects(ui: Browser) -> None:
@@ -88,8 +106,8 @@ def test_a_post_without_the_session_csrf_token_is_refused(ui: Browser) -> None:
     refused = ui.page.request.post(ui.url("/lists/news/delete"), form={"csrf": "forged"})
     assert refused.status == 403
     assert "did not come from this site" in refused.text()
-    assert lists.get(stepwise.db, ui.account_id, "news")["key"] == "news"
+    assert lists.get(stepwise.db, ui.account_id, "news").key == "news"
 
     accepted = ui.page.request.post(ui.url("/lists/news/delete"), form={"csrf": _csrf(ui)}, max_redirects=0)
     assert accepted.status == 303
-    assert [row["key"] for row in lists.all_lists(stepwise.db, ui.account_id)] == []
+    assert [row.key for row in lists.all_lists(stepwise.db, ui.account_id)] == []

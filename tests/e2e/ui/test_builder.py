@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,13 @@ def seed(ui: Browser) -> None:
     drafts.put(stepwise.db, ui.account_id, "welcome", body, now)
     drafts.put(stepwise.db, ui.account_id, "reminder", body, now)
     lists.put(stepwise.db, ui.account_id, "engaged", "Engaged", now)
+
+
+def pick_first_emails(page: Any) -> None:
+    """Choose the first email in every "Send an email" action still at "choose an email…"."""
+    for select in page.locator("select[name*='.d'][name$='.draft']").all():
+        if select.input_value() == "":
+            select.select_option(index=1)
 
 
 def test_the_api_validation_errors_are_shown_at_the_inputs_that_caused_them(ui: Browser) -> None:
@@ -53,6 +61,7 @@ def test_the_api_validation_errors_are_shown_at_the_inputs_that_caused_them(ui: 
     page.get_by_label("Name").fill("Welcome")
     page.locator("#f-s1-v0-w0-after").fill("2d")
     page.locator("#f-s1-v0-d0-url").fill("https://crm.example/hook?email={EMAIL}")
+    pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/welcome$"))
     stored = sequences.get(ui.server.stepwise.db, ui.account_id, "welcome")["definition"]
@@ -103,6 +112,7 @@ def test_steps_variants_and_actions_are_added_moved_and_removed(ui: Browser) -> 
     page.get_by_role("button", name="Remove step 2").click()
     expect(page.locator("#f-s2-v0-w0-kind")).to_have_count(0)
 
+    pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/branching$"))
     stored = sequences.get(ui.server.stepwise.db, ui.account_id, "branching")["definition"]
@@ -152,6 +162,7 @@ def test_predicates_are_edited_as_rows_or_as_json_and_checked_on_save(ui: Browse
     )
     page.get_by_role("button", name="Edit as rows").click()
     expect(page.get_by_role("group", name="Condition 2").get_by_label("Value (condition 2)")).to_have_value("3")
+    pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/vip$"))
     stored = sequences.get(ui.server.stepwise.db, ui.account_id, "vip")["definition"]
@@ -180,6 +191,7 @@ def test_the_builder_works_without_javascript(no_js: Browser) -> None:
     page.locator("#f-s1-v0-d0-kind").select_option("add_to_list")
     page.locator("#f-s1-v0-d0-kind ~ noscript, #f-s1-v0-d0 button[value^='refresh']").first.click()
     expect(page.locator("#f-s1-v0-d0-list")).to_have_value("engaged")
+    pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/plain$"))
     page.get_by_role("button", name="Activate").click()

@@ -157,4 +157,4 @@ def test_moves_keep_the_focus_on_a_usable_button() -> None:
     assert state.steps[0].variants[0].when[0].kind == "time_passed"
     focus, _ = builder_edits.apply(state, "add_do:1.0", choices)
     assert focus == "f-s1-v0-d8-kind"
-    assert state.steps[1].variants[0].do[-1].values == {"draft": "welcome"}
+    assert state.steps[1].variants[0].do[-1].values == {"draft": ""}

@@ -9,6 +9,7 @@ import pytest
 
 from stepwise.services import drafts, issues, lists, sequences
 from stepwise.services.drafts import DraftBody
+from stepwise.services.issues import Issue
 from stepwise.services.subscribers import Edit, edit_one
 from tests.e2e.ui.conftest import Browser
 
@@ -48,7 +49,7 @@ def seed(ui: Browser, *people: str) -> None:
         time.sleep(0.05)
 
 
-def _sent(ui: Browser) -> list[dict[str, object]]:
+def _sent(ui: Browser) -> list[Issue]:
     items, _ = issues.page(
         ui.server.stepwise.db,
         ui.account_id,
@@ -66,7 +67,7 @@ def test_every_page_renders_without_console_errors(ui: Browser) -> None:
     seed(ui, "anna@example.com", "boris@example.com")
     ui.sign_in()
     page = ui.page
-    issue_id = _sent(ui)[0]["id"]
+    issue_id = _sent(ui)[0].id
     pages = [
         ("sequences-list", "/sequences", "Sequences"),
         ("sequence-edit", "/sequences/welcome/edit", "Edit Welcome"),
@@ -138,7 +139,7 @@ def test_a_subscribers_data_lists_and_runs_are_managed_on_the_profile(ui: Browse
     stepwise = ui.server.stepwise
     from stepwise.services import subscribers
 
-    assert subscribers.get(stepwise.db, ui.account_id, "anna@example.com")["data"] == {
+    assert subscribers.get(stepwise.db, ui.account_id, "anna@example.com").data == {
         "base": {"city": "Moscow"},
         "custom": {"orders": 3},
     }
@@ -203,9 +204,7 @@ def test_a_bulk_edit_changes_the_chosen_subscribers_and_shows_problems_at_the_in
     page.get_by_label("Remove fields").fill("base.city")
     page.get_by_role("button", name="Apply to the chosen subscribers").click()
     expect(page.locator(".flash.ok")).to_contain_text("2 subscribers matched; 2 changed")
-    data = {
-        n: subscribers.get(stepwise.db, ui.account_id, f"{n}@example.com")["data"] for n in ("anna", "boris", "vera")
-    }
+    data = {n: subscribers.get(stepwise.db, ui.account_id, f"{n}@example.com").data for n in ("anna", "boris", "vera")}
     assert data == {
         "anna": {"base": {"firstName": "Anna"}, "custom": {"segment": "spring"}},
         "boris": {"base": {"firstName": "Boris", "city": "Kazan"}, "custom": {"segment": "spring"}},
@@ -249,7 +248,7 @@ def test_a_csv_import_shows_progress_and_its_report(ui: Browser) -> None:
     page.get_by_label("Add every row to list").select_option("newsletter")
     page.get_by_role("button", name="Import").click()
     result = page.locator("#import-result")
-    expect(result).to_contain_text("Imported people.csv")
+    expect(result).to_contain_text("Imported 2 of 3 rows from people.csv; 1 failed")
     expect(page.get_by_test_id("import-created")).to_have_text("2")
     expect(page.get_by_test_id("import-failed")).to_have_text("1")
     expect(result).to_contain_text("not-an-address")

@@ -36,6 +36,9 @@ def build_two_step_sequence(ui: Browser) -> None:
     page.get_by_label("Name").fill("Welcome series")
     expect(page.locator("#f-s0-v0-w0-kind")).to_have_value("subscriber_added")
     expect(page.locator("#f-s0-v0-d0-kind")).to_have_value("send_email")
+    # A new send_email step starts with no email chosen; the user picks one.
+    expect(page.locator("#f-s0-v0-d0-draft")).to_have_value("")
+    page.locator("#f-s0-v0-d0-draft").select_option("welcome")
     expect(page.locator("#f-s0-v0-d0-draft")).to_have_value("welcome")
 
     page.get_by_role("button", name="+ Step").click()

@@ -1,4 +1,8 @@
-"""The batched edit path behaves exactly like `apply_edit` applied one edit at a time (SPEC §5)."""
+"""The batched edit path behaves exactly like `apply_edit` applied one edit at a time (SPEC §5).
+
+Both plan with `plan_edit`; this checks what the batching itself adds (state carried through a batch,
+batched statements). The sharing path helpers are checked against plain reference versions.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from stepwise.bootstrap import Stepwise
+from stepwise.domain.edits import Edit
 from stepwise.domain.emails import parse_email
-from stepwise.domain.paths import changed_paths, merge, split_path, unset_path
+from stepwise.domain.paths import changed_paths, changed_since, merge, split_path, unset_path, without
 from stepwise.services import lists as list_service
 from stepwise.services.accounts import create_account
-from stepwise.services.subscribers import Edit, _changed, _merged, _without, apply_edit, apply_edits
+from stepwise.services.batch_edits import apply_edits
+from stepwise.services.subscribers import apply_edit
 from stepwise.storage import schema as t
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.codec import loads
@@ -30,19 +36,36 @@ VALUES = st.recursive(
 DATA = st.dictionaries(SEGMENTS, VALUES, max_size=3)
 
 
-@given(DATA.map(lambda d: merge({}, d)), DATA)
-def test_sharing_merge_equals_merge(before: dict[str, Any], patch: dict[str, Any]) -> None:
+def _deep_merge(data: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """The reference: a deep copy of data with the patch merged in place."""
+    result = copy.deepcopy(data)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict):
+            inner = _deep_merge(result[key] if isinstance(result.get(key), dict) else {}, value)
+            if inner or (isinstance(result.get(key), dict) and not value):
+                result[key] = inner
+            else:
+                result.pop(key, None)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+@given(DATA.map(lambda d: _deep_merge({}, d)), DATA)
+def test_sharing_merge_equals_deep_merge(before: dict[str, Any], patch: dict[str, Any]) -> None:
     frozen = copy.deepcopy(before)
-    assert _merged(before, patch) == merge(before, patch)
+    assert merge(before, patch) == _deep_merge(before, patch)
     assert before == frozen
 
 
-@given(DATA.map(lambda d: merge({}, d)), PATHS)
+@given(DATA.map(lambda d: _deep_merge({}, d)), PATHS)
 def test_sharing_unset_equals_unset_path(before: dict[str, Any], path: str) -> None:
     frozen = copy.deepcopy(before)
     expected = copy.deepcopy(before)
     unset_path(expected, path)
-    assert _without(before, split_path(path)) == expected
+    assert without(before, split_path(path)) == expected
     assert before == frozen
 
 
@@ -107,10 +130,10 @@ def _account(stepwise: Stepwise) -> int:
     return row.id
 
 
-@given(DATA.map(lambda d: merge({}, d)), DATA, st.lists(PATHS, max_size=2))
+@given(DATA.map(lambda d: _deep_merge({}, d)), DATA, st.lists(PATHS, max_size=2))
 def test_sharing_diff_equals_changed_paths(before: dict[str, Any], patch: dict[str, Any], unset: list[str]) -> None:
-    after = _merged(before, patch)
+    after = merge(before, patch)
     for path in unset:
-        after = _without(after, split_path(path))
-    assert _changed(before, after) == changed_paths(before, after)
-    assert _changed(before, copy.deepcopy(after)) == changed_paths(before, after)
+        after = without(after, split_path(path))
+    assert changed_since(before, after) == changed_paths(before, after)
+    assert changed_since(before, copy.deepcopy(after)) == changed_paths(before, after)

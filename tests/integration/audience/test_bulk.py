@@ -38,11 +38,11 @@ def people(stepwise: Stepwise, account: tuple[int, str]) -> int:
 
 
 def update(stepwise: Stepwise, account_id: int, **body: Any) -> dict[str, int]:
-    return bulk_update(stepwise.db, account_id, BulkUpdate.model_validate(body), stepwise.clock())
+    return bulk_update(stepwise.db, account_id, BulkUpdate.model_validate(body), stepwise.clock()).model_dump()
 
 
 def data(stepwise: Stepwise, account_id: int, name: str) -> dict[str, Any]:
-    return subscriber_service.get(stepwise.db, account_id, f"{name}@x.com")["data"]
+    return subscriber_service.get(stepwise.db, account_id, f"{name}@x.com").data
 
 
 def test_a_predicate_edit_changes_matching_subscribers_across_batches(

@@ -17,6 +17,7 @@ from stepwise.services import subscribers as subscriber_service
 from stepwise.services.accounts import create_account
 from stepwise.services.drafts import DraftBody
 from stepwise.services.forms import SubmissionInvalid, confirm, public_form, submit, validate_submission
+from stepwise.services.issues import Issue
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.storage import schema as t
 from stepwise.storage.codec import loads
@@ -50,7 +51,7 @@ def post(stepwise: Stepwise, key: str, **values: str) -> None:
 
 
 def person(stepwise: Stepwise, account_id: int, email: str = "ann@x.com") -> dict[str, Any]:
-    return subscriber_service.get(stepwise.db, account_id, email)
+    return subscriber_service.get(stepwise.db, account_id, email).model_dump()
 
 
 def outbox(stepwise: Stepwise) -> list[dict[str, Any]]:
@@ -59,11 +60,11 @@ def outbox(stepwise: Stepwise) -> list[dict[str, Any]]:
     return [{"payload": loads(p), "sequence_id": s, "pass_no": n} for p, s, n in rows]
 
 
-def confirmations(stepwise: Stepwise, account_id: int) -> list[dict[str, Any]]:
+def confirmations(stepwise: Stepwise, account_id: int) -> list[Issue]:
     items, _ = issues.page(
         stepwise.db, account_id, email=None, sequence=None, draft=None, status=None, cursor=None, limit=50
     )
-    return [i for i in items if i["group"] == "confirmation"]
+    return [i for i in items if i.group == "confirmation"]
 
 
 def token_of(url: str) -> str:
@@ -85,7 +86,7 @@ def test_a_double_opt_in_submission_creates_an_unconfirmed_subscriber_and_queues
         ("form_submitted", {"form": "newsletter"}, "form"),
     ]
     [issue] = confirmations(stepwise, account_id)
-    assert (issue["status"], issue["email"], issue["sequence"]) == ("queued", "Ann@x.com", None)
+    assert (issue.status, issue.email, issue.sequence) == ("queued", "Ann@x.com", None)
     [row] = outbox(stepwise)
     assert (row["sequence_id"], row["pass_no"]) == (0, 0)
     payload = row["payload"]
@@ -121,7 +122,7 @@ def test_a_forged_or_foreign_token_does_nothing(stepwise: Stepwise, account_id: 
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert confirm(stepwise.db, stepwise.signer, tampered, stepwise.clock()) is None
     other, _ = create_account(stepwise.db, "rival", "UTC", stepwise.clock())
-    issue_id = confirmations(stepwise, account_id)[0]["id"]
+    issue_id = confirmations(stepwise, account_id)[0].id
     foreign = stepwise.signer.sign("confirm", other.id, f"{issue_id}.newsletter", 1)
     assert confirm(stepwise.db, stepwise.signer, foreign, stepwise.clock()) is None
     click = stepwise.signer.sign("click", account_id, f"{issue_id}.newsletter", 1)
@@ -193,7 +194,7 @@ def test_a_named_confirmation_draft_is_used(stepwise: Stepwise, account_id: int)
     payload = outbox(stepwise)[0]["payload"]
     assert payload["draft"] == "confirm-me"
     assert "template" not in payload
-    assert confirmations(stepwise, account_id)[0]["draft"] == "confirm-me"
+    assert confirmations(stepwise, account_id)[0].draft == "confirm-me"
 
 
 @pytest.mark.parametrize(
@@ -246,15 +247,15 @@ def test_confirmation_email_reaches_an_unconfirmed_subscriber_and_sequences_foll
     items, _ = issues.page(
         stepwise.db, account_id, email=None, sequence=None, draft=None, status=None, cursor=None, limit=9
     )
-    by_group = {(i["group"], i["status"], i["reason"]) for i in items}
+    by_group = {(i.group, i.status, i.reason) for i in items}
     # S12: the unconfirmed subscriber gets the confirmation, and nothing else.
     assert by_group == {("confirmation", "sent", None), ("transactional", "skipped", "subscriber_unconfirmed")}
-    confirmation = next(i for i in items if i["group"] == "confirmation")
-    message = issues.message(stepwise.db, account_id, confirmation["id"])
-    assert message["subject"] == "Confirm your subscription to The Weekly"
-    link = re.search(r'href="(http://stepwise\.test/t/confirm/[^"]+)"', message["html"])
+    confirmation = next(i for i in items if i.group == "confirmation")
+    message = issues.message(stepwise.db, account_id, confirmation.id)
+    assert message.subject == "Confirm your subscription to The Weekly"
+    link = re.search(r'href="(http://stepwise\.test/t/confirm/[^"]+)"', message.html or "")
     assert link is not None
-    assert link.group(1) in message["text"]
+    assert link.group(1) in (message.text or "")
 
     confirm(stepwise.db, stepwise.signer, token_of(link.group(1)), stepwise.clock())
     settle(stepwise)
@@ -263,7 +264,7 @@ def test_confirmation_email_reaches_an_unconfirmed_subscriber_and_sequences_foll
         stepwise.db, account_id, email=None, sequence="welcome", draft=None, status="sent", cursor=None, limit=9
     )
     assert len(sent[0]) == 1
-    assert parse_email(sent[0][0]["email"]).key == "ann@x.com"
+    assert parse_email(sent[0][0].email).key == "ann@x.com"
 
 
 def test_a_link_clicked_after_unsubscribing_confirms_nothing(stepwise: Stepwise, account_id: int) -> None:

@@ -15,15 +15,19 @@ from stepwise.errors import Unprocessable
 from stepwise.services import csvreader, imports, lists, sequences
 from stepwise.services import subscribers as subscriber_service
 from stepwise.services.csvreader import CsvReader
-from stepwise.services.imports import ImportOptions, ImportRejected, address, get_import, list_imports
+from stepwise.services.import_rows import address
+from stepwise.services.imports import ImportOptions, ImportRejected, get_import, list_imports
 from stepwise.services.subscribers import Edit, edit_one
+from stepwise.storage import imports as import_store
+from stepwise.storage import schema
 from tests.integration.audience.support import clear_inbox, entered, one_step, queued_events
 from tests.support.drive import advance
 
 
 def run(stepwise: Stepwise, account_id: int, content: str | bytes, **options: Any) -> dict[str, Any]:
     raw = content.encode() if isinstance(content, str) else content
-    return imports.run_import(stepwise.db, account_id, io.BytesIO(raw), ImportOptions(**options), stepwise.clock())
+    report = imports.run_import(stepwise.db, account_id, io.BytesIO(raw), ImportOptions(**options), stepwise.clock())
+    return report.model_dump()
 
 
 def counts(report: dict[str, Any]) -> tuple[int, int, int, int, int]:
@@ -31,7 +35,7 @@ def counts(report: dict[str, Any]) -> tuple[int, int, int, int, int]:
 
 
 def sub(stepwise: Stepwise, account_id: int, email: str) -> dict[str, Any]:
-    return subscriber_service.get(stepwise.db, account_id, email)
+    return subscriber_service.get(stepwise.db, account_id, email).model_dump()
 
 
 @pytest.fixture
@@ -172,8 +176,8 @@ def test_a_bad_header_rejects_the_whole_file(stepwise: Stepwise, account_id: int
     assert report["errors"][0]["message"].startswith(message)
     assert counts(report) == (0, 0, 0, 0, 0)
     stored = get_import(stepwise.db, account_id, report["id"])
-    assert stored["status"] == "failed"
-    assert stored["errors"] == report["errors"]
+    assert stored.status == "failed"
+    assert stored.errors == report["errors"]
     assert subscriber_service.page(stepwise.db, account_id, status=None, list_key=None, cursor=None, limit=5)[0] == []
 
 
@@ -284,15 +288,15 @@ def test_the_import_record_follows_progress(
         stepwise.clock(),
         filename="people.csv",
         progress=seen.append,
-    )
+    ).model_dump()
     assert [(p["rows"], p["status"]) for p in seen] == [(3, "running"), (6, "running"), (8, "done")]
     assert seen[-1]["bytes"] == len(content)
     stored = get_import(stepwise.db, account_id, report["id"])
-    assert stored["status"] == "done"
-    assert (stored["filename"], stored["rows"], stored["created"], stored["failed"]) == ("people.csv", 8, 7, 1)
-    assert stored["options"] == {"list": None, "update_existing": True, "trigger_events": False}
-    assert stored["errors"] == report["errors"]
-    assert [i["id"] for i in list_imports(stepwise.db, account_id)] == [report["id"]]
+    assert stored.status == "done"
+    assert (stored.filename, stored.rows, stored.created, stored.failed) == ("people.csv", 8, 7, 1)
+    assert stored.options == {"list": None, "update_existing": True, "trigger_events": False}
+    assert stored.errors == report["errors"]
+    assert [i.id for i in list_imports(stepwise.db, account_id)] == [report["id"]]
 
 
 def test_lines_longer_than_the_limit_are_reported_and_skipped(
@@ -379,8 +383,8 @@ def test_a_large_import_refreshes_the_planners_statistics(
     monkeypatch.setattr(imports, "ANALYZE_EVERY", 25)
     monkeypatch.setattr(imports, "ANALYZE_AT_END", 5)
     analyzed: list[list[str]] = []
-    refresh = imports.refresh_statistics
-    monkeypatch.setattr(imports, "refresh_statistics", lambda conn, tables: analyzed.append([t.name for t in tables]))
+    refresh = import_store.refresh_tables
+    monkeypatch.setattr(import_store, "refresh_tables", lambda conn, tables: analyzed.append([t.name for t in tables]))
 
     rows = "".join(f"user{n}@x.com,news\n" for n in range(65))
     assert counts(run(stepwise, account_id, "email,lists\n" + rows)) == (65, 65, 0, 0, 0)
@@ -390,7 +394,7 @@ def test_a_large_import_refreshes_the_planners_statistics(
 
     if not stepwise.db.is_sqlite:  # the statement itself runs, and the server records it
         with stepwise.db.write() as conn:
-            refresh(conn, [imports.t.subscribers])
+            refresh(conn, [schema.subscribers])
         with stepwise.db.read() as conn:
             [seen] = conn.exec_driver_sql(
                 "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'subscribers'"

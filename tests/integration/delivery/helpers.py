@@ -12,6 +12,7 @@ from stepwise.bootstrap import Stepwise
 from stepwise.delivery.transports import Transport
 from stepwise.delivery.webhooks import UrlCaller
 from stepwise.services import drafts, sequences
+from stepwise.services.delivery_store import DatabaseDeliveryStore
 from stepwise.services.drafts import DraftBody
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.storage import schema as t
@@ -53,7 +54,7 @@ class Shop:
 
     def deliverer(self, transport: Transport | None = None, urls: UrlCaller | None = None, **kwargs: Any) -> Deliverer:
         return Deliverer(
-            self.stepwise.db,
+            DatabaseDeliveryStore(self.stepwise.db),
             transport or self.stepwise.transport(),
             self.stepwise.signer,
             self.stepwise.settings.base_url,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from stepwise.delivery.smtp import SmtpTransport
+from stepwise.errors import Unprocessable
+from stepwise.storage import drafts as draft_store
+from stepwise.storage.codec import to_us
+from stepwise.storage.drafts import DraftContent
 from tests.integration.delivery.helpers import Shop, settle
 from tests.integration.delivery.servers import SmtpServer
 
@@ -81,10 +87,19 @@ def test_escape_payloads_leak_nothing(shop: Shop, smtp: SmtpServer) -> None:
     assert [r.status for r in shop.runs()] == ["completed"]  # the run moves on either way
 
 
+def stored_draft(shop: Shop, key: str, html: str) -> None:
+    """Store a draft as it is, like one saved before its save-time checks existed."""
+    content = DraftContent(subject="Hello", html=html, from_email="news@shop.example")
+    with shop.stepwise.db.write() as conn:
+        draft_store.put(conn, shop.account_id, key, content, to_us(shop.stepwise.clock()))
+
+
 def test_render_bombs_are_cut_and_recorded_as_failed_issues(shop: Shop) -> None:
     keys = [f"bomb{n}" for n in range(len(BOMBS))]
     for key, bomb in zip(keys, BOMBS, strict=True):
-        shop.draft(key, html=f"<p>{bomb}</p>")
+        with pytest.raises(Unprocessable):  # refused when saved: it exceeds the budget without any data
+            shop.draft(key, html=f"<p>{bomb}</p>")
+        stored_draft(shop, key, f"<p>{bomb}</p>")
     shop.draft("next")
     shop.sequence(
         "bombs",
@@ -103,5 +118,6 @@ def test_render_bombs_are_cut_and_recorded_as_failed_issues(shop: Shop) -> None:
     for key, bomb in zip(keys, BOMBS, strict=True):
         assert issues[key].status == "failed" and issues[key].reason, bomb
         assert issues[key].html is None
+        assert "template exceeds the rendering budget" in issues[key].reason, issues[key].reason
     assert issues["next"].status == "sent"  # bad drafts do not stop the next delivery of the run
     assert len(shop.timeline("email_failed")) == len(BOMBS)

@@ -221,10 +221,10 @@ def test_opens_clicks_and_unsubscribes_feed_the_issue_statistics(
     assert client.post(path(links_of(boris.html)[5])).status_code == 200
 
     stats = issue_service.stats(shop.stepwise.db, shop.account_id, sequence="welcome", draft=None)
-    counts = {k: stats["drafts"][0][k] for k in ("sent", "opened", "clicked", "unsubscribed")}
+    counts = {k: getattr(stats.drafts[0], k) for k in ("sent", "opened", "clicked", "unsubscribed")}
     assert counts == {"sent": 3, "opened": 2, "clicked": 1, "unsubscribed": 1}
-    [step] = stats["steps"]
-    assert (step["sequence"], step["step"], step["opened"], step["clicked"], step["unsubscribed"]) == (
+    [step] = stats.steps
+    assert (step.sequence, step.step, step.opened, step.clicked, step.unsubscribed) == (
         "welcome",
         1,
         2,

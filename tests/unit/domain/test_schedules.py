@@ -345,3 +345,14 @@ def test_has_state_waits_finds_data_and_list_waits() -> None:
     assert has_state_waits(info({"event": "list_matches", "list": "vip"}), 2)
     assert has_state_waits(info({"event": "data_matches", "where": {"field": "a", "op": "exists"}}), 2)
     assert not has_state_waits(info({"event": "time_passed", "after": "1d"}), 2)
+
+
+def test_the_zone_names_offered_are_sorted_and_each_one_is_accepted() -> None:
+    from stepwise.domain.schedules import declare_zone, zone, zone_names
+
+    names = zone_names()
+    assert "Europe/Berlin" in names and list(names) == sorted(names)
+    assert all(zone(name) is not None for name in names[:50])
+    schema = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    declare_zone(schema)
+    assert schema["anyOf"][0]["enum"] == list(names) and "enum" not in schema["anyOf"][1]

@@ -690,6 +690,9 @@ def test_s7_change_data_and_list_actions_take_effect_in_the_same_call() -> None:
         (" 1.5 ", 1, 2.5),
         ("many", 1, 1),  # not a number: counts from zero
         (True, 1, 1),
+        (2**63 - 2, 1, 2**63 - 1),  # the largest integer both databases store
+        (2**63 - 1, 1, float(2**63)),  # beyond it, a float
+        (1e308, 1e308, 1e308),  # a sum that is not finite leaves the value as it was
     ],
 )
 def test_s7_increment_adds_to_the_number_a_field_holds(current: Any, amount: float, result: float) -> None:
@@ -1006,13 +1009,14 @@ def loop_world() -> World:
 
 
 def test_s10_cascade_guard_records_loop_detected_after_20_transitions() -> None:
+    """The outside change enters `loop` directly (not counted); then 20 caused transitions, then the guard."""
     world = loop_world()
 
     outcome = world.feed(world.change(T0, set={"custom": {"start": True}}))
 
-    assert outcome.transitions == 20
-    assert [r.pass_no for r in world.runs.values()] == list(range(1, 21))
-    assert world.subscriber.data["custom"]["n"] == 20
+    assert outcome.transitions == 1 + 20
+    assert [r.pass_no for r in world.runs.values()] == list(range(1, 22))
+    assert world.subscriber.data["custom"]["n"] == 21
     loops = entries(outcome, "loop_detected")
     assert [(e.sequence, e.detail["limit"]) for e in loops] == [("loop", 20)]
 
@@ -1023,8 +1027,8 @@ def test_s10_each_outside_event_starts_a_new_chain() -> None:
 
     outcome = world.feed(world.change(T0 + hours(1), set={"custom": {"start": 2}}))
 
-    assert outcome.transitions == 20
-    assert world.subscriber.data["custom"]["n"] == 40
+    assert outcome.transitions == 1 + 20
+    assert world.subscriber.data["custom"]["n"] == 42
     assert len(entries(outcome, "loop_detected")) == 1
 
 
@@ -1036,8 +1040,8 @@ def test_s10_the_guard_stops_a_ping_pong_between_two_sequences() -> None:
 
     outcome = world.feed(world.change(T0, join="ball"))
 
-    assert outcome.transitions == 20
-    assert [t[0] for t in transitions(outcome)] == ["ping", "pong"] * 10
+    assert outcome.transitions == 1 + 20  # the outside join moves `ping` directly; 20 caused after it
+    assert [t[0] for t in transitions(outcome)] == ["ping"] + ["pong", "ping"] * 10
     assert len(entries(outcome, "loop_detected")) == 1
 
 
@@ -1052,6 +1056,56 @@ def test_s10_a_short_chain_is_not_a_loop() -> None:
 
     assert emails(outcome.commands) == ["end"]
     assert entries(outcome, "loop_detected") == []
+
+
+def test_s10_direct_fanout_does_not_count() -> None:
+    """One subscriber_added enters every matching sequence, however many (S10)."""
+    keys = [f"welcome-{n:02d}" for n in range(25)]
+    world = World.of(*(sequence(key, on(edge("subscriber_added"), do=send(key))) for key in keys))
+
+    outcome = world.feed(event("subscriber_added", T0))
+
+    assert [t[0] for t in transitions(outcome)] == keys
+    assert emails(outcome.commands) == keys
+    assert entries(outcome, "loop_detected") == []
+
+
+def test_s10_direct_fanout_does_not_count_and_their_caused_events_still_do() -> None:
+    """25 direct entries, each joining a list; the 25 caused list_joined transitions trip the guard at 20."""
+    keys = [f"s{n:02d}" for n in range(25)]
+    world = World.of(
+        *(sequence(key, on(edge("subscriber_added"), do=add_to(f"l{key}"))) for key in keys),
+        sequence("watch", on(edge("list_joined"), do=NOTHING)),
+    )
+
+    outcome = world.feed(event("subscriber_added", T0))
+
+    assert len(transitions(outcome)) == 25 + 20
+    assert [e.sequence for e in entries(outcome, "loop_detected")] == ["watch"]
+
+
+def test_s10_a_due_deadline_moving_many_runs_is_not_a_loop() -> None:
+    """Deadlines are inputs of their own: each one's transition is direct."""
+    keys = [f"t{n:02d}" for n in range(25)]
+    world = World.of(*(sequence(key, on(GO, do=NOTHING), on(after("1h"), do=send(key))) for key in keys))
+    world.feed(custom_event("go", T0))
+
+    outcome = world.advance(hours(2))
+
+    assert emails(outcome.commands) == keys
+    assert entries(outcome, "loop_detected") == []
+
+
+def test_s10_go_to_ping_pong_started_by_actions_is_still_a_loop() -> None:
+    world = World.of(
+        sequence("ping", on(GO, do=go_to("pong"))),
+        sequence("pong", on(edge("never"), do=go_to("ping"))),
+    )
+
+    outcome = world.feed(custom_event("go", T0))
+
+    assert len(entries(outcome, "loop_detected")) == 1
+    assert outcome.transitions == 1 + 20
 
 
 # ---------------------------------------------------------------- S11 pause
@@ -1282,3 +1336,25 @@ def test_s13_inputs_of_every_kind_apply_in_order(inputs: Callable[[datetime], li
     outcome = world.feed(*inputs(at))
 
     assert emails(outcome.commands) == fired
+
+
+def test_s13_occurred_at_is_shown_beside_the_event_and_never_reorders() -> None:
+    """The client's occurred_at goes on the timeline entry of the event; acceptance order still rules."""
+    world = three_steps()
+    world.feed(custom_event("go", T0))
+    late = dataclasses.replace(custom_event("two", T0 + hours(1)), occurred_at=T0 + hours(5))
+    early = dataclasses.replace(custom_event("three", T0 + hours(2)), occurred_at=T0 - hours(5))
+
+    outcome = world.feed(late, early)
+
+    shown = [(e.at, e.detail.get("occurred_at")) for e in entries(outcome, "event")]
+    assert shown == [(T0 + hours(1), "2026-03-02T14:00:00Z"), (T0 + hours(2), "2026-03-02T04:00:00Z")]
+    assert transitions(outcome) == [("s", 2, 1), ("s", 3, 1)]  # in acceptance order, not occurred_at order
+
+
+def test_s13_an_event_without_its_own_occurred_at_shows_none() -> None:
+    world = three_steps()
+
+    outcome = world.feed(dataclasses.replace(custom_event("go", T0), occurred_at=T0))
+
+    assert "occurred_at" not in entries(outcome, "event")[0].detail

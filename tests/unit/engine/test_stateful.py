@@ -22,11 +22,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from stepwise.domain import definition as d
 from stepwise.domain.paths import changed_paths, merge
+from stepwise.domain.statuses import UNAVAILABLE
 from stepwise.domain.validation import References, check_sequence
 from stepwise.engine.deadlines import step_deadline
 from stepwise.engine.matching import state_holds
 from stepwise.engine.model import (
-    UNAVAILABLE,
     DeleteSubscriber,
     EmailCommand,
     Input,

@@ -6,7 +6,7 @@ is empty. `transport_per_second` times the SMTP transport alone. Without an SMTP
 an aiosmtpd sink (`python -m aiosmtpd`, a test dependency) in a separate process, so that the
 server does not share this process's interpreter.
 
-    python -m stepwise.delivery.benchmark --count 5000 [--database postgresql://...]
+    python -m stepwise.bench.email_throughput --count 5000 [--database postgresql://...]
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def smtp_sink(kind: str = "aiosmtpd") -> Iterator[str]:
     if kind == "aiosmtpd":
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
     else:
-        command = [sys.executable, "-c", f"from stepwise.delivery.benchmark import _serve_minimal_sink as s; s({port})"]
+        serve = f"from stepwise.bench.email_throughput import _serve_minimal_sink as s; s({port})"
+        command = [sys.executable, "-c", serve]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -184,6 +185,7 @@ async def _drain(database_url: str, smtp_url: str, batch_size: int, concurrency:
     """Run one delivery loop until the outbox is empty; return (perf_counter at the end, CPU seconds)."""
     from stepwise.bootstrap import build as build_app
     from stepwise.config import Settings
+    from stepwise.services.delivery_store import DatabaseDeliveryStore
     from stepwise.worker.delivery import Deliverer
     from stepwise.worker.runner import tune_garbage_collector
 
@@ -192,7 +194,13 @@ async def _drain(database_url: str, smtp_url: str, batch_size: int, concurrency:
     tune_garbage_collector()  # as a worker process does
     transport = SmtpTransport.from_url(smtp_url + ("&" if "?" in smtp_url else "?") + f"pool={pool}", rate=UNLIMITED)
     deliverer = Deliverer(
-        app.db, transport, app.signer, settings.base_url, app.clock, batch_size=batch_size, concurrency=concurrency
+        DatabaseDeliveryStore(app.db),
+        transport,
+        app.signer,
+        settings.base_url,
+        app.clock,
+        batch_size=batch_size,
+        concurrency=concurrency,
     )
     cpu = time.process_time()
     try:
@@ -231,20 +239,13 @@ def _worker_process(options: tuple[Any, ...], ready: Any, go: Any, results: Any)
 
 def _plant(app: Any, count: int) -> None:
     """Write an account, a draft with a link, `count` subscribers, queued issues and their outbox rows."""
-    from sqlalchemy import select
-
-    from stepwise.ids import new_id
     from stepwise.services import drafts as draft_service
     from stepwise.services.accounts import create_account
     from stepwise.services.drafts import DraftBody
-    from stepwise.storage import issues as issue_store
-    from stepwise.storage import outbox as outbox_store
-    from stepwise.storage import schema as t
-    from stepwise.storage.codec import dumps, to_us
-    from stepwise.storage.dialects import fast_insert
+    from stepwise.storage.bench_mail import plant_queued_emails
+    from stepwise.storage.codec import to_us
 
     now = app.clock()
-    now_us = to_us(now)
     account, _ = create_account(app.db, "bench", "UTC", now)
     draft_service.put(
         app.db,
@@ -258,69 +259,15 @@ def _plant(app: Any, count: int) -> None:
         ),
         now,
     )
-    data = {"base": {"firstName": "Anna"}}
     with app.db.write() as conn:
-        fast_insert(
-            conn,
-            t.subscribers,
-            [
-                {
-                    "account_id": account.id,
-                    "email": f"user{n}@bench.example",
-                    "email_key": f"user{n}@bench.example",
-                    "status": "active",
-                    "data": dumps(data),
-                    "created_at": now_us,
-                    "updated_at": now_us,
-                }
-                for n in range(count)
-            ],
-        )
-        ids = [r[0] for r in conn.execute(select(t.subscribers.c.id).where(t.subscribers.c.account_id == account.id))]
-        issues, rows = [], []
-        for n, sid in enumerate(ids):
-            issue_id = new_id()
-            issues.append(
-                {
-                    "id": issue_id,
-                    "account_id": account.id,
-                    "subscriber_id": sid,
-                    "email": f"user{n}@bench.example",
-                    "email_key": f"user{n}@bench.example",
-                    "draft": "welcome",
-                    "sequence": "bench",
-                    "step": 1,
-                    "variant": 1,
-                    "pass_no": 1,
-                    "group_name": "transactional",
-                    "status": "queued",
-                    "created_at": now_us,
-                }
-            )
-            rows.append(
-                {
-                    "account_id": account.id,
-                    "kind": "email",
-                    "issue_id": issue_id,
-                    "subscriber_id": sid,
-                    "sequence_id": 1,
-                    "pass_no": 1,
-                    "payload": {"draft": "welcome", "event": {}, "data": data, "sequence": "bench", "step": 1},
-                    "available_at": now_us,
-                    "created_at": now_us,
-                }
-            )
-        issue_store.add(conn, issues)
-        outbox_store.add(conn, rows)
+        plant_queued_emails(conn, account.id, "welcome", {"base": {"firstName": "Anna"}}, count, to_us(now))
 
 
 def _count_sent(app: Any) -> int:
-    from sqlalchemy import func, select
-
-    from stepwise.storage import schema as t
+    from stepwise.storage.bench_mail import count_sent
 
     with app.db.read() as conn:
-        return int(conn.execute(select(func.count()).where(t.issues.c.status == "sent")).scalar_one())
+        return count_sent(conn)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,133 @@
+"""The delivery loop's store (worker/ports.py) on the database: leases, batch inputs, outcomes.
+
+Every outcome write checks the lease token, so a worker whose lease ran out cannot overwrite the
+outcome of the worker that took the row over.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from stepwise.domain.deliveries import Inputs, IssueChange, Recipient, Record
+from stepwise.domain.jobs import ConfirmationJob, EmailJob, EmailTemplate, OutboxRow
+from stepwise.services.outbox_quarantine import quarantine_item
+from stepwise.services.outbox_quarantine import set_aside as set_row_aside
+from stepwise.storage import accounts as account_store
+from stepwise.storage import drafts as draft_store
+from stepwise.storage import issues as issue_store
+from stepwise.storage import outbox as outbox_store
+from stepwise.storage import quarantine as quarantine_store
+from stepwise.storage import subscribers as subscriber_store
+from stepwise.storage import timeline as timeline_store
+from stepwise.storage.acceptance import AcceptanceLog
+from stepwise.storage.database import Database
+
+
+@dataclass
+class DatabaseDeliveryStore:
+    """Each call is one transaction of its own."""
+
+    db: Database
+
+    def claim(self, now_us: int, token: str, room: Mapping[str, int], lease_us: int) -> list[OutboxRow]:
+        rows: list[OutboxRow] = []
+        with self.db.write() as conn:
+            for kind, limit in room.items():
+                if limit > 0:
+                    rows += outbox_store.claim(conn, now_us, limit, lease_us, token, kinds=(kind,))
+        return rows
+
+    def release(self, abandoned: Sequence[tuple[str, int]], now_us: int) -> None:
+        with self.db.write() as conn:
+            for token, lease_until in abandoned:
+                outbox_store.release(conn, token, lease_until, now_us)
+
+    def renew(self, leases: Sequence[tuple[int, str]], until_us: int) -> list[bool]:
+        with self.db.write() as conn:
+            return [outbox_store.renew(conn, row_id, token, until_us) for row_id, token in leases]
+
+    def inputs(self, rows: Sequence[OutboxRow]) -> Inputs:
+        wanted: dict[int, set[str]] = defaultdict(set)
+        for row in rows:
+            job = row.job
+            if isinstance(job, EmailJob) or (isinstance(job, ConfirmationJob) and job.template is None):
+                wanted[row.account_id].add(job.draft)
+        with self.db.read() as conn:
+            issues = issue_store.statuses(conn, [row.issue_id for row in rows if row.issue_id])
+            subscribers = subscriber_store.by_ids(conn, sorted({row.subscriber_id for row in rows}))
+            templates: dict[tuple[int, str], EmailTemplate | None] = {}
+            for account_id, keys in wanted.items():
+                found = draft_store.many(conn, account_id, keys)
+                for key in keys:
+                    draft = found.get(key)
+                    templates[(account_id, key)] = (
+                        None
+                        if draft is None
+                        else EmailTemplate(
+                            draft.subject, draft.html, draft.text, draft.from_email, draft.from_name, draft.reply_to
+                        )
+                    )
+            accounts = {a: account_store.by_id(conn, a) for a in sorted({row.account_id for row in rows})}
+        return Inputs(
+            issues=issues,
+            recipients={s.id: Recipient(s.email, s.status) for s in subscribers},
+            templates=templates,
+            accounts={a: (row.name if row else None) for a, row in accounts.items()},
+        )
+
+    def record(self, records: Sequence[Record], now_us: int) -> list[str]:
+        entries: list[timeline_store.NewEntry] = []
+        written: list[str] = []
+        aside: list[quarantine_store.NewItem] = []
+        changes: list[tuple[str, IssueChange]] = []
+        with self.db.write() as conn:
+            owned = _finish(conn, [r.row for r in records if r.retry_at_us is None])
+            for record in records:
+                row = record.row
+                at_us = record.retry_at_us
+                if at_us is not None:
+                    if not outbox_store.reschedule(conn, row.id, row.lease_token, at_us, record.error or ""):
+                        continue  # another worker owns the row now; it records its own outcome
+                elif row.id not in owned:
+                    continue  # as above: the lease was lost, the fact is the new holder's to write
+                if record.issue is not None and row.issue_id:
+                    changes.append((row.issue_id, record.issue))
+                if record.bounced:
+                    subscriber_store.mark_bounced(conn, row.subscriber_id, now_us)
+                if record.poison is not None and row.id in owned:
+                    aside.append(quarantine_item(row, record.poison, now_us))
+                entries.append(_timeline_entry(record, now_us))
+                written.append(record.kind)
+            issue_store.apply_changes(conn, changes)
+            timeline_store.add_entries(conn, entries)
+            quarantine_store.add(conn, aside)
+        return written
+
+    def set_aside(self, row: OutboxRow, error: str, now_us: int) -> None:
+        with self.db.write() as conn:
+            set_row_aside(conn, row, error, now_us)
+
+    def acceptance(self) -> AcceptanceLog:
+        return AcceptanceLog(self.db)
+
+
+def _timeline_entry(record: Record, now_us: int) -> timeline_store.NewEntry:
+    row = record.row
+    return timeline_store.NewEntry(
+        row.account_id, row.subscriber_id, now_us, record.kind, record.sequence, record.detail
+    )
+
+
+def _finish(conn: Connection, rows: Sequence[OutboxRow]) -> set[int]:
+    """Delete finished rows whose lease we still hold; return their ids."""
+    by_token: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        by_token[row.lease_token].append(row.id)
+    owned: set[int] = set()
+    for token, ids in by_token.items():
+        owned |= outbox_store.finish_many(conn, token, ids)
+    return owned

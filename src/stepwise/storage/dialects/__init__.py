@@ -1,0 +1,131 @@
+"""The few statements that differ between SQLite and PostgreSQL, gathered per dialect.
+
+Each dialect's statements live in its own module (sqlite.py, postgresql.py) behind one interface
+(base.Statements); `of(conn)` picks the connection's. The functions below are what storage calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table
+
+from stepwise.storage import schema as t
+from stepwise.storage.dialects.base import IN_CHUNK, SelectT, Statements, marks
+from stepwise.storage.dialects.postgresql import PostgresStatements
+from stepwise.storage.dialects.sqlite import SqliteStatements
+
+__all__ = ["IN_CHUNK", "Statements", "marks", "of"]
+
+_BY_NAME: dict[str, Statements] = {"sqlite": SqliteStatements(), "postgresql": PostgresStatements()}
+_COUNTER_KEYS = ("account_id", "sequence_id", "metric", "step", "variant", "shard")
+
+
+def of(conn: Connection) -> Statements:
+    """The statements of this connection's database."""
+    return _BY_NAME[conn.dialect.name]
+
+
+def has_row_locks(conn: Connection) -> bool:
+    """Whether the database locks single rows (PostgreSQL) rather than the whole database (SQLite)."""
+    return conn.dialect.name == "postgresql"
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, skipping those that collide with an existing key."""
+    if rows:
+        of(conn).insert_ignore(conn, table, rows)
+
+
+def add_to_counters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add deltas to counters; rows are applied in key order so parallel writers cannot deadlock."""
+    if rows:
+        ordered = sorted(rows, key=lambda r: tuple(r[k] for k in _COUNTER_KEYS))
+        of(conn).add_to(conn, t.counters, _COUNTER_KEYS, ordered)
+
+
+def for_update(conn: Connection, stmt: SelectT, *, skip_locked: bool = False, of_table: Table | None = None) -> SelectT:
+    """Lock the selected rows on PostgreSQL; SQLite's write transaction already excludes other writers."""
+    return of(conn).for_update(stmt, skip_locked=skip_locked, of=of_table)
+
+
+def in_one_parameter(
+    conn: Connection, column: ColumnElement[str], values: Sequence[str], name: str
+) -> ColumnElement[bool]:
+    """`column IN (values)` with the values as one parameter (thousands of parameters would cost more)."""
+    return of(conn).in_one_parameter(column, values, name)
+
+
+def lock_subscribers(conn: Connection, ids: Sequence[int], *, skip_locked: bool, limit: int | None = None) -> list[int]:
+    """Lock subscriber rows in id order and return the ids this transaction now holds.
+
+    PostgreSQL: row locks (another worker holding one makes us skip it when skip_locked).
+    SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    """
+    if not ids:
+        return []
+    return of(conn).lock_subscribers(conn, ids, skip_locked=skip_locked, limit=limit)
+
+
+def raw_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run a read on the transaction's own driver cursor and return plain tuples.
+
+    For the hot reads of every batch: SQLAlchemy's row objects cost more than the query there.
+    Write `?` for parameters; it is translated to the driver's style.
+    """
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(of(conn).driver_sql(sql), tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def rows_in(conn: Connection, sql: str, ids: Sequence[Any], *, before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run a raw_rows read for many ids, IN_CHUNK at a time; return the rows of every chunk.
+
+    `sql` writes `{ids}` where the IN list goes; `before` are the parameters written ahead of it.
+    """
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        found += raw_rows(conn, sql.format(ids=marks(len(chunk))), [*before, *chunk])
+    return found
+
+
+def fast_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows (all with the same keys) with insert_tuples."""
+    if rows:
+        columns = list(rows[0])
+        insert_tuples(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+def insert_tuples(conn: Connection, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]) -> None:
+    """Insert many rows, given as tuples in `columns` order, without per-row statement processing.
+
+    The hot paths write thousands of rows per batch (an import, a million); SQLAlchemy's per-parameter
+    processing costs more than the database does there. PostgreSQL gets COPY; SQLite executemany.
+    """
+    if values:
+        of(conn).insert_tuples(conn, table, columns, values)
+
+
+def fast_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Update many rows by primary key; `key` names the key column in each row."""
+    if rows:
+        of(conn).update_rows(conn, table, key, [c for c in rows[0] if c != key], rows)
+
+
+def fast_delete(conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
+    """Delete rows by key, in chunks that stay under every driver's parameter limit."""
+    mark = of(conn).mark
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = list(ids[start : start + IN_CHUNK])
+        sql = f'DELETE FROM "{table.name}" WHERE "{key}" IN ({", ".join([mark] * len(chunk))})'
+        conn.exec_driver_sql(sql, tuple(chunk))
+
+
+def refresh_statistics(conn: Connection, tables: Sequence[Table]) -> None:
+    """Let the planner see the tables as they are now, after a bulk load changed them (PostgreSQL only)."""
+    of(conn).refresh_statistics(conn, tables)

@@ -1,0 +1,94 @@
+"""PostgreSQL's statements: row locks taken in id order, COPY for bulk inserts, `%s` parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, String, Table, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from stepwise.storage import schema as t
+from stepwise.storage.dialects.base import SelectT
+
+UPDATE_CHUNK = 500
+
+
+class PostgresStatements:
+    name = "postgresql"
+    mark = "%s"
+
+    def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
+
+    def add_to(self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+        stmt = postgresql.insert(table)
+        update = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={"value": table.c.value + stmt.excluded.value}
+        )
+        conn.execute(update, list(rows))
+
+    def for_update(self, stmt: SelectT, *, skip_locked: bool = False, of: Table | None = None) -> SelectT:
+        return stmt.with_for_update(skip_locked=skip_locked, of=of)
+
+    def lock_subscribers(
+        self, conn: Connection, ids: Sequence[int], *, skip_locked: bool, limit: int | None
+    ) -> list[int]:
+        ids_ = t.subscribers.c.id
+        stmt = select(ids_).where(ids_.in_(sorted(set(ids)))).order_by(ids_)
+        if limit:
+            # LIMIT applies after SKIP LOCKED: a second worker takes the next unlocked subscribers of the
+            # same candidate list instead of finding all of them taken.
+            stmt = stmt.limit(limit)
+        return [row[0] for row in conn.execute(stmt.with_for_update(skip_locked=skip_locked))]
+
+    def in_one_parameter(self, column: ColumnElement[str], values: Sequence[str], name: str) -> ColumnElement[bool]:
+        return column == any_(bindparam(name, list(values), type_=ARRAY(String)))
+
+    def driver_sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def insert_tuples(
+        self, conn: Connection, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """COPY: several times faster than executemany (one round trip, no per-row parse)."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        cursor = conn.connection.cursor()
+        try:
+            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                for row in values:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+
+    def update_rows(
+        self, conn: Connection, table: Table, key: str, columns: list[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """One UPDATE … FROM (VALUES …) per chunk, after locking the rows in key order (no deadlocks)."""
+        names = [key, *columns]
+        types = {c: table.c[c].type.compile(dialect=conn.dialect) for c in names}
+        row_sql = "(" + ", ".join(f"%s::{types[c]}" for c in names) + ")"
+        sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+        quoted = ", ".join(f'"{c}"' for c in names)
+        ordered = sorted(rows, key=lambda row: row[key])
+        for start in range(0, len(ordered), UPDATE_CHUNK):
+            chunk = ordered[start : start + UPDATE_CHUNK]
+            keys = [row[key] for row in chunk]
+            conn.exec_driver_sql(
+                f'SELECT 1 FROM "{table.name}" WHERE "{key}" = ANY(%s) ORDER BY "{key}" FOR UPDATE', (keys,)
+            )
+            values = ", ".join([row_sql] * len(chunk))
+            params = tuple(row[c] for row in chunk for c in names)
+            conn.exec_driver_sql(
+                f'UPDATE "{table.name}" AS t SET {sets} FROM (VALUES {values}) AS v({quoted}) '
+                f'WHERE t."{key}" = v."{key}"',
+                params,
+            )
+
+    def refresh_statistics(self, conn: Connection, tables: Sequence[Table]) -> None:
+        """ANALYZE: without statistics the planner guesses, and a batch lookup can read the whole account."""
+        conn.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))
+
+    def notify(self, conn: Connection, channel: str) -> None:
+        conn.exec_driver_sql(f"NOTIFY {channel}")

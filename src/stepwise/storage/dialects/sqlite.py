@@ -1,0 +1,67 @@
+"""SQLite's statements: one writer at a time (BEGIN IMMEDIATE), no row locks, `?` parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from json import dumps
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, String, Table, bindparam, func, select
+from sqlalchemy import column as column_
+from sqlalchemy.dialects import sqlite
+
+from stepwise.storage.dialects.base import SelectT, marks
+
+
+class SqliteStatements:
+    name = "sqlite"
+    mark = "?"
+
+    def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
+
+    def add_to(self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+        stmt = sqlite.insert(table)
+        update = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={"value": table.c.value + stmt.excluded.value}
+        )
+        conn.execute(update, list(rows))
+
+    def for_update(self, stmt: SelectT, *, skip_locked: bool = False, of: Table | None = None) -> SelectT:
+        return stmt  # the write transaction already excludes every other writer
+
+    def lock_subscribers(
+        self, conn: Connection, ids: Sequence[int], *, skip_locked: bool, limit: int | None
+    ) -> list[int]:
+        # ids of subscribers deleted meanwhile are dropped when their rows are read
+        unique = list(dict.fromkeys(ids))
+        return unique[:limit] if limit else unique
+
+    def in_one_parameter(self, column: ColumnElement[str], values: Sequence[str], name: str) -> ColumnElement[bool]:
+        listed: Select[str] = select(column_("value", String)).select_from(
+            func.json_each(bindparam(name, dumps(list(values))))
+        )
+        return column.in_(listed.scalar_subquery())
+
+    def driver_sql(self, sql: str) -> str:
+        return sql
+
+    def insert_tuples(
+        self, conn: Connection, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks(len(columns))})'
+        conn.exec_driver_sql(sql, list(values))
+
+    def update_rows(
+        self, conn: Connection, table: Table, key: str, columns: list[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        sets = ", ".join(f'"{c}" = ?' for c in columns)
+        sql = f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?'
+        conn.exec_driver_sql(sql, [(*(row[c] for c in columns), row[key]) for row in rows])
+
+    def refresh_statistics(self, conn: Connection, tables: Sequence[Table]) -> None:
+        """Nothing: SQLite chooses indexes without statistics, and the schema leaves it one good choice."""
+
+    def notify(self, conn: Connection, channel: str) -> None:
+        """Nothing: SQLite processes poll."""
