@@ -287,8 +287,7 @@ class Shop:
         """Return the SPEC §7 statistics of a sequence."""
         from stepwise.services import sequences as sequence_service
 
-        result: dict[str, Any] = sequence_service.stats(self.app.db, self.account_id, sequence)
-        return result
+        return sequence_service.stats(self.app.db, self.account_id, sequence).model_dump()
 
     def close(self) -> None:
         """Close the database pool."""

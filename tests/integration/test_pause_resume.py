@@ -77,5 +77,5 @@ def test_s11_pause_holds_runs_and_resume_fires_overdue_deadlines_once(
     clock.advance(timedelta(hours=1))
     settle(stepwise)
     assert _sent(stepwise, account_id) == ["d1", "d2"]
-    stats = sequences.stats(stepwise.db, account_id, "drip")
+    stats = sequences.stats(stepwise.db, account_id, "drip").model_dump()
     assert (stats["completed"], stats["on_steps"]) == (1, 0)

@@ -161,7 +161,7 @@ def test_sequence_stats_equal_the_stored_history(
             )
         advance(stepwise)
     for key in ("journey", "side"):
-        stats = sequence_service.stats(stepwise.db, account_id, key)
+        stats = sequence_service.stats(stepwise.db, account_id, key).model_dump()
         history = _history(stepwise, key)
         assert stats["entered"] == history["entered"]
         assert stats["subscribers"] == history["subscribers"]

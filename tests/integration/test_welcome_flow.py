@@ -55,12 +55,12 @@ def test_welcome_email_is_sent_and_stats_follow_the_run(
     message = issues.message(stepwise.db, account_id, items[0].id)
     assert message.html == "<p>Hello Anna</p>"
     assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    stats = sequences.stats(stepwise.db, account_id, "welcome")
+    stats = sequences.stats(stepwise.db, account_id, "welcome").model_dump()
     assert (stats["entered"], stats["on_steps"], stats["completed"]) == (1, 1, 0)
     assert stats["steps"][1]["on_step"] == 1
 
     clock.advance(timedelta(days=2))
     settle(stepwise)
-    stats = sequences.stats(stepwise.db, account_id, "welcome")
+    stats = sequences.stats(stepwise.db, account_id, "welcome").model_dump()
     assert (stats["entered"], stats["on_steps"], stats["completed"]) == (1, 0, 1)
     assert stats["steps"][1] == {"step": 2, "on_step": 0, "variants": [{"variant": 1, "fired": 1}]}

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Path, Query
 
 from stepwise.domain.emails import EMAIL_SCHEMA
 from stepwise.domain.keys import KEY_PATTERN
 from stepwise.services import cursors
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+KeyedT = TypeVar("KeyedT", bound=Keyed)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 # Parameters may not hold NUL (api/checked.py refuses it); the document says so with this pattern.
@@ -32,10 +40,10 @@ KeyFilter = Annotated[
 EmailFilter = Annotated[str | None, Query(max_length=320, description="an email address", json_schema_extra=NO_NUL)]
 
 
-def page_by_key(items: list[dict[str, Any]], cursor: str | None, limit: int) -> dict[str, Any]:
+def page_by_key(items: list[KeyedT], cursor: str | None, limit: int) -> tuple[list[KeyedT], str | None]:
     """Page a key-sorted list of definitions (accounts hold few of them) with an opaque cursor."""
     after = cursors.decode_str(cursor) or ""
-    rest = [item for item in items if item["key"] > after]
+    rest = [item for item in items if item.key > after]
     chosen = rest[:limit]
     more = len(rest) > limit
-    return {"items": chosen, "next_cursor": cursors.encode(chosen[-1]["key"]) if more and chosen else None}
+    return chosen, cursors.encode(chosen[-1].key) if more and chosen else None

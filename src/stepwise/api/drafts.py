@@ -25,9 +25,8 @@ def put_draft(key: KeyPath, body: DraftBody, account: Account, app: App, respons
 @router.get("", response_model=DraftsOut)
 def all_drafts(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> DraftsOut:
     """All of them, by key, a page at a time."""
-    return DraftsOut.model_validate(
-        page_by_key([v.model_dump() for v in service.all_drafts(app.db, account.id)], cursor, limit)
-    )
+    items, next_cursor = page_by_key(service.all_drafts(app.db, account.id), cursor, limit)
+    return DraftsOut(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{key}", response_model=Draft)

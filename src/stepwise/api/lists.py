@@ -25,9 +25,8 @@ def put_list(key: KeyPath, body: schemas.ListPut, account: Account, app: App, re
 @router.get("", response_model=ListsOut)
 def all_lists(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> ListsOut:
     """All of them, by key, a page at a time."""
-    return ListsOut.model_validate(
-        page_by_key([v.model_dump() for v in service.all_lists(app.db, account.id)], cursor, limit)
-    )
+    items, next_cursor = page_by_key(service.all_lists(app.db, account.id), cursor, limit)
+    return ListsOut(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{key}", response_model=ListOut)

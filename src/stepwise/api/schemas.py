@@ -1,4 +1,4 @@
-"""Request and response bodies of the API (requests forbid unknown fields)."""
+"""Request bodies of the API (they forbid unknown fields); responses are the services' views."""
 
 from __future__ import annotations
 
@@ -52,59 +52,3 @@ def _event_shape(value: Any) -> str:
 EventsBody = Annotated[
     Annotated[EventBatch, Tag("#batch")] | Annotated[PostedEvent, Tag("#single")], Discriminator(_event_shape)
 ]
-
-
-class Page(BaseModel):
-    next_cursor: str | None = None
-
-
-class Sequence(BaseModel):
-    key: str
-    name: str
-    status: str
-    version: int
-    definition: dict[str, Any]
-    created_at: str
-    updated_at: str
-    # Set when the stored definition cannot be read: the worker treats the sequence as paused until a valid
-    # definition is saved (or it is deleted).
-    broken: str | None = None
-
-
-class SequencesOut(Page):
-    items: list[Sequence]
-
-
-class VariantStats(BaseModel):
-    variant: int
-    fired: int
-
-
-class StepStats(BaseModel):
-    step: int
-    on_step: int
-    variants: list[VariantStats]
-
-
-class SequenceStats(BaseModel):
-    sequence: str
-    status: str
-    entered: int
-    subscribers: int
-    on_steps: int
-    completed: int
-    stopped: int
-    stopped_by: dict[str, int]
-    steps: list[StepStats]
-
-
-class TimelineEntry(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    at: str
-    kind: str
-    sequence: str | None
-
-
-class TimelinePage(Page):
-    items: list[TimelineEntry]

@@ -14,28 +14,30 @@ from stepwise.domain.definition import MAX_STEPS, SequenceDefinition
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
 from stepwise.services.runs import Run, RunPage
+from stepwise.services.sequences import Sequence, SequencesOut, SequenceStats
 
 router = APIRouter(prefix="/sequences", tags=["sequences"], route_class=CheckedRoute)
 
 
-@router.put("/{key}", response_model=schemas.Sequence, responses={201: {"model": schemas.Sequence}})
+@router.put("/{key}", response_model=Sequence, responses={201: {"model": Sequence}})
 def put_sequence(
     key: KeyPath, definition: SequenceDefinition, account: Account, app: App, response: Response
-) -> dict[str, Any]:
+) -> Sequence:
     """Create or replace a definition. 422 lists every problem with its JSON path."""
     view, created = service.put(app.db, account.id, key, definition.model_dump(mode="json", by_alias=True), app.clock())
     response.status_code = 201 if created else 200
     return view
 
 
-@router.get("", response_model=schemas.SequencesOut)
-def all_sequences(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+@router.get("", response_model=SequencesOut)
+def all_sequences(account: Account, app: App, limit: Limit = 100, cursor: Cursor = None) -> SequencesOut:
     """All of them, by key, a page at a time."""
-    return page_by_key(service.all_sequences(app.db, account.id), cursor, limit)
+    items, next_cursor = page_by_key(service.all_sequences(app.db, account.id), cursor, limit)
+    return SequencesOut(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{key}", response_model=schemas.Sequence)
-def get_sequence(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{key}", response_model=Sequence)
+def get_sequence(key: KeyPath, account: Account, app: App) -> Sequence:
     return service.get(app.db, account.id, key)
 
 
@@ -46,20 +48,20 @@ def delete_sequence(key: KeyPath, account: Account, app: App) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{key}/activate", response_model=schemas.Sequence)
-def activate(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+@router.post("/{key}/activate", response_model=Sequence)
+def activate(key: KeyPath, account: Account, app: App) -> Sequence:
     """Activate; every draft it uses must have a subject and a sender. Overdue deadlines fire at once."""
     return service.set_status(app.db, account.id, key, "active", app.clock())
 
 
-@router.post("/{key}/pause", response_model=schemas.Sequence)
-def pause(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+@router.post("/{key}/pause", response_model=Sequence)
+def pause(key: KeyPath, account: Account, app: App) -> Sequence:
     """Pause: admits and moves no one; deadlines keep running."""
     return service.set_status(app.db, account.id, key, "paused", app.clock())
 
 
-@router.get("/{key}/stats", response_model=schemas.SequenceStats)
-def stats(key: KeyPath, account: Account, app: App) -> dict[str, Any]:
+@router.get("/{key}/stats", response_model=SequenceStats)
+def stats(key: KeyPath, account: Account, app: App) -> SequenceStats:
     """Entered, on steps, completed, stopped by reason, per-step and per-variant counts."""
     return service.stats(app.db, account.id, key)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
@@ -17,6 +17,7 @@ from stepwise.services import timeline as timeline_service
 from stepwise.services.bulk import BulkResult, BulkUpdate
 from stepwise.services.runs import RunsOut
 from stepwise.services.subscribers import Edit, Subscriber, SubscriberPage
+from stepwise.services.timeline import TimelinePage
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"], route_class=CheckedRoute)
 
@@ -94,10 +95,10 @@ def subscriber_runs(email: EmailPath, account: Account, app: App) -> RunsOut:
     return RunsOut(items=run_service.of_subscriber(app.db, account.id, email))
 
 
-@router.get("/{email}/timeline", response_model=schemas.TimelinePage)
+@router.get("/{email}/timeline", response_model=TimelinePage)
 def subscriber_timeline(
     email: EmailPath, account: Account, app: App, limit: Limit = 100, cursor: Cursor = None
-) -> dict[str, Any]:
+) -> TimelinePage:
     """Events, transitions, actions and deliveries, oldest first."""
     items, next_cursor = timeline_service.page(app.db, account.id, email, cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return TimelinePage(items=items, next_cursor=next_cursor)

@@ -27,7 +27,7 @@ def stats_with_waiting_runs(database_url: str, runs: int) -> dict[str, Any]:
         stats = sequence_service.stats(scenario.stepwise.db, scenario.account_id, "deadlines")
         timings.append(time.perf_counter() - began)
     scenario.stepwise.close()
-    assert stats["on_steps"] == runs
+    assert stats.on_steps == runs
     return {"waiting_runs": runs, "stats_ms_p50": ms(percentile(timings, 0.5)), "stats_ms_max": ms(max(timings))}
 
 

@@ -46,27 +46,27 @@ def stats(
     finally:
         stepwise.close()
     if as_json:
-        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.write(json.dumps(data.model_dump()) + "\n")
         return
     console.print(
-        f"[bold]{sequence}[/bold] ({data['status']}): entered {data['entered']}, "
-        f"subscribers {data['subscribers']}, on steps {data['on_steps']}, "
-        f"completed {data['completed']}, stopped {data['stopped']}"
+        f"[bold]{sequence}[/bold] ({data.status}): entered {data.entered}, "
+        f"subscribers {data.subscribers}, on steps {data.on_steps}, "
+        f"completed {data.completed}, stopped {data.stopped}"
     )
-    stopped = ", ".join(f"{k} {v}" for k, v in data["stopped_by"].items() if v)
+    stopped = ", ".join(f"{k} {v}" for k, v in data.stopped_by.items() if v)
     if stopped:
         console.print(f"stopped by: {stopped}")
     table = Table("step", "on step", "variant", "waits for", "does", "fired")
-    for step in data["steps"]:
-        for index, variant in enumerate(step["variants"]):
-            waits, does = _described(steps, step["step"], variant["variant"])
+    for step in data.steps:
+        for index, variant in enumerate(step.variants):
+            waits, does = _described(steps, step.step, variant.variant)
             table.add_row(
-                str(step["step"]) if index == 0 else "",
-                str(step["on_step"]) if index == 0 else "",
-                str(variant["variant"]),
+                str(step.step) if index == 0 else "",
+                str(step.on_step) if index == 0 else "",
+                str(variant.variant),
                 waits,
                 does,
-                str(variant["fired"]),
+                str(variant.fired),
             )
     console.print(table)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -16,11 +16,11 @@ from stepwise.delivery.tokens import TokenSigner
 from stepwise.domain.edits import Edit
 from stepwise.domain.emails import Email, InvalidEmail, parse_email
 from stepwise.domain.events import Happened, NewEvent, new_event
-from stepwise.domain.forms import FormSpec, form_reference_problems
+from stepwise.domain.forms import FormField, FormSpec, form_reference_problems
 from stepwise.domain.instants import iso
 from stepwise.domain.jobs import ConfirmationJob, EmailTemplate
 from stepwise.domain.keys import is_key
-from stepwise.domain.paths import set_path
+from stepwise.domain.paths import DataPath, set_path
 from stepwise.domain.problems import from_validation_error
 from stepwise.domain.statuses import SubscriberStatus
 from stepwise.errors import Conflict, NotFound, Unprocessable
@@ -47,11 +47,37 @@ def parse(body: Any) -> FormSpec:
         raise Unprocessable.of(from_validation_error(exc, body), "the form is invalid") from exc
 
 
-def view(key: str, spec: dict[str, Any], created_at: int, updated_at: int) -> dict[str, Any]:
-    return {"key": key, **spec, "created_at": iso(from_us(created_at)), "updated_at": iso(from_us(updated_at))}
+# A form as the API and the UI show it: its key, what it asks for and how it confirms.
+class Form(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    title: str | None = None
+    description: str | None = None
+    fields: list[DataPath | FormField] = []
+    lists: list[str] = []
+    double_opt_in: bool = True
+    confirmation_draft: str | None = None
+    success_url: str | None = None
+    created_at: str
+    updated_at: str
 
 
-def put(db: Database, account_id: int, key: str, spec: FormSpec, now: datetime) -> tuple[dict[str, Any], bool]:
+# A page of forms and the cursor of the next one.
+class FormsOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    next_cursor: str | None = None
+    items: list[Form]
+
+
+def view(key: str, spec: dict[str, Any], created_at: int, updated_at: int) -> Form:
+    return Form.model_validate(
+        {**spec, "key": key, "created_at": iso(from_us(created_at)), "updated_at": iso(from_us(updated_at))}
+    )
+
+
+def put(db: Database, account_id: int, key: str, spec: FormSpec, now: datetime) -> tuple[Form, bool]:
     """Create or replace a form; its lists and confirmation draft must exist."""
     stored = spec.model_dump(mode="json")
     with db.write() as conn:
@@ -75,7 +101,7 @@ def put_from_file(db: Database, account_id: int, key: str, body: dict[str, Any],
     return "created" if created else "updated"
 
 
-def get(db: Database, account_id: int, key: str) -> dict[str, Any]:
+def get(db: Database, account_id: int, key: str) -> Form:
     with db.read() as conn:
         row = form_store.get(conn, account_id, key)
     if row is None:
@@ -83,7 +109,7 @@ def get(db: Database, account_id: int, key: str) -> dict[str, Any]:
     return view(key, row.spec, row.created_at, row.updated_at)
 
 
-def all_forms(db: Database, account_id: int) -> list[dict[str, Any]]:
+def all_forms(db: Database, account_id: int) -> list[Form]:
     with db.read() as conn:
         keys = sorted(form_store.keys(conn, account_id))
         rows = {key: form_store.get(conn, account_id, key) for key in keys}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection
 
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.instants import iso
 from stepwise.domain.problems import Problem, from_validation_error
-from stepwise.domain.statuses import END_REASONS
+from stepwise.domain.statuses import END_REASONS, SequenceStatus
 from stepwise.domain.validation import References, check_sequence, referenced
 from stepwise.engine.deadlines import has_state_waits, step_deadline
 from stepwise.engine.model import SequenceInfo
@@ -37,21 +37,73 @@ def parse(document: Any) -> SequenceDefinition:
         raise Unprocessable.of(from_validation_error(exc, document), "the sequence definition is invalid") from exc
 
 
-def view(row: SequenceRow) -> dict[str, Any]:
+# A sequence as the API and the UI show it.
+class Sequence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    name: str
+    status: SequenceStatus
+    version: int
+    definition: dict[str, Any]
+    created_at: str
+    updated_at: str
+    # Set when the stored definition cannot be read: the worker treats the sequence as paused until a valid
+    # definition is saved (or it is deleted).
+    broken: str | None = None
+
+
+# A page of sequences and the cursor of the next one.
+class SequencesOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    next_cursor: str | None = None
+    items: list[Sequence]
+
+
+class VariantStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    variant: int
+    fired: int
+
+
+class StepStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step: int
+    on_step: int
+    variants: list[VariantStats]
+
+
+# SPEC §7's statistics of one sequence.
+class SequenceStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sequence: str
+    status: SequenceStatus
+    entered: int
+    subscribers: int
+    on_steps: int
+    completed: int
+    stopped: int
+    stopped_by: dict[str, int]
+    steps: list[StepStats]
+
+
+def view(row: SequenceRow) -> Sequence:
     """The sequence as the API shows it; `broken` (with the reason) when its stored definition cannot be read."""
-    shown = {
-        "key": row.key,
-        "name": row.name,
-        "status": row.status,
-        "version": row.version,
-        "definition": row.definition,
-        "created_at": iso(from_us(row.created_at)),
-        "updated_at": iso(from_us(row.updated_at)),
-    }
     _, problem = read_definition(row)
-    if problem is not None:
-        shown["broken"] = problem
-    return shown
+    return Sequence(
+        key=row.key,
+        name=row.name,
+        status=row.status,
+        version=row.version,
+        definition=row.definition,
+        created_at=iso(from_us(row.created_at)),
+        updated_at=iso(from_us(row.updated_at)),
+        broken=problem,
+    )
 
 
 def _stored(row: SequenceRow) -> SequenceDefinition:
@@ -80,7 +132,7 @@ def activation_problems(conn: Connection, account_id: int, definition: SequenceD
     return found
 
 
-def put(db: Database, account_id: int, key: str, document: Any, now: datetime) -> tuple[dict[str, Any], bool]:
+def put(db: Database, account_id: int, key: str, document: Any, now: datetime) -> tuple[Sequence, bool]:
     """Create or replace a definition; 422 lists every problem, 409 if runs wait on removed steps."""
     definition = parse(document)
     with db.write() as conn:
@@ -218,7 +270,7 @@ def _apply_status(
         run_store.release_sequence(conn, account_id, seq_id, to_us(now), steps)
 
 
-def set_status(db: Database, account_id: int, key: str, status: str, now: datetime) -> dict[str, Any]:
+def set_status(db: Database, account_id: int, key: str, status: SequenceStatus, now: datetime) -> Sequence:
     """Activate (after checking drafts) or pause a sequence (S11)."""
     with db.write() as conn:
         row = sequence_store.get(conn, account_id, key, for_update=True)
@@ -241,7 +293,7 @@ def set_status(db: Database, account_id: int, key: str, status: str, now: dateti
     return view(fresh)
 
 
-def get(db: Database, account_id: int, key: str) -> dict[str, Any]:
+def get(db: Database, account_id: int, key: str) -> Sequence:
     with db.read() as conn:
         row = sequence_store.get(conn, account_id, key)
     if row is None:
@@ -249,7 +301,7 @@ def get(db: Database, account_id: int, key: str) -> dict[str, Any]:
     return view(row)
 
 
-def all_sequences(db: Database, account_id: int) -> list[dict[str, Any]]:
+def all_sequences(db: Database, account_id: int) -> list[Sequence]:
     with db.read() as conn:
         return [view(row) for row in sequence_store.all_sequences(conn, account_id)]
 
@@ -266,7 +318,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         quarantine_store.forget(conn, account_id, "sequence", key)
 
 
-def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
+def stats(db: Database, account_id: int, key: str) -> SequenceStats:
     """SPEC §7, read from the counters the engine writes with every transition (S15)."""
     with db.read() as conn:
         row = sequence_store.get(conn, account_id, key)
@@ -279,30 +331,29 @@ def stats(db: Database, account_id: int, key: str) -> dict[str, Any]:
         return counts.get((metric, 0, 0), 0)
 
     stopped_by = {reason: total(f"stopped:{reason}") for reason in END_REASONS}
-    steps = []
-    for number, step in enumerate(definition.steps if definition else [], start=1):
-        steps.append(
-            {
-                "step": number,
-                "on_step": counts.get(("on_step", number, 0), 0),
-                "variants": [
-                    {"variant": v, "fired": counts.get(("fired", number, v), 0)}
-                    for v in range(1, len(step.variants) + 1)
-                ],
-            }
+    steps = [
+        StepStats(
+            step=number,
+            on_step=counts.get(("on_step", number, 0), 0),
+            variants=[
+                VariantStats(variant=v, fired=counts.get(("fired", number, v), 0))
+                for v in range(1, len(step.variants) + 1)
+            ],
         )
+        for number, step in enumerate(definition.steps if definition else [], start=1)
+    ]
     on_steps = sum(value for (metric, _, _), value in counts.items() if metric == "on_step")
-    return {
-        "sequence": key,
-        "status": row.status,
-        "entered": total("entered"),
-        "subscribers": total("subscribers"),
-        "on_steps": on_steps,
-        "completed": total("completed"),
-        "stopped": sum(stopped_by.values()),
-        "stopped_by": stopped_by,
-        "steps": steps,
-    }
+    return SequenceStats(
+        sequence=key,
+        status=row.status,
+        entered=total("entered"),
+        subscribers=total("subscribers"),
+        on_steps=on_steps,
+        completed=total("completed"),
+        stopped=sum(stopped_by.values()),
+        stopped_by=stopped_by,
+        steps=steps,
+    )
 
 
 def stored_steps(db: Database, account_id: int, key: str) -> list[Any]:

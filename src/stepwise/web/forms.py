@@ -9,11 +9,14 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from stepwise.domain.forms import FormField
 from stepwise.domain.keys import is_key
+from stepwise.domain.paths import DataPath
 from stepwise.errors import AppError, NotFound
 from stepwise.services import drafts as draft_service
 from stepwise.services import forms as service
 from stepwise.services import lists as list_service
+from stepwise.services.forms import Form
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, text_of, texts_of
 from stepwise.web.problems import FormErrors, from_error
 
@@ -32,15 +35,15 @@ EMPTY: dict[str, Any] = {
 }
 
 
-def show_fields(fields: list[Any]) -> str:
+def show_fields(fields: list[DataPath | FormField]) -> str:
     """Show form fields as lines of `path | label | required`."""
     lines = []
     for item in fields:
         if isinstance(item, str):
             lines.append(item)
             continue
-        parts = [str(item.get("path", "")), str(item.get("label") or "")]
-        if item.get("required"):
+        parts = [item.path, item.label or ""]
+        if item.required:
             parts.append("required")
         lines.append(" | ".join(parts).rstrip(" |"))
     return "\n".join(lines)
@@ -124,13 +127,13 @@ def edit(page: PageDep, key: str) -> Response:
     stored = service.get(page.stepwise.db, page.account.id, key)
     values = {
         "key": key,
-        "title": stored.get("title") or "",
-        "description": stored.get("description") or "",
-        "fields": show_fields(stored.get("fields") or []),
-        "lists": list(stored.get("lists") or []),
-        "double_opt_in": bool(stored.get("double_opt_in", True)),
-        "confirmation_draft": stored.get("confirmation_draft") or "",
-        "success_url": stored.get("success_url") or "",
+        "title": stored.title or "",
+        "description": stored.description or "",
+        "fields": show_fields(stored.fields),
+        "lists": list(stored.lists),
+        "double_opt_in": stored.double_opt_in,
+        "confirmation_draft": stored.confirmation_draft or "",
+        "success_url": stored.success_url or "",
     }
     return _editor(page, stored, values, FormErrors())
 
@@ -149,7 +152,7 @@ def delete(page: PageDep, form: FormDep, key: str) -> Response:
     return page.delete("Form", key, service.delete, "forms")
 
 
-def _save(page: Page, stored: dict[str, Any] | None, values: dict[str, Any], errors: FormErrors) -> Response:
+def _save(page: Page, stored: Form | None, values: dict[str, Any], errors: FormErrors) -> Response:
     try:
         spec = service.parse(_body(values))
     except AppError as exc:
@@ -161,8 +164,8 @@ def _save(page: Page, stored: dict[str, Any] | None, values: dict[str, Any], err
         except AppError as exc:
             _add(errors, exc)
         else:
-            page.flash(f"Form {saved['key']} saved.")
-            return page.redirect(f"/forms/{saved['key']}")
+            page.flash(f"Form {saved.key} saved.")
+            return page.redirect(f"/forms/{saved.key}")
     return _editor(page, stored, values, errors, status=422)
 
 
@@ -180,7 +183,7 @@ def _add(errors: FormErrors, exc: AppError) -> None:
 
 
 def _editor(
-    page: Page, stored: dict[str, Any] | None, values: dict[str, Any], errors: FormErrors, *, status: int = 200
+    page: Page, stored: Form | None, values: dict[str, Any], errors: FormErrors, *, status: int = 200
 ) -> Response:
     db, account_id = page.stepwise.db, page.account.id
     return page.render(

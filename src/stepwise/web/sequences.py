@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 
 from stepwise.domain.keys import is_key
 from stepwise.domain.problems import Problem
+from stepwise.domain.statuses import SequenceStatus
 from stepwise.errors import AppError, NotFound, Unprocessable
 from stepwise.services import drafts as draft_service
 from stepwise.services import forms as form_service
@@ -19,6 +20,7 @@ from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
 from stepwise.services.issues import StepIssueStats
+from stepwise.services.sequences import Sequence, SequenceStats
 from stepwise.web import builder, builder_edits, builder_errors
 from stepwise.web.builder_fields import ACTION_KINDS, WEEKDAY_CHOICES, event_kinds_for
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, safe_next, text_of, texts_of
@@ -28,7 +30,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 RUN_ACTIONS = ("stop", "pause", "resume")
 
 
-def _counts(page: Page, key: str) -> dict[str, Any]:
+def _counts(page: Page, key: str) -> SequenceStats:
     return service.stats(page.stepwise.db, page.account.id, key)
 
 
@@ -37,7 +39,7 @@ def sequence_list(page: PageDep) -> Response:
     """List the account's sequences with status and live counts."""
     rows = []
     for seq in service.all_sequences(page.stepwise.db, page.account.id):
-        rows.append({**seq, "stats": _counts(page, seq["key"])})
+        rows.append({**seq.model_dump(), "stats": _counts(page, seq.key)})
     return page.render("sequences/list.html", nav="sequences", rows=rows)
 
 
@@ -61,7 +63,7 @@ def opt_in_forms(page: Page, definition: dict[str, Any]) -> list[str]:
     if not any(e.get("event") == "subscriber_added" and "confirmed" not in e for e in events):
         return []
     forms = form_service.all_forms(page.stepwise.db, page.account.id)
-    return [f["key"] for f in forms if f.get("double_opt_in", True)]
+    return [f.key for f in forms if f.double_opt_in]
 
 
 def _step_mail(page: Page, key: str) -> dict[int, StepIssueStats]:
@@ -91,7 +93,7 @@ def sequence_view(
         next_cursor=next_cursor,
         run_status=run_status or "",
         run_step=str(step_no or ""),
-        opt_in_forms=opt_in_forms(page, seq["definition"]),
+        opt_in_forms=opt_in_forms(page, seq.definition),
     )
 
 
@@ -107,7 +109,7 @@ def pause(page: PageDep, form: FormDep, key: str) -> Response:
     return _set_status(page, form, key, "paused")
 
 
-def _set_status(page: Page, form: FormData, key: str, status: str) -> Response:
+def _set_status(page: Page, form: FormData, key: str, status: SequenceStatus) -> Response:
     back = safe_next(text_of(form, "next"), f"/sequences/{key}")
     try:
         service.set_status(page.stepwise.db, page.account.id, key, status, page.now())
@@ -171,8 +173,8 @@ def choices(page: Page) -> builder.Choices:
     return builder.Choices(
         drafts=[(d.key, d.subject or d.key) for d in draft_service.all_drafts(db, account_id)],
         lists=[(row.key, row.name) for row in list_service.all_lists(db, account_id)],
-        forms=[(f["key"], f.get("title") or f["key"]) for f in form_service.all_forms(db, account_id)],
-        sequences=[(s["key"], s["name"]) for s in service.all_sequences(db, account_id)],
+        forms=[(f.key, f.title or f.key) for f in form_service.all_forms(db, account_id)],
+        sequences=[(s.key, s.name) for s in service.all_sequences(db, account_id)],
     )
 
 
@@ -181,13 +183,13 @@ def _render_builder(
     state: builder.BuilderState,
     options: builder.Choices,
     *,
-    existing: dict[str, Any] | None,
+    existing: Sequence | None,
     placed: builder_errors.Placed | None = None,
     focus: str = "",
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
-    action = f"/sequences/{existing['key']}/edit" if existing else "/sequences/new"
+    action = f"/sequences/{existing.key}/edit" if existing else "/sequences/new"
     return page.render(
         "sequences/builder.html",
         status=status,
@@ -218,7 +220,7 @@ def new_form(page: Page) -> Response:
 def edit_form(page: Page, key: str) -> Response:
     """Render the builder of a stored sequence."""
     seq = service.get(page.stepwise.db, page.account.id, key)
-    state = builder.from_definition(key, seq["definition"], seq["version"])
+    state = builder.from_definition(key, seq.definition, seq.version)
     return _render_builder(page, state, choices(page), existing=seq)
 
 
@@ -231,7 +233,7 @@ def builder_post(page: Page, form: FormData, key: str | None) -> Response:
         lambda name: text_of(form, name), lambda name: texts_of(form, name), lambda name: name in form, options
     )
     if existing is not None:
-        state.key = existing["key"]
+        state.key = existing.key
     op = text_of(form, "op") or "save"
     if op != "save":
         try:
@@ -242,9 +244,7 @@ def builder_post(page: Page, form: FormData, key: str | None) -> Response:
     return _save(page, state, options, existing)
 
 
-def _save(
-    page: Page, state: builder.BuilderState, options: builder.Choices, existing: dict[str, Any] | None
-) -> Response:
+def _save(page: Page, state: builder.BuilderState, options: builder.Choices, existing: Sequence | None) -> Response:
     db, account_id = page.stepwise.db, page.account.id
     document, local = builder.to_document(state)
     if existing is None:
@@ -257,8 +257,8 @@ def _save(
                 pass
             else:
                 local.insert(0, Problem("$.key", f"a sequence {state.key!r} already exists"))
-    elif state.version and state.version != str(existing["version"]):
-        state.version = str(existing["version"])
+    elif state.version and state.version != str(existing.version):
+        state.version = str(existing.version)
         notice = "Someone saved this sequence after you opened it. Save again to replace their version with yours."
         return _render_builder(page, state, options, existing=existing, notice=notice, status=409)
     problems = [p.as_dict() for p in local]
@@ -269,7 +269,7 @@ def _save(
             seen = [p.path for p in local]
             problems += [d for d in exc.details or [] if not _covered(str(d["path"]), str(d["message"]), seen)]
     else:
-        if existing is not None and existing["status"] == "active":
+        if existing is not None and existing.status == "active":
             document["status"] = "active"
         try:
             seq, _ = service.put(db, account_id, state.key, document, page.now())
@@ -278,11 +278,11 @@ def _save(
         except AppError as exc:
             problems = [{"path": "$", "message": exc.message}]
         else:
-            if existing is not None and seq["version"] == existing["version"]:
+            if existing is not None and seq.version == existing.version:
                 page.flash("No changes to save.")
-                return page.redirect(f"/sequences/{seq['key']}")
-            page.flash(f"Sequence {seq['name']} saved.")
-            return page.redirect(f"/sequences/{seq['key']}")
+                return page.redirect(f"/sequences/{seq.key}")
+            page.flash(f"Sequence {seq.name} saved.")
+            return page.redirect(f"/sequences/{seq.key}")
     placed = builder_errors.place(state, problems)
     return _render_builder(page, state, options, existing=existing, placed=placed, focus="errors", status=422)
 
@@ -296,7 +296,7 @@ def _covered(path: str, message: str, seen: list[str]) -> bool:
 def json_editor(page: PageDep, key: str) -> Response:
     """Show a sequence's definition as JSON, as the API and definition files take it."""
     seq = service.get(page.stepwise.db, page.account.id, key)
-    text = json.dumps({**seq["definition"], "status": seq["status"]}, indent=2, ensure_ascii=False)
+    text = json.dumps({**seq.definition, "status": seq.status}, indent=2, ensure_ascii=False)
     return page.render("sequences/json.html", nav="sequences", seq=seq, text=text, problems=[])
 
 

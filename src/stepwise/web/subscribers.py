@@ -140,14 +140,16 @@ def _profile(
     )
     sequences = sequence_service.all_sequences(db, account_id)
     names = {
-        "sequences": {s["key"]: s.get("name") or s["key"] for s in sequences},
+        "sequences": {s.key: s.name or s.key for s in sequences},
         "drafts": {d.key: d.subject or "" for d in draft_service.all_drafts(db, account_id)},
         "issues": {e.id: f"{e.draft} “{e.subject}”" if e.subject else e.draft for e in emails},
     }
     zone = _zone(page.account.timezone)
+    entries = []
     for entry in timeline:
-        moment = parse_instant(entry["at"])
-        entry["at_text"] = moment.astimezone(zone).strftime("%d %b %Y %H:%M:%S") if moment else entry["at"]
+        moment = parse_instant(entry.at)
+        at_text = moment.astimezone(zone).strftime("%d %b %Y %H:%M:%S") if moment else entry.at
+        entries.append({**entry.model_dump(), "at_text": at_text})
     return page.render(
         "subscribers/profile.html",
         status=status,
@@ -160,7 +162,7 @@ def _profile(
         lists=list_service.all_lists(db, account_id),
         runs=run_service.of_subscriber(db, account_id, sub.email),
         sequences=sequences,
-        timeline=timeline,
+        timeline=entries,
         timeline_names=names,
         next_after=next_after,
         emails=emails,

@@ -90,7 +90,7 @@ def test_a_signed_in_account_gets_404_for_another_accounts_objects(ui: Browser) 
 
     response = ui.page.request.post(ui.url("/sequences/secret/activate"), form={"csrf": _csrf(ui)})
     assert response.status == 404
-    assert sequences.get(stepwise.db, rival.id, "secret")["status"] == "paused"
+    assert sequences.get(stepwise.db, rival.id, "secret").status == "paused"
 
 
 def _csrf(ui: Browser) -> str:

@@ -64,7 +64,7 @@ def test_the_api_validation_errors_are_shown_at_the_inputs_that_caused_them(ui: 
     pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/welcome$"))
-    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "welcome")["definition"]
+    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "welcome").definition
     assert stored["steps"][1]["variants"][0] == {
         "when": [{"event": "time_passed", "after": "2d"}],
         "do": [{"action": "call_url", "url": "https://crm.example/hook?email={EMAIL}", "method": "GET"}],
@@ -115,7 +115,7 @@ def test_steps_variants_and_actions_are_added_moved_and_removed(ui: Browser) -> 
     pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/branching$"))
-    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "branching")["definition"]
+    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "branching").definition
     assert stored["steps"][1]["variants"] == [
         {
             "when": [{"event": "link_clicked", "draft": "welcome"}],
@@ -165,7 +165,7 @@ def test_predicates_are_edited_as_rows_or_as_json_and_checked_on_save(ui: Browse
     pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/vip$"))
-    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "vip")["definition"]
+    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "vip").definition
     assert stored["steps"][0]["variants"][0]["when"] == [
         {
             "event": "data_changed",

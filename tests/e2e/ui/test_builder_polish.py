@@ -47,7 +47,7 @@ def test_email_and_sequence_pickers_start_at_choose_and_saving_empty_is_an_error
     page.wait_for_url(re.compile(r".*/sequences/polish$"))
     assert page.url.endswith("/sequences/polish")
     ui.shot("builder-saved-address")
-    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "polish")["definition"]
+    stored = sequences.get(ui.server.stepwise.db, ui.account_id, "polish").definition
     assert stored["steps"][0]["variants"][0]["do"][0] == {"action": "send_email", "draft": "welcome"}
 
 
@@ -86,7 +86,7 @@ def test_saving_unchanged_content_keeps_the_version(ui: Browser) -> None:
     first, created = sequences.put(stepwise.db, ui.account_id, "same", SAME, stepwise.clock())
     again, created_again = sequences.put(stepwise.db, ui.account_id, "same", dict(SAME), stepwise.clock())
     assert created and not created_again
-    assert again["version"] == first["version"]
+    assert again.version == first.version
 
     ui.sign_in()
     page = ui.page
@@ -95,13 +95,13 @@ def test_saving_unchanged_content_keeps_the_version(ui: Browser) -> None:
     page.wait_for_url(re.compile(r".*/sequences/same$"))
     expect(page.get_by_text("No changes to save.")).to_be_visible()
     ui.shot("builder-no-changes")
-    assert sequences.get(stepwise.db, ui.account_id, "same")["version"] == first["version"]
+    assert sequences.get(stepwise.db, ui.account_id, "same").version == first.version
 
     ui.goto("/sequences/same/edit")
     page.get_by_label("Name").fill("Same, renamed")
     page.get_by_role("button", name="Save sequence").click()
     page.wait_for_url(re.compile(r".*/sequences/same$"))
-    assert sequences.get(stepwise.db, ui.account_id, "same")["version"] != first["version"]
+    assert sequences.get(stepwise.db, ui.account_id, "same").version != first.version
 
 
 def test_subscriber_added_with_a_double_opt_in_form_is_warned_about(ui: Browser) -> None:

@@ -121,7 +121,7 @@ def metric(stepwise: Stepwise, kind: str) -> float:
 
 def timeline_of(stepwise: Stepwise, account_id: int, email: str) -> list[dict[str, Any]]:
     items, _ = timeline.page(stepwise.db, account_id, email, cursor=None, limit=1000)
-    return items
+    return [item.model_dump() for item in items]
 
 
 def put(stepwise: Stepwise, account_id: int, key: str, document: dict[str, Any]) -> None:

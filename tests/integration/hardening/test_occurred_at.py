@@ -42,7 +42,8 @@ def test_s13_occurred_at_is_on_the_timeline_beside_the_accepted_time(
     clock.advance(timedelta(seconds=5))
     advance(stepwise)
 
-    items, _ = timeline.page(stepwise.db, account_id, "anna@example.com", cursor=None, limit=100)
+    page, _ = timeline.page(stepwise.db, account_id, "anna@example.com", cursor=None, limit=100)
+    items = [entry.model_dump() for entry in page]
     events = [(e["payload"]["name"], e["at"], e.get("occurred_at")) for e in items if e.get("event") == "custom"]
     at = accepted.isoformat().replace("+00:00", "Z")
     assert events == [

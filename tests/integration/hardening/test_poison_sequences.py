@@ -133,22 +133,22 @@ def test_a_sequence_with_an_unreadable_definition_is_listed_paused_overwritten_a
     advance(stepwise)
     assert claimable(stepwise, anna, "waiting") is None
 
-    listed = {s["key"]: s for s in sequences.all_sequences(stepwise.db, acme)}
-    assert "custom.n" in listed["waiting"]["broken"] and "broken" not in listed["counting"]
-    assert sequences.stats(stepwise.db, acme, "waiting")["entered"] == 1
-    assert sequences.set_status(stepwise.db, acme, "waiting", "paused", clock())["status"] == "paused"
+    listed = {s.key: s.model_dump() for s in sequences.all_sequences(stepwise.db, acme)}
+    assert "custom.n" in listed["waiting"]["broken"] and listed["counting"]["broken"] is None
+    assert sequences.stats(stepwise.db, acme, "waiting").entered == 1
+    assert sequences.set_status(stepwise.db, acme, "waiting", "paused", clock()).status == "paused"
     with pytest.raises(Unprocessable):
         sequences.set_status(stepwise.db, acme, "waiting", "active", clock())
     put(stepwise, acme, "counting", {**COUNTING, "name": "Still saved"})  # a sibling saves as usual
 
     put(stepwise, acme, "waiting", WAITING)  # a valid definition brings it back
-    assert "broken" not in sequences.get(stepwise.db, acme, "waiting")
+    assert sequences.get(stepwise.db, acme, "waiting").broken is None
     assert quarantined(stepwise, acme, "sequence") == []
     assert claimable(stepwise, anna, "waiting") is not None  # its held run is due again...
     advance(stepwise)
     assert claimable(stepwise, anna, "waiting") is None  # ...and completed by the overdue deadline
-    assert sequences.stats(stepwise.db, acme, "waiting")["completed"] == 1
+    assert sequences.stats(stepwise.db, acme, "waiting").completed == 1
 
     plant_definition(stepwise, acme, "waiting", "garbage")
     sequences.delete(stepwise.db, acme, "waiting")
-    assert [s["key"] for s in sequences.all_sequences(stepwise.db, acme)] == ["counting"]
+    assert [s.key for s in sequences.all_sequences(stepwise.db, acme)] == ["counting"]
