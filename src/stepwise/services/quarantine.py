@@ -15,11 +15,12 @@ the subscriber's timeline (an entry of kind `quarantined`), in `/metrics` and as
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 
 from stepwise.domain.instants import iso
+from stepwise.domain.statuses import QuarantineKind
 from stepwise.services import cursors
 from stepwise.services.catalog import Broken
 from stepwise.storage import inbox as inbox_store
@@ -106,22 +107,36 @@ def summary(db: Database, account_id: int) -> dict[str, int]:
         return quarantine_store.count_of_account(conn, account_id)
 
 
-def page(db: Database, account_id: int, *, cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+# One item the worker set aside, as the UI lists it.
+class SetAsideItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: QuarantineKind
+    ref: str
+    subscriber_id: int | None
+    email: str | None
+    error: str
+    payload: str | None
+    at: str
+
+
+def page(db: Database, account_id: int, *, cursor: str | None, limit: int) -> tuple[list[SetAsideItem], str | None]:
     """Return the account's set-aside items, newest first, and the cursor of the next page."""
     before = cursors.decode_int(cursor) or None
     with db.read() as conn:
         rows = quarantine_store.page(conn, account_id, before_id=before, limit=limit)
     items = [
-        {
-            "id": row.id,
-            "kind": row.kind,
-            "ref": row.ref,
-            "subscriber_id": row.subscriber_id,
-            "email": row.email,
-            "error": row.error,
-            "payload": row.payload,
-            "at": iso(from_us(row.created_at)),
-        }
+        SetAsideItem(
+            id=row.id,
+            kind=row.kind,
+            ref=row.ref,
+            subscriber_id=row.subscriber_id,
+            email=row.email,
+            error=row.error,
+            payload=row.payload,
+            at=iso(from_us(row.created_at)),
+        )
         for row in rows
     ]
     return items, cursors.encode(rows[-1].id) if len(rows) == limit else None
