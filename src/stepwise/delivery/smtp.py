@@ -85,6 +85,7 @@ class _Pool:
     def __init__(self, size: int) -> None:
         self.slots = asyncio.Semaphore(size)
         self.handover = asyncio.Lock()  # one final dot (and the record of its acceptance) at a time
+        self.waiting = 0  # messages whose data is out and whose final dot waits for the handover
         self.idle: list[_Connection] = []
         self.loop = asyncio.get_running_loop()
 
@@ -264,7 +265,12 @@ class SmtpTransport:
         """Send the final dot; on the 250, await the caller's record before the next message's dot."""
         client, lock = conn.client, handover.lock
         if lock is not None:
-            await lock.acquire()
+            pool = self._pool_here()
+            pool.waiting += 1
+            try:
+                await lock.acquire()
+            finally:
+                pool.waiting -= 1
         try:
             reply_soon = asyncio.ensure_future(client.execute_command(b".", timeout=None))
             try:
@@ -287,6 +293,12 @@ class SmtpTransport:
         finally:
             if lock is not None:
                 lock.release()
+
+    @property
+    def waiting_to_hand_over(self) -> int:
+        """How many messages have sent their data and wait for their turn to send the final dot."""
+        pool = self._pool
+        return pool.waiting if pool is not None else 0
 
     async def close(self) -> None:
         """Say QUIT on idle connections of this loop and forget them."""

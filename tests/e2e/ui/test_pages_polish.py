@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from tests.e2e.ui.conftest import Browser
 from tests.e2e.ui.test_pages import seed
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
@@ -106,10 +106,7 @@ def test_the_runs_of_a_sequence_are_a_full_width_table_with_pages(ui: Browser) -
         )
         return len(items)
 
-    deadline = time.monotonic() + 15
-    while started() < len(people):
-        assert time.monotonic() < deadline, "the worker did not start the runs"
-        time.sleep(0.1)
+    eventually(lambda: started() == len(people), timeout=30, interval=0.1)  # the worker starts the runs
     ui.sign_in()
     page = ui.page
     ui.goto("/sequences/welcome")
