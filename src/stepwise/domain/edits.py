@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stepwise.domain.events import Happened
 from stepwise.domain.paths import changed_since, merge, split_path, without
@@ -53,10 +53,30 @@ class EditPlan:
     @property
     def touched(self) -> bool:
         """Tell whether the edit changed anything stored."""
-        return self.created or bool(self.changed or self.joined or self.left) or self.status_changed
+        return changed_anything(self)
 
 
-_NO_LISTS: frozenset[str] = frozenset()
+class Changes(Protocol):
+    """What an edit changed (a plan, or one outcome of a batch)."""
+
+    @property
+    def created(self) -> bool: ...
+    @property
+    def changed(self) -> Sequence[str]: ...
+    @property
+    def joined(self) -> Sequence[str]: ...
+    @property
+    def left(self) -> Sequence[str]: ...
+    @property
+    def status_changed(self) -> bool: ...
+
+
+def changed_anything(changes: Changes) -> bool:
+    """Tell whether an edit changed anything stored."""
+    return changes.created or bool(changes.changed or changes.joined or changes.left) or changes.status_changed
+
+
+NO_LISTS: frozenset[str] = frozenset()
 
 
 def plan_edit(state: SubscriberState | None, edit: Edit, *, fresh_data: bool = False) -> EditPlan:
@@ -92,7 +112,7 @@ def _plan_new(edit: Edit, fresh_data: bool) -> EditPlan:
     for path in edit.unset:
         data = without(data, split_path(path))
     status = edit.status or "active"
-    joined, left, lists = _moves(_NO_LISTS, edit)
+    joined, left, lists = _moves(NO_LISTS, edit)
     events = [Happened("subscriber_added", {"confirmed": status != "unconfirmed"}), *_list_events(joined, left)]
     return EditPlan(SubscriberState(status, data, lists), tuple(events), True, (), joined, left)
 

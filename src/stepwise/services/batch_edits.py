@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from stepwise.domain.edits import Edit, SubscriberState, plan_edit
+from stepwise.domain.edits import NO_LISTS, Edit, SubscriberState, changed_anything, plan_edit
 from stepwise.domain.emails import Email
 from stepwise.domain.events import Happened, new_event
 from stepwise.services.subscribers import resolve_lists
@@ -39,10 +39,7 @@ class BatchOutcome:
     @property
     def touched(self) -> bool:
         """Tell whether the edit changed anything stored."""
-        return self.created or bool(self.changed or self.joined or self.left) or self.status_changed
-
-
-_NO_LISTS: frozenset[str] = frozenset()
+        return changed_anything(self)
 
 
 @dataclass(slots=True)
@@ -101,7 +98,7 @@ def apply_edits(
         plan = plan_edit(None if known is None else known.state, edit, fresh_data=fresh_data)
         if known is None:
             sub = SubscriberRow(0, account_id, email.value, email.key, plan.state.status, {}, now_us, now_us)
-            pending[email.key] = _Pending(sub, _NO_LISTS, plan.state, True)
+            pending[email.key] = _Pending(sub, NO_LISTS, plan.state, True)
         else:
             known.state = plan.state
             known.dirty = known.dirty or bool(plan.changed) or plan.status_changed
