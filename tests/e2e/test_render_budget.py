@@ -29,6 +29,7 @@ from stepwise.config import Settings
 from stepwise.services.accounts import create_account
 from stepwise.storage import drafts as draft_store
 from stepwise.storage.codec import to_us
+from stepwise.storage.drafts import DraftContent
 from tests.support.hostile_templates import HOSTILE
 from tests.support.process import env_for, start_serve, stop
 from tests.support.server import free_port
@@ -74,8 +75,8 @@ def store_drafts(served: Served, drafts: dict[str, str]) -> None:
     try:
         with stepwise.db.write() as conn:
             for key, html in drafts.items():
-                values = {"subject": "Hi", "html": html, "from_email": "news@shop.example"}
-                draft_store.put(conn, served.account_id, key, values, to_us(stepwise.clock()))
+                content = DraftContent(subject="Hi", html=html, from_email="news@shop.example")
+                draft_store.put(conn, served.account_id, key, content, to_us(stepwise.clock()))
     finally:
         stepwise.close()
 
