@@ -132,6 +132,16 @@ def _walk(value: Any, path: str, depth: int, max_depth: int, found: list[Problem
         found.append(Problem(path, f"is not a JSON value (a {type(value).__name__})"))
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists and scalars), several times faster than copy.deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    return value  # str, int, float, bool and None are immutable
+
+
 def member_path(path: str, key: Any) -> str:
     """The path of a member of an object, written as json_path writes it."""
     text = str(key)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, assert_never
 
 from stepwise.domain import definition as d
 from stepwise.domain.instants import iso
+from stepwise.domain.jsonvalues import copy_json
 from stepwise.domain.paths import changed_paths, get_path, set_path, unset_path
 from stepwise.domain.statuses import UNAVAILABLE
 from stepwise.engine.matching import template_event
@@ -136,10 +136,10 @@ def go_to_sequence(p: Processor, action: d.GoToSequence, ctx: ActionContext) -> 
 def change_data(p: Processor, action: d.ChangeData, key: str, at: datetime) -> list[str]:
     """Apply set, unset and increment to a copy of the profile; cascade data_changed when it changed."""
     before = p.sub.data
-    after = copy.deepcopy(before)
+    after = copy_json(before)
     stamp = iso(at)
     for path, value in (action.set or {}).items():
-        set_path(after, path, stamp if value == "$now" else copy.deepcopy(value))
+        set_path(after, path, stamp if value == "$now" else copy_json(value))
     for path in action.unset or []:
         unset_path(after, path)
     for path, amount in (action.increment or {}).items():
@@ -149,7 +149,7 @@ def change_data(p: Processor, action: d.ChangeData, key: str, at: datetime) -> l
     changed = changed_paths(before, after)
     if changed:
         p.replace_data(after)
-        p.cascade("data_changed", {"fields": changed, "data": copy.deepcopy(after)}, key, at)
+        p.cascade("data_changed", {"fields": changed, "data": copy_json(after)}, key, at)
     return changed
 
 

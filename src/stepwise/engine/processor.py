@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, assert_never
 
+from stepwise.domain.jsonvalues import copy_json
 from stepwise.domain.statuses import EndReason
 from stepwise.engine.actions import ActionContext, run_action
 from stepwise.engine.deadlines import due_wait, has_state_waits, step_deadline
@@ -46,8 +46,9 @@ class Processor:
         passes: Mapping[str, int],
         sequences: Mapping[str, SequenceInfo],
     ) -> None:
-        # The caller's values are never changed: the engine works on copies and returns them in the Outcome.
-        self.sub = dataclasses.replace(subscriber, data=copy.deepcopy(subscriber.data), lists=set(subscriber.lists))
+        # The caller's values are never changed: the engine works on copies; change_data replaces the profile.
+        sub = subscriber
+        self.sub = Subscriber(sub.id, sub.email, sub.status, sub.data, set(sub.lists))
         self.runs: dict[str, Run] = {
             run.sequence: dataclasses.replace(run) for run in runs if run.status in ("active", "paused")
         }
@@ -318,7 +319,7 @@ class Processor:
     def data_snapshot(self) -> dict[str, Any]:
         """The profile as it is now, for a command: a copy no later change reaches."""
         if self._snapshot is None:
-            self._snapshot = copy.deepcopy(self.sub.data)
+            self._snapshot = copy_json(self.sub.data)
         return self._snapshot
 
     def replace_data(self, data: dict[str, Any]) -> None:

@@ -74,8 +74,23 @@ class NewRun:
     state: RunState
 
 
-_STATE = tuple(RunState.__dataclass_fields__)
+_STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values in this order (a unit test checks)
 _NEW = ("account_id", "sequence_id", "subscriber_id", "pass_no", "entered_at")
+
+
+def _state_values(s: RunState) -> tuple[Any, ...]:
+    """A state's values in _STATE order."""
+    return (
+        s.status,
+        s.step,
+        s.step_entered_at,
+        s.wake_at,
+        s.claimable_at,
+        s.recheck,
+        s.resumed_at,
+        s.ended_at,
+        s.end_reason,
+    )
 
 
 def state_of(row: RunRow, *, claimable_at: int | None) -> RunState:
@@ -144,14 +159,18 @@ def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
     """Insert new runs."""
-    values = [tuple(getattr(run, c) for c in _NEW) + tuple(getattr(run.state, c) for c in _STATE) for run in runs]
+    values = [
+        (r.account_id, r.sequence_id, r.subscriber_id, r.pass_no, r.entered_at, *_state_values(r.state)) for r in runs
+    ]
     if values:
         insert_tuples(conn, t.runs, [*_NEW, *_STATE], values)
 
 
 def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:
     """Write the new states of stored runs."""
-    update_many(conn, [{"id": change.id, **{c: getattr(change.state, c) for c in _STATE}} for change in changes])
+    update_many(
+        conn, [{"id": change.id, **dict(zip(_STATE, _state_values(change.state), strict=True))} for change in changes]
+    )
 
 
 def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -201,3 +201,14 @@ def test_forms_refuse_nul() -> None:
         FormSpec.model_validate({"description": "a\0b"})
     with pytest.raises(ValidationError, match="NUL"):
         FormSpec.model_validate({"fields": [{"path": "a", "label": "x\0"}]})
+
+
+def test_copy_json_is_a_deep_copy_that_shares_no_container() -> None:
+    from stepwise.domain.jsonvalues import copy_json
+
+    value = {"a": [1, {"b": "x"}], "c": None, "d": 2.5, "e": True}
+    copied = copy_json(value)
+    assert copied == value
+    assert copied is not value and copied["a"] is not value["a"] and copied["a"][1] is not value["a"][1]
+    copied["a"][1]["b"] = "changed"
+    assert value["a"][1]["b"] == "x"
