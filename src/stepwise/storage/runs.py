@@ -39,7 +39,7 @@ class RunRow:
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
 class RunState:
     """The columns of a run that processing changes (times in microseconds)."""
 
@@ -54,7 +54,7 @@ class RunState:
     end_reason: EndReason | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
 class RunChange:
     """A stored run's new state."""
 
@@ -62,7 +62,7 @@ class RunChange:
     state: RunState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
 class NewRun:
     """A run to insert."""
 
