@@ -46,6 +46,24 @@ class Run:
     # Ordinal of the arrival during the current processing, for S4 "after the run arrived".
     arrival_no: int | None = field(default=None, compare=False)
 
+    def copy(self) -> Run:
+        """A copy to work on (several times faster than dataclasses.replace, which the engine does per run)."""
+        return Run(
+            sequence=self.sequence,
+            pass_no=self.pass_no,
+            status=self.status,
+            step=self.step,
+            entered_at=self.entered_at,
+            step_entered_at=self.step_entered_at,
+            wake_at=self.wake_at,
+            ended_at=self.ended_at,
+            end_reason=self.end_reason,
+            recheck=self.recheck,
+            resumed_at=self.resumed_at,
+            id=self.id,
+            arrival_no=self.arrival_no,
+        )
+
 
 @dataclass(frozen=True)
 class SequenceInfo:

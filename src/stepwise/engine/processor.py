@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -49,9 +48,7 @@ class Processor:
         # The caller's values are never changed: the engine works on copies; change_data replaces the profile.
         sub = subscriber
         self.sub = Subscriber(sub.id, sub.email, sub.status, sub.data, set(sub.lists))
-        self.runs: dict[str, Run] = {
-            run.sequence: dataclasses.replace(run) for run in runs if run.status in ("active", "paused")
-        }
+        self.runs: dict[str, Run] = {run.sequence: run.copy() for run in runs if run.status in ("active", "paused")}
         self.passes = dict(passes)
         self.sequences = dict(sorted(sequences.items()))
         self.out = Outcome(subscriber=self.sub)

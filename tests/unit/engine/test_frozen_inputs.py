@@ -62,3 +62,15 @@ def test_email_commands_carry_a_snapshot_of_the_profile() -> None:
     assert first.data == {"plan": "free"} and second.data == {"plan": "pro"}
     outcome.subscriber.data["plan"] = "changed later"
     assert second.data == {"plan": "pro"} and sub.data == {"plan": "free"}
+
+
+def test_a_run_copy_has_every_field_and_is_another_object() -> None:
+    import dataclasses
+
+    run = waiting_run("nurture", 2, since=T0, status="paused", wake_at=T0 + hours(1))
+    run.arrival_no = 3
+    copied = run.copy()
+    assert copied is not run
+    assert [getattr(copied, f.name) for f in dataclasses.fields(run)] == [
+        getattr(run, f.name) for f in dataclasses.fields(run)
+    ]
