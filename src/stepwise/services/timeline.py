@@ -65,15 +65,10 @@ def newest_page(
 def page(
     db: Database, account_id: int, raw_email: str, *, cursor: str | None, limit: int
 ) -> tuple[list[TimelineEntry], str | None]:
+    """The timeline oldest first (the API's order); the cursor names the newest entry shown."""
     after = cursors.decode_int(cursor)
-    try:
-        key = parse_email(raw_email).key
-    except InvalidEmail as exc:
-        raise NotFound(f"no subscriber {raw_email!r}") from exc
     with db.read() as conn:
-        subscriber_id = timeline_store.subscriber_id(conn, account_id, key)
-        if subscriber_id is None:
-            raise NotFound(f"no subscriber {raw_email!r}")
+        subscriber_id = _subscriber(conn, account_id, raw_email)
         rows = timeline_store.page(conn, account_id, subscriber_id, after_id=after, limit=limit)
     items = [_entry(r) for r in rows]
     return items, cursors.encode(rows[-1].id) if len(rows) == limit else None
