@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stepwise.clock import Clock, system_clock
 from stepwise.config import Settings
+from stepwise.delivery.hook_client import HookClient
 from stepwise.delivery.tokens import TokenSigner
-from stepwise.delivery.transports import CaptureTransport, Transport
 from stepwise.delivery.webhooks import UrlCaller
 from stepwise.metrics import observe_accepted, observe_batch, observe_delivery
+from stepwise.services import segments
 from stepwise.services.advancing_store import DatabaseAdvanceStore
 from stepwise.services.context import Context
 from stepwise.services.delivery_store import DatabaseDeliveryStore
 from stepwise.services.secret import instance_secret
+from stepwise.services.webhook_delivery import DatabaseWebhookStore
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import migrate as migrations
 from stepwise.storage.database import Database
@@ -19,26 +23,20 @@ from stepwise.storage.notify import DELIVERY, WORK, Listener
 from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import Deliverer
 from stepwise.worker.runner import WorkerThreads
+from stepwise.worker.webhooks import WebhookDeliverer
 
 
 class Stepwise(Context):
     """Everything a process needs, wired once: the context plus the worker loops and the transport."""
-
-    def transport(self) -> Transport:
-        """The email transport: SMTP when configured, else the capture mailbox."""
-        if self.settings.smtp_url:
-            from stepwise.delivery.smtp import SmtpTransport
-
-            return SmtpTransport.from_url(self.settings.smtp_url, rate=self.settings.send_rate)
-        return CaptureTransport()
 
     def worker(self) -> WorkerThreads:
         """The advancing and delivery loops of this process (not started)."""
         advancer = Advancer(
             DatabaseAdvanceStore(self.db, self.catalog), self.clock, batch_size=self.settings.batch_size
         )
+        advancer.segment_retest = partial(segments.retest_due, self.db)
         deliverer = Deliverer(
-            DatabaseDeliveryStore(self.db),
+            DatabaseDeliveryStore(self.db, self.secret, self.catalog),
             self.transport(),
             self.signer,
             self.settings.base_url,
@@ -53,6 +51,11 @@ class Stepwise(Context):
             self.db.delivery_wakeup,
             poll_interval=self.settings.poll_interval,
             on_batch=lambda r: observe_batch(r.events, r.transitions, r.commands),
+            webhooks=WebhookDeliverer(
+                DatabaseWebhookStore(self.db, self.secret),
+                HookClient(allow_private=self.settings.allow_private_urls),
+                self.clock,
+            ),
         )
         if not self.db.is_sqlite:
             notified = {WORK: threads.wakeup.set, DELIVERY: threads.delivery_wakeup.set}

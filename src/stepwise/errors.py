@@ -64,6 +64,13 @@ class RateLimited(AppError):
     code = "rate_limited"
 
 
+class Upstream(AppError):
+    """A server Stepwise had to ask did not answer as needed."""
+
+    status = 502
+    code = "upstream_failed"
+
+
 class UnreadableRow(ValueError):
     """A stored row that cannot be decoded (written behind the application's back, or damaged).
 

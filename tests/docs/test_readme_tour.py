@@ -64,6 +64,12 @@ EXPECTED = {
         "welcome (active)",
     ],
     "people.csv": ["rows 2: created 2, updated 0, unchanged 0, failed 0"],
+    "sending-domains/example.com": [
+        '"record_name":"stepwise1._domainkey.example.com"',
+        '"address":"@competitor.example"',
+        '"recorded":1',
+        '"status":"sent"',
+    ],
 }
 
 

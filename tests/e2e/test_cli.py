@@ -133,6 +133,9 @@ BENCH_FIGURES = [
     "events_per_s",
     "deadlines_per_s",
     "emails_per_s",
+    "emails_per_s_with_policy",
+    "policy_ratio",
+    "webhooks_per_s",
     "event_latency_p50_ms",
     "event_latency_p99_ms",
     "deadline_lateness_p99_ms",
@@ -140,6 +143,8 @@ BENCH_FIGURES = [
     "stats_ms",
     "floor_writes_per_s",
     "ratio_to_floor",
+    "forecast_1k_30d_s",
+    "simulator_10k_90d_s",
 ]
 
 
@@ -156,3 +161,7 @@ def test_bench_prints_every_figure_as_json(database_url: str) -> None:
     assert all(isinstance(summary[k], int | float) and summary[k] > 0 for k in BENCH_FIGURES), summary
     assert report["events"]["events_processed"] == 200 and report["deadlines"]["deadlines_fired"] == 200
     assert report["emails"]["sent"] == 200 and report["stats"]["waiting_runs"] == 2000
+    assert report["webhooks"]["delivered"] == 200
+    simulation = report["simulation"]  # S20-S21: the goals are < 5 s and < 30 s on a quiet machine
+    assert simulation["forecast_entered"] == 1000 and simulation["simulator_emails"] > 10_000
+    assert report["publish_migrate"]["moved"] == 200 and report["publish_migrate"]["longest_batch_ms"] > 0

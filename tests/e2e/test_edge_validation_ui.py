@@ -22,7 +22,7 @@ def browser(api: Api) -> Iterator[tuple[httpx.Client, str]]:
         login = client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', login.text)
         assert token, login.text
-        signed_in = client.post("/login", data={"csrf": token.group(1), "api_key": api.key, "next": "/subscribers"})
+        signed_in = client.post("/login", data={"csrf": token.group(1), **api.login(), "next": "/subscribers"})
         csrf = re.search(r'name="csrf" value="([^"]+)"', signed_in.text)
         assert csrf, signed_in.text
         yield client, csrf.group(1)

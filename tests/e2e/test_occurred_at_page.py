@@ -26,6 +26,6 @@ def test_s13_occurred_at_is_shown_beside_the_accepted_time(api: Api) -> None:
     with httpx.Client(base_url=api.server.base_url, follow_redirects=False, timeout=10) as browser:
         csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)
         assert csrf
-        browser.post("/login", data={"csrf": csrf[1], "api_key": api.key, "next": "/subscribers"})
+        browser.post("/login", data={"csrf": csrf[1], **api.login(), "next": "/subscribers"})
         profile = browser.get("/subscribers/anna@example.com").text
     assert "occurred 03 Feb 2001 04:05" in profile

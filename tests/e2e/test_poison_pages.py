@@ -24,7 +24,7 @@ def browser(api: Api) -> Iterator[httpx.Client]:
         form = client.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert csrf
-        answer = client.post("/login", data={"csrf": csrf[1], "api_key": api.key, "next": "/sequences"})
+        answer = client.post("/login", data={"csrf": csrf[1], **api.login(), "next": "/sequences"})
         assert answer.status_code == 303, answer.text
         yield client
 

@@ -4,7 +4,8 @@ the server's memory stays flat (issue 10: a rendering budget that holds).
 The server is the real `stepwise serve` in a child process, so that its resident memory is its own
 (read from /proc/<pid>/status). Saving a hostile draft through the API is refused (422 with the
 budget's reason); the drafts are then stored directly, like drafts saved before that check existed,
-and previewed, several at a time, while another thread asks for /healthz every 20 ms.
+and previewed, several at a time, while another thread asks for /healthz every 20 ms. Previews render
+in child processes of the server (`delivery/render_pool`): their memory is measured with the server's.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from typing import Any
 import httpx
 import pytest
 
+from stepwise.bench.process_tree import tree_rss_mb
 from stepwise.bootstrap import build
 from stepwise.config import Settings
 from stepwise.services.accounts import create_account
+from stepwise.services.users import create_user
 from stepwise.storage import drafts as draft_store
 from stepwise.storage.codec import to_us
 from stepwise.storage.drafts import DraftContent
+from tests.e2e.conftest import PASSWORD
 from tests.support.hostile_templates import HOSTILE
 from tests.support.process import env_for, start_serve, stop
 from tests.support.server import free_port
@@ -38,6 +42,7 @@ ROUNDS = 3  # every hostile draft is previewed this many times
 PARALLEL = 6  # previews in flight at once (more than the server's preview threads)
 MAX_HEALTHZ_SECONDS = 0.1  # for 95% of the answers at least; see the test
 MAX_RSS_GROWTH_MB = 100
+MAX_TREE_GROWTH_MB = 300  # the server and its preview processes (each bounded, and replaced now and then)
 
 
 @dataclass
@@ -57,6 +62,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
     stepwise = build(Settings(database_url=database_url, secret_key="test-secret"), migrate=False)
     try:
         row, key = create_account(stepwise.db, "shop", "UTC", stepwise.clock())
+        create_user(stepwise.db, row.id, "owner@shop.example", PASSWORD, "owner", stepwise.clock())
         yield Served(f"http://127.0.0.1:{port}", process.pid, key, row.id, database_url)
     finally:
         stepwise.close()
@@ -153,7 +159,7 @@ def test_hostile_previews_fail_fast_while_healthz_answers_and_memory_stays_flat(
 
     plain = api.post("/drafts/plain/preview", json={"email": "anna@example.com"})
     assert plain.status_code == 200 and plain.json()["html"] == "<p>Hi Anna</p>"
-    baseline = rss_mb(served.pid)
+    baseline, tree_baseline = rss_mb(served.pid), tree_rss_mb([served.pid])  # the render processes started
     everything = [n for _ in range(ROUNDS) for n in range(len(HOSTILE))]
     with HealthProbe(served) as idle:  # for comparison: the same machine, no previews
         time.sleep(3)
@@ -161,7 +167,7 @@ def test_hostile_previews_fail_fast_while_healthz_answers_and_memory_stays_flat(
         timings = [preview(n) for n in everything]
     with HealthProbe(served) as crowded, ThreadPoolExecutor(PARALLEL) as pool:  # several at a time
         timings += pool.map(preview, everything)
-    final = rss_mb(served.pid)
+    final, tree_final = rss_mb(served.pid), tree_rss_mb([served.pid])
 
     slowest: dict[int, float] = {}
     for n, elapsed in timings:
@@ -177,15 +183,18 @@ def test_hostile_previews_fail_fast_while_healthz_answers_and_memory_stays_flat(
         )
     growth = max([*alone.rss, *crowded.rss, final]) - baseline
     print(f"server RSS {baseline:.0f} MB before, at most {baseline + growth:.0f} MB, {final:.0f} MB after")
+    print(f"server and its render processes: {tree_baseline:.0f} MB before, {tree_final:.0f} MB after")
     assert len(alone.latencies) >= 10 and len(crowded.latencies) >= 10
     for probe in (alone, crowded):
         latencies = sorted(probe.latencies)
         assert latencies[int(len(latencies) * 0.95)] < MAX_HEALTHZ_SECONDS
-        # On a shared machine an answer now and then is late even without previews (the scheduler):
-        # allow a few, but none as late as a render (a render on the event loop would take ~0.5 s).
-        assert sum(latency >= MAX_HEALTHZ_SECONDS for latency in latencies) <= max(2, len(latencies) // 33)
+        # On a shared machine (CI runs other tests' servers beside this one) an answer now and then is late
+        # even without previews (the scheduler): allow a few, but none as late as a render (a render on the
+        # event loop would take ~0.5 s).
+        assert sum(latency >= MAX_HEALTHZ_SECONDS for latency in latencies) <= max(3, len(latencies) // 20)
         assert latencies[-1] < 0.4
     assert growth < MAX_RSS_GROWTH_MB
+    assert tree_final - tree_baseline < MAX_TREE_GROWTH_MB
     assert max(slowest.values()) < 5  # queueing behind the other previews included
 
 
@@ -195,7 +204,9 @@ def test_a_hostile_preview_in_the_ui_shows_its_reason(served: Served) -> None:
         form = browser.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert csrf
-        answer = browser.post("/login", data={"csrf": csrf[1], "api_key": served.key, "next": "/drafts"})
+        answer = browser.post(
+            "/login", data={"csrf": csrf[1], "email": "owner@shop.example", "password": PASSWORD, "next": "/drafts"}
+        )
         assert answer.status_code == 303, answer.text
         started = time.perf_counter()
         page = browser.get("/drafts/hostile", params={"preview": "anna@example.com"}, headers={"HX-Request": "true"})

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from stepwise.bootstrap import Stepwise
 from stepwise.config import Settings
-from stepwise.services.accounts import new_key, rotate_key
+from stepwise.services.accounts import rotate_key
+from stepwise.services.users import create_user, remove_user, set_role
 from stepwise.storage import schema as t
 from stepwise.web.security import CookieSigner
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import PASSWORD, Api
 from tests.support.clock import FakeClock
 from tests.support.process import env_for, run_cli
 from tests.support.server import LiveServer
@@ -42,13 +43,13 @@ def browser(server: LiveServer) -> httpx.Client:
 
 
 @contextmanager
-def sign_in(server: LiveServer, key: str) -> Iterator[httpx.Client]:
+def sign_in(server: LiveServer, login: dict[str, str]) -> Iterator[httpx.Client]:
     """Sign in through /login like a browser; yield the client holding the session cookie."""
     with browser(server) as client:
         form = client.get("/login")
         login_csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert login_csrf
-        answer = client.post("/login", data={"csrf": login_csrf[1], "api_key": key, "next": "/lists"})
+        answer = client.post("/login", data={"csrf": login_csrf[1], **login, "next": "/lists"})
         assert answer.status_code == 303, answer.text
         assert answer.headers["location"] == "/lists"
         assert client.cookies.get(COOKIE)
@@ -81,7 +82,7 @@ def database_text(stepwise: Stepwise) -> str:
 
 @pytest.fixture
 def signed_in(api: Api) -> Iterator[httpx.Client]:
-    with sign_in(api.server, api.key) as client:
+    with sign_in(api.server, api.login()) as client:
         yield client
 
 
@@ -93,7 +94,8 @@ def test_the_database_holds_neither_the_session_id_nor_the_secret(
     secret = Path(str(settings.secret_file)).read_text().strip()
     assert stepwise.secret == secret and len(secret) >= 32
     dump = database_text(stepwise)
-    assert cookie not in dump and secret not in dump
+    assert cookie not in dump and secret not in dump and PASSWORD not in dump
+    assert "$argon2id$" in dump  # the password is kept as an argon2id hash
     assert hashlib.sha256(cookie.encode()).hexdigest() in dump  # what is stored: the hash
     path = stepwise.db.sqlite_path
     if path is not None:  # and the files themselves
@@ -109,13 +111,12 @@ def test_cookies_made_from_what_the_database_holds_are_refused(api: Api, signed_
     stepwise = api.server.stepwise
     assert is_signed_in(api.server, signed_in.cookies[COOKIE])
     with stepwise.db.read() as conn:
-        id_hash, csrf, key_id = conn.execute(
-            select(t.ui_sessions.c.id_hash, t.ui_sessions.c.csrf, t.ui_sessions.c.key_id)
-        ).one()
-        key_hash = conn.execute(select(t.api_keys.c.key_hash).where(t.api_keys.c.id == key_id)).scalar_one()
+        id_hash, csrf = conn.execute(select(t.ui_sessions.c.id_hash, t.ui_sessions.c.csrf)).one()
+        key_hash = conn.execute(select(t.api_keys.c.key_hash)).scalar_one()
+        password_hash = conn.execute(select(t.metadata.tables["users"].c.password_hash)).scalar_one()
     forged_signer = CookieSigner(id_hash)  # the old cookie format, signed with anything the database offers
     old_style = forged_signer.sign("session", {"a": api.account_id, "h": key_hash, "c": csrf, "e": 2**40})
-    for forged in (id_hash, csrf, key_hash, old_style, "", "x" * 500):
+    for forged in (id_hash, csrf, key_hash, password_hash, old_style, "", "x" * 500):
         assert not is_signed_in(api.server, forged), forged
 
 
@@ -131,16 +132,16 @@ def test_sign_out_ends_the_session_on_the_server(api: Api, signed_in: httpx.Clie
 
 
 def test_sign_in_sets_a_fresh_httponly_lax_cookie_and_secure_for_https(api: Api) -> None:
-    with sign_in(api.server, api.key) as first:
+    with sign_in(api.server, api.login()) as first:
         old = first.cookies[COOKIE]
-    with sign_in(api.server, api.key) as second:
+    with sign_in(api.server, api.login()) as second:
         assert second.cookies[COOKIE] != old
     stepwise = api.server.stepwise
     stepwise.settings = stepwise.settings.model_copy(update={"base_url": "https://mail.example.com"})
     with browser(api.server) as client:
         login_csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
         assert login_csrf  # its cookie is Secure now, so the client would not send it back over http
-        form = {"csrf": login_csrf[1], "api_key": api.key}
+        form = {"csrf": login_csrf[1], **api.login()}
         answer = client.post("/login", data=form, headers={"Cookie": f"stepwise_login_csrf={login_csrf[1]}"})
     assert answer.status_code == 303
     cookie = next(v for v in answer.headers.get_list("set-cookie") if v.startswith(COOKIE + "="))
@@ -157,13 +158,13 @@ def test_a_session_ends_when_idle_and_at_its_absolute_limit(api: Api, signed_in:
     clock.advance(hours=1, minutes=1)  # 12 h 01 min
     assert not is_signed_in(api.server, cookie)
 
-    with sign_in(api.server, api.key) as again, sign_in(api.server, api.key) as other:
+    with sign_in(api.server, api.login()) as again, sign_in(api.server, api.login()) as other:
         assert session_count(api) == 2  # the expired one is gone
         clock.advance(hours=2, minutes=1)  # idle for longer than 2 h
         assert not is_signed_in(api.server, again.cookies[COOKIE])
         assert not is_signed_in(api.server, other.cookies[COOKIE])
         assert session_count(api) == 2  # expired, not yet cleaned up
-    with sign_in(api.server, api.key):
+    with sign_in(api.server, api.login()):
         assert session_count(api) == 1  # signing in cleans up
 
 
@@ -183,22 +184,23 @@ def test_rotating_the_key_ends_the_old_key_and_its_sessions(api: Api, signed_in:
     fresh = httpx.get(api.server.base_url + "/api/v1/lists", headers={"Authorization": f"Bearer {rotated.key}"})
     assert fresh.status_code == 200
     assert not is_signed_in(api.server, cookie)
-    with sign_in(api.server, rotated.key) as again:
+    with sign_in(api.server, api.login()) as again:
         assert is_signed_in(api.server, again.cookies[COOKIE])
 
 
-def test_a_session_lives_only_as_long_as_the_key_it_was_made_with(api: Api) -> None:
+def test_s33_a_session_lives_only_as_long_as_its_user_and_sees_role_changes_at_once(api: Api) -> None:
     stepwise = api.server.stepwise
-    spare = new_key(stepwise.db, "shop", stepwise.clock())
-    with sign_in(api.server, api.key) as by_first, sign_in(api.server, spare) as by_spare:
-        with stepwise.db.write() as conn:  # revoke the first key only
-            conn.execute(
-                update(t.api_keys)
-                .where(t.api_keys.c.key_hash == hashlib.sha256(api.key.encode()).hexdigest())
-                .values(revoked_at=1)
-            )
-        assert not is_signed_in(api.server, by_first.cookies[COOKIE])
-        assert is_signed_in(api.server, by_spare.cookies[COOKIE])
+    create_user(stepwise.db, api.account_id, "ed@shop.example", PASSWORD, "editor", stepwise.clock())
+    editor = {"email": "ed@shop.example", "password": PASSWORD}
+    with sign_in(api.server, editor) as ed, sign_in(api.server, api.login()) as owner:
+        lists_csrf = page_csrf(ed)
+        assert ed.post("/lists", data={"csrf": lists_csrf, "key": "news", "name": "News"}).status_code == 303
+        set_role(stepwise.db, api.account_id, "ed@shop.example", "viewer")
+        refused = ed.post("/lists", data={"csrf": lists_csrf, "key": "more", "name": "More"})
+        assert refused.status_code == 403 and "viewer" in refused.text
+        remove_user(stepwise.db, api.account_id, "ed@shop.example")
+        assert not is_signed_in(api.server, ed.cookies[COOKIE])
+        assert is_signed_in(api.server, owner.cookies[COOKIE])
 
 
 def test_the_cli_rotates_a_key_while_the_server_runs(api: Api, signed_in: httpx.Client, database_url: str) -> None:

@@ -181,6 +181,7 @@ FOLLOWUP = {
     ],
 }
 FORM_BODY = {"title": "Our newsletter", "fields": ["base.firstName"], "lists": ["welcome"]}
+SEGMENT_BODY = {"name": "On welcome", "where": {"field": "subscriber.lists", "op": "contains", "value": "welcome"}}
 SUBSCRIBERS = [
     {"email": "anna@example.com", "data": {"base": {"firstName": "Anna"}, "shop": {"orders": 3}}, "lists": ["welcome"]},
     {"email": "ben@example.com", "data": {"base": {"firstName": "Ben"}}, "lists": ["welcome", "news"]},
@@ -204,6 +205,7 @@ def seed(client: httpx.Client) -> dict[str, Any]:
     put("/sequences/welcome", WELCOME)
     put("/sequences/followup", FOLLOWUP)
     put("/forms/welcome", FORM_BODY)
+    put("/segments/welcome", SEGMENT_BODY)  # SPEC §15: fuzzed requests reach a real segment too
     for body in SUBSCRIBERS:
         response = client.post("/subscribers", json=body)
         assert response.status_code < 300, response.text

@@ -32,7 +32,18 @@ CONTEXT_ENV = "STEPWISE_FUZZ_CONTEXT"
 RECURSION_LIMIT = 5000
 
 
+def _as_bytes(ctx: Any, value: Any) -> bytes:
+    """Bodies of the raw media types (a report message, a CSV file): strings as UTF-8, anything else as JSON."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return json.dumps(value).encode()
+
+
 def _register(context: dict[str, Any]) -> None:
+    for media_type in ("message/rfc822", "text/csv"):
+        schemathesis.serializer(media_type)(_as_bytes)
     values: dict[str, list[Any]] = context["path_values"]
     restore: dict[str, list[list[Any]]] = context["restore"]
     base_url: str = context["base_url"]

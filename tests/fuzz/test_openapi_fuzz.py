@@ -19,7 +19,7 @@ The tier fails on:
 The REPORTED checks (positive_data_acceptance, ensure_resource_availability) run and their findings go to the summary, but
 they do not fail the tier: the OpenAPI document declares what JSON Schema can say, and validation
 also checks what it cannot (see REPORTED). STEPWISE_FUZZ_STRICT=1 enforces it too. Knobs:
-STEPWISE_FUZZ_MAX_EXAMPLES (25), STEPWISE_FUZZ_SEED, STEPWISE_FUZZ_TIMEOUT (seconds, 480).
+STEPWISE_FUZZ_MAX_EXAMPLES (25), STEPWISE_FUZZ_SEED, STEPWISE_FUZZ_TIMEOUT (seconds, 900).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ FATAL_ERRORS = {
 
 MAX_EXAMPLES = int(os.environ.get("STEPWISE_FUZZ_MAX_EXAMPLES", "25"))
 SEED = int(os.environ.get("STEPWISE_FUZZ_SEED", "20260105"))
-TIMEOUT = float(os.environ.get("STEPWISE_FUZZ_TIMEOUT", "480"))
+TIMEOUT = float(os.environ.get("STEPWISE_FUZZ_TIMEOUT", "900"))
 STRICT = os.environ.get("STEPWISE_FUZZ_STRICT", "") not in ("", "0", "false")
 
 

@@ -32,7 +32,7 @@ def advance(stepwise: Stepwise, *, max_batches: int = 1000) -> BatchResult:
 def deliver(stepwise: Stepwise, *, max_batches: int = 1000) -> int:
     """Run the delivery loop until the due outbox is empty; return rows handled."""
     deliverer = Deliverer(
-        DatabaseDeliveryStore(stepwise.db),
+        DatabaseDeliveryStore(stepwise.db, stepwise.secret),
         stepwise.transport(),
         stepwise.signer,
         stepwise.settings.base_url,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stepwise.domain.jobs import EmailTemplate, Job, OutboxRow, job_kind
+from stepwise.domain.policy import SlotRequest
 from stepwise.worker.ports import Inputs, Recipient, Record
 
 
@@ -89,6 +90,9 @@ class FakeDeliveryStore:
 
     def inputs(self, rows: Sequence[OutboxRow]) -> Inputs:
         return Inputs(issues=dict(self.issues), recipients=dict(self.recipients), templates=dict(self.templates))
+
+    def take_slots(self, requests: Sequence[SlotRequest], now_us: int) -> dict[int, int | None]:
+        return {request.row_id: None for request in requests}  # no caps in the fakes
 
     def record(self, records: Sequence[Record], now_us: int) -> list[str]:
         written = []

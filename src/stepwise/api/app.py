@@ -13,8 +13,26 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from stepwise import __version__
-from stepwise.api import drafts, events, forms, issues, lists, sequences, subscribers
+from stepwise.api import (
+    audit,
+    bounces,
+    deliverability,
+    drafts,
+    events,
+    forms,
+    issues,
+    keys,
+    lists,
+    segments,
+    sequences,
+    settings,
+    subscribers,
+    webhooks,
+)
+from stepwise.api import forecast as forecast_api
 from stepwise.api import imports as imports_api
+from stepwise.api import versions as versions_api
+from stepwise.api.actor import ActorScope
 from stepwise.api.declared import declare
 from stepwise.api.docs import install_docs
 from stepwise.api.errors import ERROR_RESPONSES, error_response, install
@@ -64,10 +82,30 @@ def create_api(stepwise: Context) -> FastAPI:
     app.state.stepwise = stepwise
     install(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (subscribers, lists, drafts, forms, sequences, events, issues):
+    modules = (
+        subscribers,
+        lists,
+        drafts,
+        forms,
+        sequences,
+        events,
+        issues,
+        bounces,
+        deliverability,
+        settings,
+        keys,
+        audit,
+        webhooks,
+        segments,
+    )
+    for module in modules:
         api.include_router(module.router)
     api.include_router(imports_api.router)
+    api.include_router(versions_api.router)
+    api.include_router(forecast_api.router)
     app.include_router(api)
+    app.include_router(bounces.hooks)  # provider receivers: /hooks/..., authenticated by the token in the URL
+    app.add_middleware(ActorScope)  # who acts, for the audit log (SPEC S35)
     return app
 
 

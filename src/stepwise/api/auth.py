@@ -1,5 +1,9 @@
 """API-key authentication: `Authorization: Bearer <key>` names the account of every call.
 
+The key's scope (SPEC S34) is checked here, for every endpoint at once, by method and path
+(domain/access.py): a call outside it gets 403 `forbidden`. The key's name becomes the actor of the
+audit log (services/audit.py).
+
 Wrong keys are counted per client address and per key prefix (services/throttle.py); after 20 in a
 row the client gets 429 `rate_limited` with Retry-After until its lock runs out.
 """
@@ -13,11 +17,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from stepwise.domain.access import scope_allows
 from stepwise.errors import Unauthorized
-from stepwise.services.accounts import AccountRow, check_key
+from stepwise.services import audit
+from stepwise.services.accounts import AccountRow, check_key, note_use
 from stepwise.services.context import Context
 from stepwise.services.edge import client_address
 from stepwise.services.throttle import TooManyFailures
+from stepwise.services.users import Forbidden
 
 _bearer = HTTPBearer(auto_error=False, description="An account's API key")
 
@@ -46,6 +53,12 @@ async def current_account(
         ) from exc
     if found is None:
         raise Unauthorized("the API key is not valid")
+    path = request.url.path.removeprefix("/api/v1")
+    if not scope_allows(found.scope, request.method, path):
+        raise Forbidden(f"the API key {found.name!r} has scope {found.scope!r}, which does not allow this call")
+    audit.set_actor(f"key:{found.name}")
+    request.state.key_id = found.key_id
+    await run_in_threadpool(note_use, stepwise.db, found.key_id, stepwise.clock())
     return found.account
 
 

@@ -68,15 +68,18 @@ class CheckedRequest(Request):
 class CheckedRoute(APIRoute):
     """An API route whose input passes `CheckedRequest.check` before FastAPI reads it.
 
-    A path segment in the place of an `{email}` parameter selects the route only if it holds an @:
-    `/subscribers/bulk-update` is the bulk update's path (405 for other methods), not an address.
+    A path segment in the place of an `{email}` or `{address}` parameter selects the route only if it
+    holds an @: `/subscribers/bulk-update` is the bulk update's path (405 for other methods), not an
+    address, and so are `/suppressions/import` and `/suppressions/export.csv`.
     """
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
-        email = child_scope.get("path_params", {}).get("email") if match != Match.NONE else None
-        if isinstance(email, str) and "@" not in email:
-            return Match.NONE, {}
+        params = child_scope.get("path_params", {}) if match != Match.NONE else {}
+        for name in ("email", "address"):  # an address (or @domain) always holds an @
+            value = params.get(name)
+            if isinstance(value, str) and "@" not in value:
+                return Match.NONE, {}
         return match, child_scope
 
     def get_route_handler(self) -> Handler:

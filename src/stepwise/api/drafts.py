@@ -9,7 +9,9 @@ from stepwise.api.auth import Account, App
 from stepwise.api.checked import CheckedRoute
 from stepwise.api.common import Cursor, KeyPath, Limit, page_by_key
 from stepwise.services import drafts as service
+from stepwise.services import test_sends
 from stepwise.services.drafts import Draft, DraftBody, DraftsOut, Preview
+from stepwise.services.test_sends import TestSendBody, TestSendOut
 
 router = APIRouter(prefix="/drafts", tags=["drafts"], route_class=CheckedRoute)
 
@@ -46,3 +48,9 @@ async def preview(key: KeyPath, body: schemas.PreviewRequest, account: Account, 
     """Render the draft for a subscriber (their data; nothing is sent)."""
     # In a preview thread: a render may take its whole budget, and must not hold the event loop.
     return await service.preview_off_the_loop(app.db, account.id, key, body.email, app.settings.base_url, app.clock())
+
+
+@router.post("/{key}/test", response_model=TestSendOut, responses={429: {"description": "Too many test emails"}})
+def send_test(key: KeyPath, body: TestSendBody, account: Account, app: App) -> TestSendOut:
+    """Send the draft now to up to five addresses, "[TEST]" before the subject (no issue of any sequence)."""
+    return test_sends.send_test(app, account.id, key, body, app.clock())

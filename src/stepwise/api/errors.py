@@ -31,6 +31,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed request"},
     401: {"model": ErrorBody, "description": "Missing or bad API key"},
+    403: {"model": ErrorBody, "description": "The API key's scope does not allow this call (code `forbidden`)"},
     404: {"model": ErrorBody, "description": "Not found (also another account's object)"},
     409: {"model": ErrorBody, "description": "Conflict"},
     413: {"model": ErrorBody, "description": "Request too large"},

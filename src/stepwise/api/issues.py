@@ -24,7 +24,7 @@ def list_issues(
     email: EmailFilter = None,
     sequence: KeyFilter = None,
     draft: KeyFilter = None,
-    status: Literal["queued", "sent", "failed", "skipped"] | None = None,
+    status: Literal["queued", "deferred", "sent", "failed", "skipped"] | None = None,
 ) -> IssuePage:
     """The archive, newest first."""
     items, next_cursor = service.page(

@@ -52,3 +52,39 @@ def _event_shape(value: Any) -> str:
 EventsBody = Annotated[
     Annotated[EventBatch, Tag("#batch")] | Annotated[PostedEvent, Tag("#single")], Discriminator(_event_shape)
 ]
+
+
+class BouncePost(Input):
+    email: str = Field(max_length=320, json_schema_extra=EMAIL_SCHEMA)
+    type: Literal["hard", "soft", "complaint"]
+    message_id: StorableText | None = Field(default=None, max_length=200)
+    reason: StorableText | None = Field(default=None, max_length=500)
+
+
+class SuppressionPut(Input):
+    reason: Literal["manual", "bounce", "complaint", "unsubscribe"] = "manual"
+    note: StorableText | None = Field(default=None, max_length=500)
+
+
+class SendingDomainPut(Input):
+    selector: str | None = Field(default=None, max_length=63, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+class KeyCreate(Input):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+    scope: Literal["read", "write", "events"]
+
+
+class WebhookPut(Input):
+    """An outbound webhook endpoint (SPEC §18): where to POST, and which event types."""
+
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=50)
+    active: bool | None = None
+
+
+class SegmentPut(Input):
+    """A segment (SPEC §15): a name and a predicate over profile paths and `subscriber.*` facts."""
+
+    name: StorableText = Field(min_length=1, max_length=200)
+    where: dict[str, Any]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import Field
 
 from stepwise.api import schemas
 from stepwise.api.auth import Account, App
@@ -13,18 +14,27 @@ from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
 from stepwise.domain.definition import MAX_STEPS, SequenceDefinition
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
+from stepwise.services import version_stats
 from stepwise.services.runs import Run, RunPage
 from stepwise.services.sequences import Sequence, SequencesOut, SequenceStats
 
 router = APIRouter(prefix="/sequences", tags=["sequences"], route_class=CheckedRoute)
 
 
+class SequencePut(SequenceDefinition):
+    """A definition, and where open runs on steps it changes go (S16: published in mode `migrate`)."""
+
+    step_map: dict[str, Annotated[int, Field(ge=1, le=MAX_STEPS)] | Literal["stop"]] | None = Field(
+        default=None, description='{"<old step>": <new step> | "stop"}; unmapped steps keep their number'
+    )
+
+
 @router.put("/{key}", response_model=Sequence, responses={201: {"model": Sequence}})
-def put_sequence(
-    key: KeyPath, definition: SequenceDefinition, account: Account, app: App, response: Response
-) -> Sequence:
-    """Create or replace a definition. 422 lists every problem with its JSON path."""
-    view, created = service.put(app.db, account.id, key, definition.model_dump(mode="json", by_alias=True), app.clock())
+def put_sequence(key: KeyPath, definition: SequencePut, account: Account, app: App, response: Response) -> Sequence:
+    """Create or replace a definition (a new version when the content changed). 422 lists every problem."""
+    document = definition.model_dump(mode="json", by_alias=True, exclude={"step_map"})
+    step_map = dict(definition.step_map or {})
+    view, created = service.put(app.db, account.id, key, document, app.clock(), step_map=step_map)
     response.status_code = 201 if created else 200
     return view
 
@@ -61,9 +71,14 @@ def pause(key: KeyPath, account: Account, app: App) -> Sequence:
 
 
 @router.get("/{key}/stats", response_model=SequenceStats)
-def stats(key: KeyPath, account: Account, app: App) -> SequenceStats:
-    """Entered, on steps, completed, stopped by reason, per-step and per-variant counts."""
-    return service.stats(app.db, account.id, key)
+def stats(
+    key: KeyPath,
+    account: Account,
+    app: App,
+    version: int | None = Query(default=None, ge=1, le=2_000_000_000, description="count only this version's runs"),
+) -> SequenceStats:
+    """Entered, on steps, completed, stopped by reason, per-step and per-variant counts, and per version."""
+    return version_stats.stats(app.db, account.id, key, version)
 
 
 @router.get("/{key}/runs", response_model=RunPage)

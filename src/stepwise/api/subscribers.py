@@ -51,10 +51,11 @@ def list_subscribers(
     list: KeyFilter = None,
     status: Literal["active", "unconfirmed", "unsubscribed", "bounced"] | None = None,
     q: EmailFilter = None,
+    segment: KeyFilter = None,
 ) -> SubscriberPage:
-    """List subscribers, optionally of one list or status (`q` searches addresses)."""
+    """List subscribers, optionally of one list, segment or status (`q` searches addresses)."""
     items, next_cursor = service.page(
-        app.db, account.id, status=status, list_key=list, cursor=cursor, limit=limit, search=q
+        app.db, account.id, status=status, list_key=list, cursor=cursor, limit=limit, search=q, segment_key=segment
     )
     return SubscriberPage(items=items, next_cursor=next_cursor)
 

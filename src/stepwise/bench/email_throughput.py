@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from stepwise.bench.child_server import child_server, free_port
 from stepwise.delivery.message import Outgoing, build
 from stepwise.delivery.smtp import SmtpTransport
 
@@ -33,29 +32,14 @@ UNLIMITED = 1e9  # emails per second: no rate limit while measuring
 @contextmanager
 def smtp_sink(kind: str = "aiosmtpd") -> Iterator[str]:
     """Run an SMTP sink in a child process (aiosmtpd, or the minimal one); yield its smtp:// URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     if kind == "aiosmtpd":
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
     else:
         serve = f"from stepwise.bench.email_throughput import _serve_minimal_sink as s; s({port})"
         command = [sys.executable, "-c", serve]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"the {kind} sink did not start (is aiosmtpd installed?)") from None
-                time.sleep(0.05)
+    with child_server(command, port, f"{kind} sink (is aiosmtpd installed?)"):
         yield f"smtp://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _serve_minimal_sink(port: int) -> None:
@@ -141,18 +125,21 @@ async def emails_per_second(
     concurrency: int = 16,
     pool: int = 8,
     workers: int = 1,
+    policy: bool = False,
 ) -> dict[str, Any]:
     """Plant `count` queued emails and time the delivery loop until all are recorded as sent.
 
     With `workers` > 1, that many processes drain the same outbox (the scale-out setup of SPEC §10);
-    the clock starts when all of them are ready.
+    the clock starts when all of them are ready. With `policy`, the account has two frequency caps
+    and a send window in force (SPEC §21), generous enough that every email goes: the figure is
+    the cost of checking them.
     """
     from stepwise.bootstrap import build as build_app
     from stepwise.config import Settings
 
     app = build_app(Settings(database_url=database_url, send_rate=UNLIMITED))
     try:
-        _plant(app, count)
+        _plant(app, count, policy=policy)
     finally:
         app.close()
     options = (database_url, smtp_url, batch_size, concurrency, pool)
@@ -178,6 +165,7 @@ async def emails_per_second(
         "batch_size": batch_size,
         "concurrency": concurrency,
         "smtp_connections_per_worker": pool,
+        "policy": policy,
     }
 
 
@@ -237,7 +225,13 @@ def _worker_process(options: tuple[Any, ...], ready: Any, go: Any, results: Any)
     results.put((end + wall_offset, cpu))
 
 
-def _plant(app: Any, count: int) -> None:
+POLICY = {
+    "caps": [{"emails": 1000, "per": "1d"}, {"emails": 5000, "per": "7d"}],
+    "send_window": {"from": "00:00", "to": "23:59", "timezone": "subscriber"},
+}
+
+
+def _plant(app: Any, count: int, *, policy: bool = False) -> None:
     """Write an account, a draft with a link, `count` subscribers, queued issues and their outbox rows."""
     from stepwise.services import drafts as draft_service
     from stepwise.services.accounts import create_account
@@ -259,6 +253,10 @@ def _plant(app: Any, count: int) -> None:
         ),
         now,
     )
+    if policy:
+        from stepwise.services import settings
+
+        settings.put(app.db, account.id, settings.AccountSettings.model_validate(POLICY), now)
     with app.db.write() as conn:
         plant_queued_emails(conn, account.id, "welcome", {"base": {"firstName": "Anna"}}, count, to_us(now))
 

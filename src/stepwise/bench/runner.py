@@ -11,6 +11,7 @@ from stepwise import __version__
 from stepwise.bench.deadlines_workload import deadline_lateness, deadlines_throughput
 from stepwise.bench.events_workload import event_latency, events_throughput
 from stepwise.bench.floor import floor_writes
+from stepwise.bench.publish_workload import publish_migrate
 from stepwise.bench.scratch import scratch_database
 from stepwise.bench.stats_workload import stats_with_waiting_runs
 
@@ -46,7 +47,15 @@ def run(
     _at_half_rates(report, database_url, subscribers, workers, batch_size, waiting_runs, say)
     say("emails: messages handed to a local SMTP sink")
     report["emails"] = _emails(database_url, min(subscribers, 5000), workers)
+    say("webhooks: messages POSTed to a local receiver")
+    report["webhooks"] = _webhooks(database_url, min(subscribers, 10_000))
+    say("simulation: a forecast of 1,000 subscribers over 30 days; the offline simulator, 10,000 over 90 days")
+    report["simulation"] = _simulation(database_url)
+    say("publish_migrate: a new version published in mode migrate over open runs")
+    with scratch_database(database_url) as url:
+        report["publish_migrate"] = publish_migrate(url, subscribers)
     report["summary"] = _summary(report)
+    report["summary"].update({k: v for k, v in report["simulation"].items() if k.endswith("_s")})
     return report
 
 
@@ -84,6 +93,9 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "events_per_s": events_per_s,
         "deadlines_per_s": report["deadlines"]["deadlines_per_s"] or 0,
         "emails_per_s": report["emails"].get("emails_per_s"),
+        "emails_per_s_with_policy": report["emails"].get("emails_per_s_with_policy"),
+        "policy_ratio": report["emails"].get("policy_ratio"),
+        "webhooks_per_s": report["webhooks"].get("webhooks_per_s"),
         "event_latency_p50_ms": report["event_latency"]["p50_ms"],
         "event_latency_p99_ms": report["event_latency"]["p99_ms"],
         "deadline_lateness_p99_ms": report["deadline_lateness"]["p99_ms"],
@@ -114,7 +126,29 @@ def _emails(database_url: str | None, messages: int, workers: int) -> dict[str, 
     for sink in sinks:
         with scratch_database(database_url) as url, smtp_sink(sink) as smtp_url:
             figures[sink] = asyncio.run(emails_per_second(url, smtp_url, count=messages, workers=workers))
+    with scratch_database(database_url) as url, smtp_sink("minimal") as smtp_url:
+        policy = asyncio.run(emails_per_second(url, smtp_url, count=messages, workers=workers, policy=True))
     result = {**figures["minimal"], "sink": "minimal", "emails_per_s": figures["minimal"].get("emails_per_second")}
+    plain = result["emails_per_s"] or 0
+    result["emails_per_s_with_policy"] = policy.get("emails_per_second")  # two caps and a window in force
+    result["policy_ratio"] = round((policy.get("emails_per_second") or 0) / plain, 3) if plain else None
     if "aiosmtpd" in figures:
         result["emails_per_s_aiosmtpd"] = figures["aiosmtpd"].get("emails_per_second")
     return result
+
+
+def _webhooks(database_url: str | None, messages: int) -> dict[str, Any]:
+    """Webhook messages delivered to a local receiver (its own process) by one worker's webhook loop."""
+    from stepwise.bench.webhook_throughput import hook_receiver, webhooks_per_second
+
+    with scratch_database(database_url) as url, hook_receiver() as receiver:
+        return webhooks_per_second(url, receiver, count=messages)
+
+
+def _simulation(database_url: str | None) -> dict[str, Any]:
+    """SPEC S20-S21 figures: forecast_1k_30d_s (goal < 5 s) and simulator_10k_90d_s (goal < 30 s)."""
+    from stepwise.bench.simulation_workload import forecast_1k_30d, simulator_10k_90d
+
+    with scratch_database(database_url) as url:
+        figures = forecast_1k_30d(url)
+    return {**figures, **simulator_10k_90d()}

@@ -64,7 +64,7 @@ def accounts_rotate_key(
     """Replace an account's API key (for example when it is lost or leaked) and print the new one.
 
     Every current key of the account stops working at once (API calls get 401) and every UI session
-    of the account is ended; sign in again with the new key. Running servers need no restart.
+    of the account is ended (users sign in again). Running servers need no restart.
     """
     from stepwise.services.accounts import rotate_key
 

@@ -12,9 +12,35 @@ from stepwise.services import lists as list_service
 from stepwise.services import sequences as sequence_service
 from stepwise.services.drafts import DraftBody
 from stepwise.services.references import gather
+from stepwise.services.versions import PublishMode
 
 
-def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[str]:
+def preview_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle, mode: str) -> list[str]:
+    """`apply --dry-run`: validate, then print per sequence what publishing it would do; change nothing."""
+    import json
+
+    from stepwise.services import publishing
+
+    with stepwise.db.read() as conn:
+        known = gather(conn, account_id)
+    problems = validate(bundle, known)
+    if problems:
+        raise Unprocessable("the definitions are invalid", details=problems)
+    lines = []
+    for key in sorted(bundle.sequences):
+        definition = sequence_service.parse(bundle.sequences[key])
+        with stepwise.db.read() as conn:
+            unchanged = sequence_service.stored_as(conn, account_id, key, definition)
+        if unchanged:
+            lines.append(f"sequence {key}: unchanged")
+            continue
+        found = publishing.preview_definition(stepwise.db, account_id, key, definition, mode)
+        body = json.dumps(found.model_dump(), sort_keys=True) if found else "would be created"
+        lines.append(f"sequence {key}: {body}")
+    return lines
+
+
+def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle, mode: str = "migrate") -> list[str]:
     """Validate against what the account holds, then create or update; return one line per item."""
     with stepwise.db.read() as conn:
         known = gather(conn, account_id)
@@ -30,6 +56,10 @@ def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[st
             same_name = False
         _, created = list_service.put(stepwise.db, account_id, key, str(body["name"]), now)
         lines.append(_line("list", key, created, same_name))
+    for key, body in sorted(bundle.segments.items()):
+        lines.append(_segment(stepwise, account_id, key, body))
+    for domain, body in sorted(bundle.sending_domains.items()):
+        lines.append(_sending_domain(stepwise, account_id, domain, body.get("selector")))
     for key, body in sorted(bundle.drafts.items()):
         draft = DraftBody.model_validate(body)
         if draft_service.is_unchanged(stepwise.db, account_id, key, draft):
@@ -53,9 +83,42 @@ def apply_bundle(stepwise: Stepwise, account_id: int, bundle: Bundle) -> list[st
                 if sequence_service.stored_as(conn, account_id, key, definition):
                     lines.append(_line("sequence", key, False, True))
                     continue
-                _, created = sequence_service.save(conn, account_id, key, definition, now, refs)
+                chosen: PublishMode = "pin" if mode == "pin" else "migrate"
+                _, created = sequence_service.save(conn, account_id, key, definition, now, refs, mode=chosen)
                 lines.append(_line("sequence", key, created, False))
+        from stepwise.services import versions as version_service
+
+        version_service.finish_migrations(stepwise.db, account_id, now)  # large migrations, in short batches
     return lines
+
+
+def _segment(stepwise: Stepwise, account_id: int, key: str, body: dict[str, Any]) -> str:
+    """Create or change a segment (its membership is computed then, without events)."""
+    from stepwise.services import segments as segment_service
+
+    try:
+        old = segment_service.get(stepwise.db, account_id, key)
+        unchanged = (old.name, old.where) == (body["name"], body["where"])
+    except NotFound:
+        unchanged = False
+    if unchanged:
+        return _line("segment", key, False, True)
+    _, created = segment_service.put(stepwise.db, account_id, key, str(body["name"]), body["where"], stepwise.clock())
+    return _line("segment", key, created, False)
+
+
+def _sending_domain(stepwise: Stepwise, account_id: int, domain: str, selector: str | None) -> str:
+    """Make the domain's DKIM key unless it has one; the line says which TXT record to publish."""
+    from stepwise.services import sending_domains
+
+    view, created = sending_domains.put(stepwise.db, stepwise.secret, account_id, domain, selector, stepwise.clock())
+    line = _line("sending_domain", domain, created, not created)
+    kept = (
+        f" (keeps selector {view.selector}; delete the domain to change it)"
+        if selector not in (None, view.selector)
+        else ""
+    )
+    return f'{line}{kept}: publish TXT {view.record_name} "{view.record}"'
 
 
 def _start_order(sequences: dict[str, dict[str, Any]]) -> list[str]:

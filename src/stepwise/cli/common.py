@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+users_app = typer.Typer(help="Manage the people who sign in to the UI.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -64,9 +66,13 @@ def shown_url(url: str) -> str:
         return "(an unreadable database URL)"
 
 
-def open_app(settings: Settings, *, migrate: bool = True, create: bool = False) -> Any:
-    """Open the database named by the settings; a new SQLite file only with `create` (serve, migrate, --create)."""
+def open_app(settings: Settings, *, migrate: bool = True, create: bool = False, unreachable: int = 1) -> Any:
+    """Open the database named by the settings; a new SQLite file only with `create` (serve, migrate, --create).
+
+    A database that cannot be reached ends the command with exit status `unreachable`.
+    """
     from stepwise.bootstrap import build
+    from stepwise.services.transient import is_transient
 
     try:
         file = sqlite_file(settings.database_url)
@@ -80,7 +86,8 @@ def open_app(settings: Settings, *, migrate: bool = True, create: bool = False) 
     except AppError:
         raise
     except Exception as exc:
-        raise fail(f"cannot open the database {shown_url(settings.database_url)}: {exc}") from exc
+        code = unreachable if is_transient(exc) else 1
+        raise fail(f"cannot open the database {shown_url(settings.database_url)}: {exc}", code) from exc
 
 
 def account_id(stepwise: Any, name: str) -> int:

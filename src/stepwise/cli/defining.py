@@ -40,7 +40,7 @@ def validate(
 
     Without one, references to items not in the files are unchecked: a warning, an error with --strict.
     """
-    from stepwise.cli.definitions import assumed, load, outside_references
+    from stepwise.cli.definitions import KINDS, assumed, load, outside_references
     from stepwise.cli.definitions import validate as check
 
     bundle = load(files)
@@ -62,7 +62,7 @@ def validate(
         for problem in problems:
             err.print(problem, highlight=False, markup=False)
         raise fail(f"{len(problems)} problem(s) found")
-    count = sum(len(getattr(bundle, k)) for k in ("lists", "drafts", "forms", "sequences"))
+    count = sum(len(getattr(bundle, k)) for k in KINDS)
     console.print(f"ok: {count} definition(s) in {len(files)} file(s)")
 
 
@@ -101,9 +101,20 @@ def apply(
     account: AccountOption = "default",
     database_url: DatabaseOption = None,
     create: CreateOption = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="a changed sequence is published as a new version: migrate (open runs move to it) or pin "
+            "(open runs keep their version)",
+        ),
+    ] = "migrate",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print each changed sequence's impact preview; change nothing")
+    ] = False,
 ) -> None:
-    """Create or update lists, drafts, forms and sequences from files; print what changed."""
-    from stepwise.cli.applying import apply_bundle
+    """Create or update lists, drafts, forms, sequences and sending domains from files; print what changed."""
+    from stepwise.cli.applying import apply_bundle, preview_bundle
     from stepwise.cli.definitions import load
 
     bundle = load(files)
@@ -111,9 +122,15 @@ def apply(
         for problem in bundle.problems:
             err.print(problem, highlight=False, markup=False)
         raise fail("nothing applied")
+    if mode not in ("pin", "migrate"):
+        raise fail(f"--mode must be pin or migrate, not {mode!r}")
     stepwise = open_app(settings_with(database_url), create=create)
     try:
-        changes = apply_bundle(stepwise, account_id(stepwise, account), bundle)
+        owner = account_id(stepwise, account)
+        if dry_run:
+            changes = preview_bundle(stepwise, owner, bundle, mode)
+        else:
+            changes = apply_bundle(stepwise, owner, bundle, mode)
     except AppError as exc:
         for item in exc.details or []:
             err.print(f"{item}", highlight=False, markup=False)

@@ -16,11 +16,12 @@ from stepwise.domain.forms import FormSpec, form_problems, form_reference_proble
 from stepwise.domain.jsonvalues import MAX_DEPTH, value_problems
 from stepwise.domain.keys import is_key
 from stepwise.domain.problems import Problem, from_validation_error
+from stepwise.domain.segments import parse_where
 from stepwise.domain.validation import References, check_sequence, referenced
 from stepwise.services.drafts import DraftBody
 from stepwise.services.drafts import problems as draft_problems
 
-KINDS = ("lists", "drafts", "forms", "sequences")
+KINDS = ("lists", "drafts", "forms", "sequences", "sending_domains", "segments")
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Bundle:
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
     sequences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sending_domains: dict[str, dict[str, Any]] = field(default_factory=dict)  # by domain: {selector?}
+    segments: dict[str, dict[str, Any]] = field(default_factory=dict)  # {name, where} (SPEC §15)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -74,19 +77,36 @@ def _take(bundle: Bundle, document: Any, where: str) -> None:
         if not isinstance(items, dict):
             bundle.problems.append(f"{where}: $.{kind}: must map keys to definitions")
             continue
-        for key, body in items.items():
-            if not isinstance(key, str) or not is_key(key):
-                bundle.problems.append(f"{where}: $.{kind}.{key}: keys are slugs like 'welcome-2'")
+        for raw_key, body in items.items():
+            key = _domain_key(raw_key) if kind == "sending_domains" else raw_key
+            if not isinstance(key, str) or not (is_key(key) or kind == "sending_domains"):
+                bundle.problems.append(f"{where}: $.{kind}.{raw_key}: keys are slugs like 'welcome-2'")
+                continue
+            if kind == "sending_domains" and key.startswith("!"):
+                bundle.problems.append(f"{where}: $.{kind}.{raw_key}: {key[1:]}")
                 continue
             if (kind, key) in bundle.origin:
                 bundle.problems.append(f"{where}: $.{kind}.{key}: also defined in {bundle.origin[(kind, key)]}")
                 continue
             item = {"name": body} if kind == "lists" and isinstance(body, str) else body
+            item = {} if kind == "sending_domains" and body is None else item
             if not isinstance(item, dict):
                 bundle.problems.append(f"{where}: $.{kind}.{key}: must be a mapping")
                 continue
             getattr(bundle, kind)[key] = item
             bundle.origin[(kind, key)] = where
+
+
+def _domain_key(raw: Any) -> str | None:
+    """A sending domain's key: the checked domain, or "!" and why it is not one."""
+    from stepwise.delivery.dkim import check_domain
+
+    if not isinstance(raw, str):
+        return None
+    try:
+        return check_domain(raw)
+    except ValueError as exc:
+        return f"!{exc}"
 
 
 def validate(
@@ -110,6 +130,10 @@ def validate(
         extra = set(body) - {"name"}
         if not isinstance(name, str) or not name.strip() or extra:
             report("lists", key, [Problem("$", "a list is {name: text}")])
+    for key, body in bundle.sending_domains.items():
+        report("sending_domains", key, _sending_domain_problems(body))
+    for key, body in bundle.segments.items():
+        report("segments", key, segment_problems(body))
     for key, body in bundle.drafts.items():
         try:
             report("drafts", key, draft_problems(DraftBody.model_validate(body)))
@@ -137,6 +161,39 @@ def validate(
 
 
 Sender = tuple[str, str | None]  # a draft's subject and from_email
+
+
+def segment_problems(body: dict[str, Any]) -> list[Problem]:
+    """A segment is `{name: text, where: predicate}` (the predicate as the API takes it)."""
+    found = [
+        Problem(f"$.{extra}", "unknown field (a segment is {name, where})")
+        for extra in sorted(set(body) - {"name", "where"})
+    ]
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        found.append(Problem("$.name", "a segment needs a name (text of up to 200 characters)"))
+    if "where" not in body:
+        found.append(Problem("$.where", "a segment needs a predicate"))
+    else:
+        found += parse_where(body["where"])[1]
+    return found
+
+
+def _sending_domain_problems(body: dict[str, Any]) -> list[Problem]:
+    """A sending domain is `{selector?: text}` (or nothing): its DKIM key is made when applied."""
+    from stepwise.delivery.dkim import check_selector
+
+    extra = sorted(set(body) - {"selector"})
+    if extra:
+        return [Problem(f"$.{extra[0]}", "unknown field (a sending domain takes only `selector`)")]
+    selector = body.get("selector")
+    if selector is None:
+        return []
+    try:
+        check_selector(selector if isinstance(selector, str) else "")
+    except ValueError as exc:
+        return [Problem("$.selector", str(exc))]
+    return []
 
 
 def _activation_problems(

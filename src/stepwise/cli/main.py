@@ -41,11 +41,11 @@ def serve(
     """Run the API, public pages, web UI and (unless --no-worker) the worker in one process.
 
     Creates and migrates the database if needed; on first start creates the account `default` and
-    prints its API key and the UI address.
+    prints its API key and the UI address; while no user exists it prints a setup link (valid 24 h)
+    at which the first owner chooses an email and password.
     """
     import uvicorn
 
-    from stepwise.services.accounts import ensure_default_account
     from stepwise.serving import HttpLimits, create_app, server_config
     from stepwise.worker.runner import tune_garbage_collector
 
@@ -56,10 +56,7 @@ def serve(
         settings = settings.model_copy(update={"base_url": f"http://{shown}:{port}"})
     _logging(settings.log_level)
     stepwise = open_app(settings, create=True)
-    key = ensure_default_account(stepwise.db, settings.timezone, stepwise.clock())
-    if key:
-        console.print("[bold green]Created account 'default'.[/bold green] Its API key (shown once):")
-        console.print(f"  {key}", highlight=False)
+    _first_start(stepwise, settings)
     console.print(
         f"Stepwise {__version__} on {stepwise.db.dialect}; "
         f"transport: {'smtp' if settings.smtp_url else 'capture (mailbox in the UI)'}"
@@ -123,6 +120,21 @@ def migrate(database_url: DatabaseOption = None) -> None:
     stepwise.close()
 
 
+def _first_start(stepwise: Any, settings: Any) -> None:
+    """On first start: the account `default` and its API key; while no user exists: a setup link."""
+    from stepwise.services.accounts import ensure_default_account
+    from stepwise.services.team_links import ensure_setup_link
+
+    key = ensure_default_account(stepwise.db, settings.timezone, stepwise.clock())
+    if key:
+        console.print("[bold green]Created account 'default'.[/bold green] Its API key (shown once):")
+        console.print(f"  {key}", highlight=False)
+    setup = ensure_setup_link(stepwise.db, settings.base_url, stepwise.clock())
+    if setup:
+        console.print("[bold green]Set up the first owner[/bold green] at this link (valid 24 h, once):")
+        console.print(f"  {setup}", highlight=False)
+
+
 def main() -> None:
     """Entry point of the console script."""
     try:
@@ -133,7 +145,7 @@ def main() -> None:
 
 
 # Register the other commands, in the order `stepwise --help` lists them.
-for _module in ("accounts", "defining", "reporting", "importing"):
+for _module in ("accounts", "users", "defining", "simulating", "reporting", "importing", "bouncing"):
     importlib.import_module(f"stepwise.cli.{_module}")
 
 from stepwise.cli.helptext import command  # noqa: E402

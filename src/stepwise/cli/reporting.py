@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -84,6 +85,13 @@ def _described(steps: list[Any], step: int, variant: int) -> tuple[str, str]:
     return waits, does
 
 
+class Workload(StrEnum):
+    """What `stepwise bench` measures."""
+
+    standard = "standard"
+    w = "w"
+
+
 @app.command()
 def bench(
     database_url: Annotated[
@@ -105,11 +113,22 @@ def bench(
         int, typer.Option(metavar="N", help="waiting runs for the stats call timing", min=1)
     ] = 1_000_000,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    workload: Annotated[
+        Workload,
+        typer.Option(
+            help="standard: every Part I figure; w: the side-by-side workload W (N subscribers get email A on a "
+            "`go` event and B 2 s later through `stepwise serve`, or `serve --no-worker` + N workers on "
+            "PostgreSQL, to an SMTP sink in its own process)",
+        ),
+    ] = Workload.standard,
 ) -> None:
-    """Run the standard benchmark on a scratch database and print the figures."""
+    """Run the standard benchmark (or workload W) on a scratch database and print the figures."""
     from stepwise.bench.runner import run
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if workload is Workload.w:
+        _print_report(_workload_w(database_url, subscribers, workers), as_json, f"workload W ({workers} worker(s))")
+        return
     try:
         report = run(
             database_url,
@@ -121,10 +140,25 @@ def bench(
         )
     except Exception as exc:
         raise fail(f"benchmark failed: {exc}") from exc
+    _print_report(report, as_json, f"stepwise bench on {report['database']} ({workers} worker(s))", "summary")
+
+
+def _workload_w(database_url: str | None, subscribers: int, workers: int) -> dict[str, Any]:
+    from stepwise.bench.workload_w import run_w
+
+    on_postgresql = bool(database_url and database_url.startswith("postgres"))
+    err.print("[dim]workload W: importing subscribers, warming up, then the timed run[/dim]")
+    try:
+        return {"workload": "w", **run_w(database_url, subscribers, workers if on_postgresql else 0)}
+    except Exception as exc:
+        raise fail(f"workload W failed: {exc}") from exc
+
+
+def _print_report(report: dict[str, Any], as_json: bool, title: str, part: str | None = None) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
-    table = Table("figure", "value", title=f"stepwise bench on {report['database']} ({workers} worker(s))")
-    for key, value in report["summary"].items():
+    table = Table("figure", "value", title=title)
+    for key, value in (report[part] if part else report).items():
         table.add_row(key, str(value))
     console.print(table)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from stepwise.delivery import message as message_builder
+from stepwise.delivery.dkim import Signer
 from stepwise.delivery.html_scan import unterminated_anchors
 from stepwise.delivery.links import LinkTable, add_pixel, rewrite_html, rewrite_text
 from stepwise.delivery.render_budget import BudgetExceeded
 from stepwise.delivery.rendering import render_draft
 from stepwise.delivery.tokens import TokenSigner
-from stepwise.domain.jobs import ConfirmationJob, EmailJob, EmailTemplate, Job
+from stepwise.domain.jobs import ConfirmationJob, EmailJob, EmailTemplate, MailJob, UrlCallJob
 
 _LIST_ID_PART = re.compile(r"[^A-Za-z0-9-]+")
 # Link tracking scans from an `<a` that does not end before the next `<` up to the end of the HTML.
@@ -24,7 +26,7 @@ MAX_UNTERMINATED_ANCHORS = 16
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def template_context(email: str, job: Job, now: datetime) -> dict[str, Any]:
+def template_context(email: str, job: MailJob | UrlCallJob, now: datetime) -> dict[str, Any]:
     """The variables every template sees (SPEC §6.1), from an outbox job."""
     return {
         "email": email,
@@ -107,3 +109,14 @@ class Composer:
         """RFC 2919 List-Id: one list per sequence and account, under the instance's host name."""
         parts = [_LIST_ID_PART.sub("-", part).strip("-") or "x" for part in (sequence or "transactional", account)]
         return f"<{parts[0]}.{parts[1]}.{self._host}>"
+
+
+def sign_outgoing(
+    outgoing: message_builder.Outgoing, signers: Mapping[tuple[int, str], Signer], account_id: int, now: datetime
+) -> message_builder.Outgoing:
+    """The message with a DKIM-Signature when its From domain has a key (S32); else unchanged."""
+    signer = signers.get((account_id, outgoing.sender.rpartition("@")[2].lower()))
+    if signer is None:
+        return outgoing
+    header = signer.sign(outgoing.raw, int(now.timestamp()))
+    return replace(outgoing, raw=header + outgoing.raw)

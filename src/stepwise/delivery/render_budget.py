@@ -55,7 +55,10 @@ class Budget(threading.local):
 
     active: bool = False
     started: float = 0.0  # time.monotonic() at the start
-    cpu_started: float = 0.0  # time.thread_time() at the start
+    # time.thread_time() when the render first looked at the clock (a few operations in; -1 before):
+    # reading a thread's CPU time is a system call that costs more than most renders, so it is only
+    # made for renders that run long enough to look at the clock.
+    cpu_started: float = -1.0
     deadline: float = 0.0  # when to look at the CPU time next (time.monotonic())
     yielded: float = 0.0  # when the render last offered the GIL to other threads
     ops: int = 0
@@ -65,11 +68,13 @@ class Budget(threading.local):
     def start(self) -> None:
         self.active = True
         self.started = self.yielded = time.monotonic()
-        self.cpu_started = time.thread_time()
+        self.cpu_started = -1.0
         self.deadline = self.started + MAX_SECONDS
         self.ops = self.iterations = self.total = 0
 
     def check_time(self) -> None:
+        if self.cpu_started < 0:
+            self.cpu_started = time.thread_time()
         now = time.monotonic()
         if now > self.deadline:
             self._overtime(now)

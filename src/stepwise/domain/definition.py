@@ -5,36 +5,23 @@ One set of models serves the API, the stored JSON, the CLI files and the engine.
 
 from __future__ import annotations
 
-from datetime import time, timedelta
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, field_validator, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, field_validator, model_validator
 
-from stepwise.domain.durations import InvalidDuration, parse_duration
 from stepwise.domain.jsonvalues import StorableJson, StorableText, checked_document
 from stepwise.domain.keys import Key
 from stepwise.domain.paths import DataPath
+from stepwise.domain.policy import SendWindow
 from stepwise.domain.predicates import Predicate
-from stepwise.domain.schedules import (
-    WEEKDAYS,
-    Calendar,
-    InvalidSchedule,
-    check_cron,
-    declare_zone,
-    parse_at,
-    zone,
-)
+from stepwise.domain.spec_base import Spec as _Spec
+from stepwise.domain.spec_types import Weekday, ZoneName
+from stepwise.domain.splits import Split
+from stepwise.domain.waits import DataMatches, ListMatches, Schedule, SegmentMatches, TimePassed
+
+__all__ = ["DataMatches", "ListMatches", "Schedule", "SegmentMatches", "Split", "TimePassed", "Weekday"]
 
 JsonValue = StorableJson  # finite numbers, 64-bit integers, no NUL, bounded depth
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
-
-    def dump(self) -> dict[str, Any]:
-        """Return the JSON form, without unset optional fields."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 # ---------------------------------------------------------------- edge events (§2.1)
@@ -80,6 +67,15 @@ class EmailOpened(_Spec):
     scope: Scope | None = None
 
 
+class EmailBounced(_Spec):
+    event: Literal["email_bounced"]
+    type: Literal["hard", "soft"] | None = None
+
+
+class Complained(_Spec):
+    event: Literal["complained"]
+
+
 class FormSubmitted(_Spec):
     event: Literal["form_submitted"]
     form: Key | None = None
@@ -100,6 +96,16 @@ class ListLeft(_Spec):
     list: Key | None = None
 
 
+class SegmentJoined(_Spec):
+    event: Literal["segment_joined"]
+    segment: Key | None = None
+
+
+class SegmentLeft(_Spec):
+    event: Literal["segment_left"]
+    segment: Key | None = None
+
+
 class DataChanged(_Spec):
     event: Literal["data_changed"]
     fields: list[DataPath] | None = Field(default=None, min_length=1)
@@ -116,116 +122,7 @@ class Never(_Spec):
     event: Literal["never"]
 
 
-# ---------------------------------------------------------------- waits (§2.2)
-
-
-class TimePassed(_Spec):
-    event: Literal["time_passed"]
-    after: str = Field(max_length=64)
-
-    @field_validator("after")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        try:
-            parse_duration(value)
-        except InvalidDuration as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
-    @cached_property
-    def delay(self) -> timedelta:
-        return parse_duration(self.after)
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-class Schedule(_Spec):
-    event: Literal["schedule"]
-    every: Literal["day", "week", "month", "year"] | None = None
-    at: str | None = Field(default=None, max_length=5)
-    weekdays: list[Weekday] | None = Field(default=None, min_length=1)
-    day: int | None = Field(default=None, ge=1, le=31)
-    month: int | None = Field(default=None, ge=1, le=12)
-    cron: str | None = Field(default=None, max_length=200)
-    timezone: str | None = Field(default=None, max_length=64, json_schema_extra=declare_zone)
-
-    @field_validator("at")
-    @classmethod
-    def _valid_at(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_at(value)
-            except InvalidSchedule as exc:
-                raise ValueError(str(exc)) from exc
-        return value
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                check_cron(value)
-            except InvalidSchedule as exc:
-                raise ValueError(str(exc)) from exc
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                zone(value)
-            except InvalidSchedule as exc:
-                raise ValueError(str(exc)) from exc
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Schedule:
-        if self.cron is not None:
-            extra = [n for n in ("every", "at", "weekdays", "day", "month") if getattr(self, n) is not None]
-            if extra:
-                raise ValueError(f"'cron' cannot be combined with {', '.join(extra)}")
-            return self
-        if self.every is None:
-            raise ValueError("a schedule needs 'every' (day, week, month, year) or 'cron'")
-        allowed = {"day": set(), "week": {"weekdays"}, "month": {"day"}, "year": {"day", "month"}}[self.every]
-        for name in ("weekdays", "day", "month"):
-            if getattr(self, name) is not None and name not in allowed:
-                raise ValueError(f"'{name}' does not apply to every {self.every}")
-        if self.every == "week" and not self.weekdays:
-            raise ValueError("every week needs 'weekdays', e.g. [\"mon\"]")
-        if self.every in ("month", "year") and self.day is None:
-            raise ValueError(f"every {self.every} needs 'day' (1-31)")
-        if self.every == "year" and self.month is None:
-            raise ValueError("every year needs 'month' (1-12)")
-        return self
-
-    def calendar(self, default_timezone: str) -> Calendar:
-        """Return the evaluable calendar, in this schedule's zone or the default one."""
-        tz = self.timezone or default_timezone
-        if self.cron is not None:
-            return Calendar(timezone=tz, cron=self.cron)
-        assert self.every is not None
-        return Calendar(
-            timezone=tz,
-            every=self.every,
-            at=parse_at(self.at) if self.at else time(0, 0),
-            weekdays=tuple(sorted(WEEKDAYS.index(d) for d in self.weekdays or ())),
-            day=self.day or 1,
-            month=self.month or 1,
-        )
-
-
-class DataMatches(_Spec):
-    event: Literal["data_matches"]
-    where: Predicate
-
-
-class ListMatches(_Spec):
-    event: Literal["list_matches"]
-    list: Key
-    member: bool = True
+# ---------------------------------------------------------------- waits (§2.2): domain/waits.py
 
 
 EdgeSpec = (
@@ -234,18 +131,22 @@ EdgeSpec = (
     | Unsubscribed
     | LinkClicked
     | EmailOpened
+    | EmailBounced
+    | Complained
     | FormSubmitted
     | FormConfirmed
     | ListJoined
     | ListLeft
+    | SegmentJoined
+    | SegmentLeft
     | DataChanged
     | CustomEvent
     | Never
 )
 TimeWait = TimePassed | Schedule
-StateWait = DataMatches | ListMatches
-EventSpec = Annotated[EdgeSpec | TimeWait | StateWait, Field(discriminator="event")]
-WAIT_EVENTS = frozenset({"time_passed", "schedule", "data_matches", "list_matches"})
+StateWait = DataMatches | ListMatches | SegmentMatches
+EventSpec = Annotated[EdgeSpec | TimeWait | StateWait | Split, Field(discriminator="event")]
+WAIT_EVENTS = frozenset({"time_passed", "schedule", "data_matches", "list_matches", "segment_matches", "split"})
 STEP_ONE_ONLY = frozenset({"subscriber_added", "never"})
 
 # ---------------------------------------------------------------- actions (§3)
@@ -369,27 +270,20 @@ class Step(_Spec):
 class SequenceDefinition(_Spec):
     name: StorableText = Field(min_length=1, max_length=200)
     description: StorableText | None = Field(default=None, max_length=2000)
-    timezone: str | None = Field(default=None, max_length=64, json_schema_extra=declare_zone)
+    timezone: ZoneName | None = None
     only_once: bool = False
     accepting: bool = True
     exit_on_unsubscribe: bool = False
     status: Literal["active", "paused"] | None = None
+    send_window: SendWindow | None = None  # S27: wins over the account's window
+    respect_caps: bool | None = None  # S28: None means true
+    cap_action: Literal["skip", "defer"] | None = None  # S28: None means skip
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     @model_validator(mode="wrap")
     @classmethod
     def _storable(cls, data: Any, handler: ModelWrapValidatorHandler[SequenceDefinition]) -> SequenceDefinition:
         return checked_document(data, handler)
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                zone(value)
-            except InvalidSchedule as exc:
-                raise ValueError(str(exc)) from exc
-        return value
 
 
 def is_terminal(action: Action, own_key: str) -> bool:

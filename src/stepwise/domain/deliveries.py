@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepwise.domain.jobs import EmailTemplate, OutboxRow
+from stepwise.domain.policy import AccountPolicy, SequencePolicy
 from stepwise.domain.statuses import IssueStatus, SubscriberStatus
 
 
@@ -26,6 +27,12 @@ class Inputs:
     recipients: Mapping[int, Recipient] = field(default_factory=dict)
     templates: Mapping[tuple[int, str], EmailTemplate | None] = field(default_factory=dict)  # (account, draft key)
     accounts: Mapping[int, str | None] = field(default_factory=dict)  # name by account id
+    # (account id, address key or "@domain") of the recipients that are on the suppression list (S31)
+    suppressed: frozenset[tuple[int, str]] = frozenset()
+    # DKIM signers by (account id, From domain) (S32); typed loosely, the domain layer knows no crypto
+    signers: Mapping[tuple[int, str], Any] = field(default_factory=dict)
+    policies: Mapping[int, AccountPolicy] = field(default_factory=dict)  # by account (S27, S28)
+    sequences: Mapping[tuple[int, str], SequencePolicy] = field(default_factory=dict)  # by (account, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class IssueChange:
     sent_at_us: int | None = None
     transport: str | None = None
     message: SentMessage | None = None
+    deliver_after_us: int | None = None  # a deferred email is held until then (S27, S28)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,8 @@ class Record:
     error: str | None = None
     bounced: bool = False
     poison: str | None = None  # kept in the quarantine with this error
+    deferred: bool = False  # held by a send window or a cap: rescheduled without counting an attempt
+    release_slot: bool = False  # the email took a cap slot but was not sent: give it back
 
     @property
     def sequence(self) -> str | None:

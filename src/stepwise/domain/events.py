@@ -11,12 +11,16 @@ EventKind = Literal[
     "data_changed",
     "list_joined",
     "list_left",
+    "segment_joined",
+    "segment_left",
     "subscription_confirmed",
     "unsubscribed",
     "form_submitted",
     "form_confirmed",
     "link_clicked",
     "email_opened",
+    "email_bounced",
+    "complained",
     "custom",
 ]
 

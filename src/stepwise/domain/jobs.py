@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
-JobKind = Literal["email", "url"]  # the outbox row's `kind` column
+JobKind = Literal["email", "url", "webhook"]  # the outbox row's `kind` column
 
 
 class InvalidJob(ValueError):
@@ -67,13 +67,25 @@ class UrlCallJob:
     at_us: int | None
 
 
-Job = EmailJob | ConfirmationJob | UrlCallJob
+@dataclass(frozen=True, slots=True)
+class WebhookJob:
+    """Deliver a webhook message (SPEC §18): its body is in the delivery log, under `message`."""
+
+    message: str
+    endpoint: int
+    sequence: None = None
+    step: None = None
+
+
+Job = EmailJob | ConfirmationJob | UrlCallJob | WebhookJob
 MailJob = EmailJob | ConfirmationJob
 _CONFIRMATION = "confirmation"
 
 
 def job_kind(job: Job) -> JobKind:
     """The outbox kind a job is stored under (emails and URL calls are claimed apart)."""
+    if isinstance(job, WebhookJob):
+        return "webhook"
     return "url" if isinstance(job, UrlCallJob) else "email"
 
 
@@ -119,6 +131,8 @@ def encode_job(job: Job) -> dict[str, Any]:
                 "step": job.step,
                 "at": job.at_us,
             }
+        case WebhookJob():
+            return {"message": job.message, "endpoint": job.endpoint}
         case _:
             assert_never(job)
 
@@ -135,6 +149,11 @@ def decode_job(kind: str, stored: dict[str, Any]) -> Job:
             step=stored.get("step"),
             at_us=stored.get("at"),
         )
+    if kind == "webhook":
+        message, endpoint = stored.get("message"), stored.get("endpoint")
+        if not isinstance(message, str) or not isinstance(endpoint, int):
+            raise InvalidJob("the stored webhook names no message or endpoint")
+        return WebhookJob(message, endpoint)
     if kind != "email":
         raise InvalidJob(f"unknown outbox kind {kind!r}")
     draft = stored.get("draft")

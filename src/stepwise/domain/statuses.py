@@ -20,10 +20,10 @@ RunStatus = Literal["active", "paused", "completed", "stopped"]
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 OPEN_RUN_STATUSES: Final[tuple[RunStatus, ...]] = ("active", "paused")  # at most one per subscriber (S1)
 
-EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted"]
+EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted", "edited"]
 END_REASONS: Final[tuple[EndReason, ...]] = get_args(EndReason)
 
-IssueStatus = Literal["queued", "sent", "failed", "skipped"]
+IssueStatus = Literal["queued", "deferred", "sent", "failed", "skipped"]
 ISSUE_STATUSES: Final[tuple[IssueStatus, ...]] = get_args(IssueStatus)
 
 # Why an email was not sent although its action ran.
@@ -33,6 +33,8 @@ SkipReason = Literal[
     "subscriber_unconfirmed",
     "subscriber_deleted",
     "issue_missing",
+    "suppressed",  # the address or its domain is on the suppression list (S31)
+    "frequency_cap",  # the account's caps allow no more emails to the subscriber now (S28)
 ]
 
 # Subscribers who get no email (S12, checked when the action runs and again at delivery).

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from stepwise.domain import definition as d
 from stepwise.domain.predicates import problems as predicate_problems
 from stepwise.domain.problems import Problem
+from stepwise.domain.splits import split_problems
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ def check_sequence(key: str, sequence: d.SequenceDefinition, refs: References) -
     found: list[Problem] = []
     own_step_one = len(sequence.steps[0].variants)
     for s, step in enumerate(sequence.steps):
+        found += split_problems(step, s)
         for v, variant in enumerate(step.variants):
             base = f"$.steps[{s}].variants[{v}]"
             for e, spec in enumerate(variant.when):

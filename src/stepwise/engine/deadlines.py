@@ -40,5 +40,5 @@ def due_wait(sequence: SequenceInfo, step: int, arrived: datetime) -> tuple[date
 
 
 def has_state_waits(sequence: SequenceInfo, step: int) -> bool:
-    """Tell whether a 1-based step has data_matches or list_matches waits."""
-    return step in sequence.state_wait_steps
+    """Tell whether a 1-based step is tested on arrival: data_matches or list_matches waits, or a split (S23)."""
+    return step in sequence.state_wait_steps or step in sequence.split_steps

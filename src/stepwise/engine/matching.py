@@ -29,23 +29,18 @@ def edge_matches(
             return confirmed is None or bool(p.get("confirmed")) == confirmed
         case d.SubscriptionConfirmed(method=method):
             return method == "any" or p.get("method") == "link"
-        case d.Unsubscribed():
+        case d.Unsubscribed() | d.Complained():
             return True
+        case d.EmailBounced(type=kind):
+            return kind is None or p.get("type") == kind
         case d.LinkClicked() | d.EmailOpened():
-            if spec.draft is not None and p.get("draft") != spec.draft:
-                return False
-            if isinstance(spec, d.LinkClicked) and spec.url is not None and not url_matches(spec.url, p.get("url")):
-                return False
-            scope = spec.scope or ("any" if step == 1 else "sequence")
-            if scope == "sequence":
-                if p.get("sequence") != sequence:
-                    return False
-                return pass_no is None or p.get("pass") == pass_no
-            return True
+            return _email_event_matches(spec, p, step=step, sequence=sequence, pass_no=pass_no)
         case d.FormSubmitted(form=form) | d.FormConfirmed(form=form):
             return form is None or p.get("form") == form
         case d.ListJoined(list=key) | d.ListLeft(list=key):
             return key is None or p.get("list") == key
+        case d.SegmentJoined(segment=key) | d.SegmentLeft(segment=key):
+            return key is None or p.get("segment") == key
         case d.DataChanged(fields=fields, where=where):
             changed = p.get("fields") or []
             if fields and not any(path_touches(changed, watched) for watched in fields):
@@ -61,10 +56,34 @@ def edge_matches(
                 body = p.get("data")
                 return evaluate(where, data, event.at, body if isinstance(body, dict) else {})
             return True
-        case d.Never() | d.TimePassed() | d.Schedule() | d.DataMatches() | d.ListMatches():
+        case (
+            d.Never()
+            | d.TimePassed()
+            | d.Schedule()
+            | d.DataMatches()
+            | d.ListMatches()
+            | d.SegmentMatches()
+            | d.Split()
+        ):
             return False  # `never` never happens; waits are not edge events
         case _:
             assert_never(spec)
+
+
+def _email_event_matches(
+    spec: d.LinkClicked | d.EmailOpened, p: dict[str, Any], *, step: int, sequence: str, pass_no: int | None
+) -> bool:
+    """A click or an open: of the named draft and URL, and by default of this sequence's run (§2.1)."""
+    if spec.draft is not None and p.get("draft") != spec.draft:
+        return False
+    if isinstance(spec, d.LinkClicked) and spec.url is not None and not url_matches(spec.url, p.get("url")):
+        return False
+    scope = spec.scope or ("any" if step == 1 else "sequence")
+    if scope == "sequence":
+        if p.get("sequence") != sequence:
+            return False
+        return pass_no is None or p.get("pass") == pass_no
+    return True
 
 
 def url_matches(pattern: str, url: Any) -> bool:
@@ -76,13 +95,17 @@ def url_matches(pattern: str, url: Any) -> bool:
     return url == pattern
 
 
-def state_holds(spec: d.StateWait, data: dict[str, Any], lists: set[str], now: datetime) -> bool:
+def state_holds(
+    spec: d.StateWait, data: dict[str, Any], lists: set[str], now: datetime, segments: frozenset[str] = frozenset()
+) -> bool:
     """Tell whether a state wait's condition holds now (S6)."""
     match spec:
         case d.DataMatches(where=where):
             return evaluate(where, data, now)
         case d.ListMatches(list=key, member=member):
             return (key in lists) == member
+        case d.SegmentMatches(segment=key, member=member):
+            return (key in segments) == member
         case _:
             assert_never(spec)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
 from stepwise.domain.definition import Schedule, SequenceDefinition, TimePassed
+from stepwise.domain.splits import split_weights
 from stepwise.domain.statuses import EndReason, RunStatus
 
 MAX_CHAIN = 20  # S10: transitions per subscriber caused by one outside input
@@ -23,6 +25,7 @@ class Subscriber:
     status: str
     data: dict[str, Any]
     lists: set[str]
+    segments: frozenset[str] = frozenset()  # the segments they are in (SPEC §15), for segment_matches
 
 
 @dataclass(slots=True)
@@ -45,6 +48,7 @@ class Run:
     id: int | None = None  # storage identity; None until stored
     # Ordinal of the arrival during the current processing, for S4 "after the run arrived".
     arrival_no: int | None = field(default=None, compare=False)
+    version: int | None = None  # the sequence version it follows (S16); None: the live one
 
     def copy(self) -> Run:
         """A copy to work on (several times faster than dataclasses.replace, which the engine does per run)."""
@@ -62,6 +66,7 @@ class Run:
             resumed_at=self.resumed_at,
             id=self.id,
             arrival_no=self.arrival_no,
+            version=self.version,
         )
 
 
@@ -73,10 +78,20 @@ class SequenceInfo:
     status: Literal["active", "paused"]
     definition: SequenceDefinition
     timezone: str
+    version: int = 1  # the live version number (S16)
+    # Older versions that open runs still follow (S17 `pin`), by number; each with this one's status.
+    pinned: Mapping[int, SequenceInfo] = field(default_factory=dict, compare=False)
+    account_id: int = 0  # S23: part of the split hash
 
     @property
     def steps(self) -> int:
         return len(self.definition.steps)
+
+    def for_version(self, version: int | None) -> SequenceInfo:
+        """The definition a run on `version` follows: the live one unless an older version is pinned."""
+        if version is None or version == self.version:
+            return self
+        return self.pinned.get(version, self)
 
     @cached_property
     def entry_kinds(self) -> frozenset[str]:
@@ -110,8 +125,14 @@ class SequenceInfo:
         return frozenset(
             number
             for number, kinds in enumerate(self.step_kinds, start=1)
-            if "data_matches" in kinds or "list_matches" in kinds
+            if "data_matches" in kinds or "list_matches" in kinds or "segment_matches" in kinds
         )
+
+    @cached_property
+    def split_steps(self) -> dict[int, tuple[int, ...]]:
+        """S23: 1-based split steps and their weights."""
+        found = {number: split_weights(step) for number, step in enumerate(self.definition.steps, start=1)}
+        return {number: weights for number, weights in found.items() if weights is not None and number > 1}
 
 
 @dataclass(frozen=True, slots=True)

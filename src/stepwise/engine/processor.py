@@ -31,6 +31,7 @@ from stepwise.engine.model import (
     TimelineEntry,
 )
 from stepwise.engine.selection import entry_variant, event_detail, select_variant, start_refusal, state_wait_met
+from stepwise.engine.splits import split_met
 
 MAX_DEADLINES_PER_CALL = 10_000
 
@@ -47,7 +48,7 @@ class Processor:
     ) -> None:
         # The caller's values are never changed: the engine works on copies; change_data replaces the profile.
         sub = subscriber
-        self.sub = Subscriber(sub.id, sub.email, sub.status, sub.data, set(sub.lists))
+        self.sub = Subscriber(sub.id, sub.email, sub.status, sub.data, set(sub.lists), sub.segments)
         self.runs: dict[str, Run] = {run.sequence: run.copy() for run in runs if run.status in ("active", "paused")}
         self.passes = dict(passes)
         self.sequences = dict(sorted(sequences.items()))
@@ -180,10 +181,11 @@ class Processor:
         # S3: a run open when the event happened keeps the event from (re)starting its sequence,
         # even if another sequence's action ends that run while the event is being offered.
         open_when_it_happened = set(self.runs)
-        for key, seq in self.sequences.items():
-            if seq.status != "active":
+        for key, live in self.sequences.items():
+            if live.status != "active":
                 continue  # S11: edge events for a paused sequence are dropped
             run = self.runs.get(key)
+            seq = live if run is None else live.for_version(run.version)  # S17: a pinned run follows its version
             if run is not None:
                 if event.kind == "unsubscribed" and seq.definition.exit_on_unsubscribe:
                     self.end(run, "unsubscribed", event.at)
@@ -213,6 +215,7 @@ class Processor:
         pass_no = self.passes.get(seq.key, 0) + 1
         self.passes[seq.key] = pass_no
         run = Run(sequence=seq.key, pass_no=pass_no, status="active", step=1, entered_at=at, step_entered_at=at)
+        run.version = seq.version
         self.runs[seq.key] = run
         self._touch(run)
         self.out.counters[(seq.key, "entered", 0, 0)] += 1
@@ -277,7 +280,7 @@ class Processor:
             self._test_state_waits(run, seq, at)  # S6: tested on arrival
 
     def _test_state_waits(self, run: Run, seq: SequenceInfo, at: datetime) -> None:
-        met = state_wait_met(run, seq, self.sub, at)
+        met = split_met(run, seq, self.sub.id, at) or state_wait_met(run, seq, self.sub, at)
         if met is not None and self._allow(seq.key, at, {"pass": run.pass_no, "step": run.step}):
             self._transition(run, seq, met[0], met[1])
 
@@ -286,10 +289,10 @@ class Processor:
             if run.recheck and run.status == "active" and self._movable(run):
                 run.recheck = False
                 self._touch(run)
-                self._test_state_waits(run, self.sequences[run.sequence], at)
+                self._test_state_waits(run, self.sequences[run.sequence].for_version(run.version), at)
 
     def _fire_deadline(self, run: Run, until: datetime) -> None:
-        seq = self.sequences[run.sequence]
+        seq = self.sequences[run.sequence].for_version(run.version)
         deadline = due_wait(seq, run.step, run.step_entered_at)
         if deadline is None or deadline[0] > until:
             # The definition changed since the deadline was stored: follow the new one.
@@ -309,7 +312,7 @@ class Processor:
 
     def _movable(self, run: Run) -> bool:
         seq = self.sequences.get(run.sequence)
-        return seq is not None and seq.status == "active" and run.step <= seq.steps
+        return seq is not None and seq.status == "active" and run.step <= seq.for_version(run.version).steps
 
     # ------------------------------------------------------------ what actions call (engine/actions.py)
 

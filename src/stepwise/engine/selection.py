@@ -11,7 +11,7 @@ from stepwise.domain.instants import iso
 from stepwise.engine.matching import edge_matches, state_holds
 from stepwise.engine.model import Event, Run, SequenceInfo, Subscriber
 
-STATE_CHANGES = ("data_changed", "list_joined", "list_left")
+STATE_CHANGES = ("data_changed", "list_joined", "list_left", "segment_joined", "segment_left")
 
 
 def select_variant(run: Run, seq: SequenceInfo, event: Event, sub: Subscriber) -> int | None:
@@ -23,19 +23,24 @@ def select_variant(run: Run, seq: SequenceInfo, event: Event, sub: Subscriber) -
     variants = seq.definition.steps[run.step - 1].variants
     for index, variant in enumerate(variants):
         for spec in variant.when:
-            if isinstance(spec, d.DataMatches | d.ListMatches):
-                relevant = (
-                    event.kind == "data_changed"
-                    if isinstance(spec, d.DataMatches)
-                    else (event.kind in ("list_joined", "list_left") and event.payload.get("list") == spec.list)
-                )
-                if state_change and relevant and state_holds(spec, sub.data, sub.lists, event.at):
+            if isinstance(spec, d.DataMatches | d.ListMatches | d.SegmentMatches):
+                relevant = _relevant(spec, event)
+                if state_change and relevant and state_holds(spec, sub.data, sub.lists, event.at, sub.segments):
                     return index
             elif not isinstance(spec, d.TimePassed | d.Schedule) and edge_matches(
                 spec, event, step=run.step, sequence=seq.key, pass_no=run.pass_no, data=sub.data
             ):
                 return index
     return None
+
+
+def _relevant(spec: d.StateWait, event: Event) -> bool:
+    """Whether a change event can change the state wait's answer."""
+    if isinstance(spec, d.DataMatches):
+        return event.kind == "data_changed"
+    if isinstance(spec, d.ListMatches):
+        return event.kind in ("list_joined", "list_left") and event.payload.get("list") == spec.list
+    return event.kind in ("segment_joined", "segment_left") and event.payload.get("segment") == spec.segment
 
 
 def entry_variant(seq: SequenceInfo, event: Event, sub: Subscriber, passes: Mapping[str, int]) -> int | None:
@@ -56,7 +61,7 @@ def state_wait_met(run: Run, seq: SequenceInfo, sub: Subscriber, at: datetime) -
     """S6: the first variant of the run's step whose state wait holds, with the event it fires by."""
     for index, variant in enumerate(seq.definition.steps[run.step - 1].variants):
         for spec in variant.when:
-            if isinstance(spec, d.DataMatches | d.ListMatches) and state_holds(spec, sub.data, sub.lists, at):
+            if isinstance(spec, d.StateWait) and state_holds(spec, sub.data, sub.lists, at, sub.segments):
                 return index, state_event(spec, at)
     return None
 
@@ -94,4 +99,6 @@ def event_detail(event: Event) -> dict[str, Any]:
 def state_event(spec: d.StateWait, at: datetime) -> Event:
     """The event a state wait fires by."""
     payload: dict[str, Any] = {"list": spec.list} if isinstance(spec, d.ListMatches) else {}
+    if isinstance(spec, d.SegmentMatches):
+        payload = {"segment": spec.segment}
     return Event(kind=spec.event, payload=payload, source="engine", at=at)

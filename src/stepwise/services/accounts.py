@@ -27,6 +27,8 @@ class KeyMatch:
 
     account: AccountRow
     key_id: int
+    name: str = "default"
+    scope: str = "write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,20 @@ def match_key(db: Database, key: str) -> KeyMatch | None:
         return None
     with db.read() as conn:
         found = account_store.key_by_hash(conn, hash_key(key))
-    return KeyMatch(*found) if found else None
+        if found is None:
+            return None
+        name, scope, _ = account_store.key_details(conn, found[1])
+    return KeyMatch(found[0], found[1], name, scope)
+
+
+def note_use(db: Database, key_id: int, now: datetime) -> None:
+    """Keep a key's `last_used_at` (written at most once a minute per key)."""
+    now_us = to_us(now)
+    with db.read() as conn:
+        _, _, last_used = account_store.key_details(conn, key_id)
+    if last_used is None or now_us - last_used >= 60_000_000:
+        with db.write() as conn:
+            account_store.touch_key(conn, key_id, now_us)
 
 
 def key_buckets(client: str, key: str) -> list[Bucket]:

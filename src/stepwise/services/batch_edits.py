@@ -15,6 +15,8 @@ from sqlalchemy import Connection
 from stepwise.domain.edits import NO_LISTS, Edit, SubscriberState, changed_anything, plan_edit
 from stepwise.domain.emails import Email
 from stepwise.domain.events import Happened, new_event
+from stepwise.domain.segments import EVERYTHING, Touch
+from stepwise.services import segment_upkeep
 from stepwise.services.subscribers import resolve_lists
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import lists as list_store
@@ -107,7 +109,22 @@ def apply_edits(
             BatchOutcome(plan.created, False, False, plan.changed, plan.joined, plan.left, plan.status_changed)
         )
     _write_batch(conn, account_id, pending, events if emit else [], ids, source, now_us)
+    touched = [
+        p.sub.id for p in pending.values() if p.sub.id and (p.new or p.dirty or p.state.lists != p.initial_lists)
+    ]
+    segment_upkeep.refresh(conn, account_id, touched, now, touch_of(outcomes), emit=emit)  # S22: same transaction
     return outcomes
+
+
+def touch_of(outcomes: Sequence[BatchOutcome]) -> Touch:
+    """What a batch of edits touched, for the segments' re-test (S22)."""
+    if any(o.created for o in outcomes):
+        return EVERYTHING
+    return Touch(
+        data=frozenset(path for o in outcomes for path in o.changed),
+        lists=any(o.joined or o.left for o in outcomes),
+        status=any(o.status_changed for o in outcomes),
+    )
 
 
 def _write_batch(

@@ -16,13 +16,15 @@ from sqlalchemy import Connection
 
 from stepwise.domain.edits import Edit
 from stepwise.domain.emails import Email, InvalidEmail, parse_email
+from stepwise.domain.keys import Key
 from stepwise.domain.paths import DataPath, set_path, split_path, unset_path
 from stepwise.domain.predicates import Predicate, evaluate
 from stepwise.domain.predicates import problems as predicate_problems
 from stepwise.domain.problems import Problem
 from stepwise.domain.profile import data_problems
-from stepwise.errors import Unprocessable
+from stepwise.errors import NotFound, Unprocessable
 from stepwise.services.batch_edits import apply_edits
+from stepwise.storage import segments as segment_store
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.database import Database
 from stepwise.storage.subscribers import SubscriberRow
@@ -33,19 +35,20 @@ MAX_PATHS = 100
 
 
 class BulkUpdate(BaseModel):
-    """A bulk edit: which subscribers (`where` or `emails`, exactly one) and what to change."""
+    """A bulk edit: which subscribers (`where`, `emails` or `segment`, exactly one) and what to change."""
 
     model_config = ConfigDict(extra="forbid")
 
     where: Predicate | None = None
     emails: list[str] | None = Field(default=None, max_length=MAX_EMAILS)
+    segment: Key | None = None  # the members of a segment (SPEC §15)
     set: dict[DataPath, JsonValue] | None = Field(default=None, max_length=MAX_PATHS)
     unset: list[DataPath] | None = Field(default=None, max_length=MAX_PATHS)
 
     @model_validator(mode="after")
     def _one_target_some_change(self) -> BulkUpdate:
-        if (self.where is None) == (self.emails is None):
-            raise ValueError("give exactly one of 'where' and 'emails'")
+        if [self.where, self.emails, self.segment].count(None) != 2:
+            raise ValueError("give exactly one of 'where', 'emails' and 'segment'")
         if not (self.set or self.unset):
             raise ValueError("give at least one of 'set' and 'unset'")
         return self
@@ -102,6 +105,8 @@ def bulk_update(db: Database, account_id: int, body: BulkUpdate, now: datetime) 
     """Apply the edit in bounded batches; return how many subscribers matched and how many changed."""
     emails = check(body)
     matched = changed = 0
+    if body.segment is not None:
+        return _by_segment(db, account_id, body, body.segment, now)
     if body.where is None:
         for start in range(0, len(emails), BATCH):
             keys = [email.key for email in emails[start : start + BATCH]]
@@ -120,6 +125,25 @@ def bulk_update(db: Database, account_id: int, body: BulkUpdate, now: datetime) 
                 hits = [row for row in rows if evaluate(body.where, row.data, now)]
                 matched += len(hits)
                 changed += _edit(conn, account_id, body, hits, now)
+    return BulkResult(matched=matched, changed=changed)
+
+
+def _by_segment(db: Database, account_id: int, body: BulkUpdate, key: str, now: datetime) -> BulkResult:
+    """Edit the segment's members in keyset batches (membership as each batch reads it)."""
+    with db.read() as conn:
+        segment = segment_store.get(conn, account_id, key)
+    if segment is None:
+        raise NotFound(f"no segment {key!r}")
+    matched = changed = 0
+    after_id = 0
+    while True:
+        with db.write() as conn:
+            rows = segment_store.batch_after(conn, account_id, segment.id, after_id, BATCH)
+            if not rows:
+                break
+            after_id = rows[-1].id
+            matched += len(rows)
+            changed += _edit(conn, account_id, body, rows, now)
     return BulkResult(matched=matched, changed=changed)
 
 

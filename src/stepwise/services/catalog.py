@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import ValidationError
 from sqlalchemy import Connection
@@ -19,6 +20,7 @@ from stepwise.domain.problems import from_validation_error
 from stepwise.engine.model import SequenceInfo
 from stepwise.storage import accounts as account_store
 from stepwise.storage import sequences as sequence_store
+from stepwise.storage import versions as version_store
 from stepwise.storage.sequences import SequenceRow
 
 
@@ -40,6 +42,7 @@ class AccountSequences:
     keys: dict[int, str] = field(default_factory=dict)
     versions: dict[int, int] = field(default_factory=dict)
     broken: dict[int, Broken] = field(default_factory=dict)
+    live_versions: dict[int, int] = field(default_factory=dict)  # {sequence id: live version} (S16)
 
 
 def read_definition(row: SequenceRow) -> tuple[SequenceDefinition | None, str | None]:
@@ -87,7 +90,7 @@ class SequenceCatalog:
                 if not found:
                     continue  # deleted meanwhile
                 row = found[0]
-            _load(fresh, row, tz)
+            _load(fresh, row, tz, version_store.pinned(conn, row.id, row.live_version))
         with self._lock:
             self._accounts[account_id] = fresh
         return fresh
@@ -99,6 +102,7 @@ class SequenceCatalog:
 
 def _reuse(fresh: AccountSequences, cached: AccountSequences, sid: int) -> None:
     fresh.versions[sid] = cached.versions[sid]
+    fresh.live_versions[sid] = cached.live_versions.get(sid, 1)
     if sid in cached.broken:
         fresh.broken[sid] = cached.broken[sid]
         return
@@ -108,17 +112,37 @@ def _reuse(fresh: AccountSequences, cached: AccountSequences, sid: int) -> None:
     fresh.keys[sid] = key
 
 
-def _load(fresh: AccountSequences, row: SequenceRow, tz: str) -> None:
+def _pinned(
+    rows: dict[int, version_store.VersionRow], row: SequenceRow, status: Literal["active", "paused"], tz: str
+) -> dict[int, SequenceInfo]:
+    """SequenceInfos of the older versions pinned runs follow (S17); one that cannot be read is left out."""
+    found = {}
+    for number, version in rows.items():
+        try:
+            definition = SequenceDefinition.model_validate(version.definition)
+        except ValidationError:
+            continue  # its runs follow the live version instead
+        timezone = definition.timezone or tz
+        found[number] = SequenceInfo(row.key, status, definition, timezone, number, account_id=row.account_id)
+    return found
+
+
+def _load(fresh: AccountSequences, row: SequenceRow, tz: str, pinned: dict[int, version_store.VersionRow]) -> None:
     fresh.versions[row.id] = row.version
+    fresh.live_versions[row.id] = row.live_version
     definition, error = read_definition(row)
     if definition is None:
         fresh.broken[row.id] = Broken(row.key, error or "unreadable")
         return
+    status: Literal["active", "paused"] = "active" if row.status == "active" else "paused"
     fresh.infos[row.key] = SequenceInfo(
         key=row.key,
-        status="active" if row.status == "active" else "paused",
+        status=status,
         definition=definition,
         timezone=definition.timezone or tz,
+        version=row.live_version,
+        pinned=_pinned(pinned, row, status, tz),
+        account_id=row.account_id,
     )
     fresh.ids[row.key] = row.id
     fresh.keys[row.id] = row.key

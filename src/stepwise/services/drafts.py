@@ -13,12 +13,14 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stepwise.delivery.rendering import RenderError, check_template, render_draft
+from stepwise.delivery.render_pool import render_isolated
+from stepwise.delivery.rendering import RenderError, check_template
 from stepwise.domain.emails import InvalidEmail, parse_email
 from stepwise.domain.instants import iso
 from stepwise.domain.jsonvalues import HAS_NUL
 from stepwise.domain.problems import Problem
 from stepwise.errors import Conflict, NotFound, Unprocessable
+from stepwise.services import audit
 from stepwise.services.references import users_of
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import subscribers as subscriber_store
@@ -27,9 +29,9 @@ from stepwise.storage.database import Database
 from stepwise.storage.drafts import DraftContent, DraftRow
 
 T = TypeVar("T")
-# Previews render in threads of their own, at most this many at once whatever the number of
-# requests: they never take the threads of the server's pool (health checks need one), hold the
-# GIL against the event loop no more than two at a time, and reuse the same allocator arenas.
+# Previews are prepared in threads of their own, at most this many at once whatever the number of
+# requests: they never take the threads of the server's pool (health checks need one). The render
+# itself runs in a child process (`render_pool`), so a hostile draft never holds the server's GIL.
 PREVIEW_THREADS = 2
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -137,9 +139,14 @@ def put(db: Database, account_id: int, key: str, body: DraftBody, now: datetime)
         reply_to=body.reply_to,
     )
     with db.write() as conn:
+        old = draft_store.get(conn, account_id, key)
         created = draft_store.put(conn, account_id, key, content, to_us(now))
         row = draft_store.get(conn, account_id, key)
-    assert row is not None
+        assert row is not None
+        before = view(old).model_dump(mode="json", exclude={"created_at", "updated_at"}) if old else None
+        after = view(row).model_dump(mode="json", exclude={"created_at", "updated_at"})
+        if before != after:
+            audit.record(conn, account_id, "draft", key, "create" if created else "update", before, after)
     return view(row), created
 
 
@@ -165,6 +172,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         if users:
             raise Conflict(f"draft {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         draft_store.delete_draft(conn, row.id)
+        audit.record(conn, account_id, "draft", key, "delete", view(row).model_dump(mode="json"), None)
 
 
 def preview(db: Database, account_id: int, key: str, raw_email: str, base_url: str, now: datetime) -> Preview:
@@ -188,7 +196,7 @@ def preview(db: Database, account_id: int, key: str, raw_email: str, base_url: s
         "confirm_url": f"{base_url}/t/confirm/preview",
     }
     try:
-        rendered = render_draft(row.subject, row.html, row.text, context)
+        rendered = render_isolated(row.subject, row.html, row.text, context)
     except RenderError as exc:
         raise Unprocessable.one("$", f"the draft does not render: {exc}") from exc
     return Preview(subject=rendered.subject, html=rendered.html, text=rendered.text)

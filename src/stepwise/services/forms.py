@@ -25,6 +25,8 @@ from stepwise.domain.problems import from_validation_error
 from stepwise.domain.statuses import SubscriberStatus
 from stepwise.errors import Conflict, NotFound, Unprocessable
 from stepwise.ids import new_id
+from stepwise.services import audit, segment_upkeep
+from stepwise.services import settings as account_settings
 from stepwise.services.references import users_of
 from stepwise.services.subscribers import apply_edit
 from stepwise.storage import accounts as account_store
@@ -84,8 +86,12 @@ def put(db: Database, account_id: int, key: str, spec: FormSpec, now: datetime) 
         problems = form_reference_problems(spec, list_store.keys(conn, account_id), draft_store.keys(conn, account_id))
         if problems:
             raise Unprocessable.of(problems, "the form is invalid")
+        old = form_store.get(conn, account_id, key)
         created = form_store.put(conn, account_id, key, stored, to_us(now))
         row = form_store.get(conn, account_id, key)
+        if old is None or old.spec != stored:
+            before = old.spec if old else None
+            audit.record(conn, account_id, "form", key, "create" if created else "update", before, stored)
     assert row is not None
     return view(key, row.spec, row.created_at, row.updated_at), created
 
@@ -125,6 +131,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         if users:
             raise Conflict(f"form {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         form_store.delete_form(conn, row.id)
+        audit.record(conn, account_id, "form", key, "delete", row.spec, None)
 
 
 # --- Public submission and double opt-in (SPEC §5) -----------------------------------------------
@@ -318,13 +325,14 @@ def _queue_confirmation(
     # The token names the issue (hence the subscriber) and the form; the form id tells a form deleted
     # and created again under the same key from the one that sent this email.
     token = signer.sign("confirm", form.account_id, f"{issue_id}.{form.key}", form.form_id)
+    account = account_settings.read(conn, form.account_id)  # its default sender, when it has one
     builtin = EmailTemplate(
         subject=DEFAULT_CONFIRMATION["subject"],
         html=DEFAULT_CONFIRMATION["html"],
         text=DEFAULT_CONFIRMATION["text"],
-        from_email=f"no-reply@{sender_host(base_url)}",
-        from_name=form.spec.title,
-        reply_to=None,
+        from_email=account.default_from_email or f"no-reply@{sender_host(base_url)}",
+        from_name=form.spec.title or account.default_from_name,
+        reply_to=account.reply_to,
     )
     job = ConfirmationJob(
         draft=draft or CONFIRMATION_DRAFT,
@@ -370,6 +378,7 @@ def confirm(db: Database, signer: TokenSigner, token: str, now: datetime) -> Con
         sub = subs[0] if subs and subs[0].account_id == found.account_id else None
         # Only the first click counts (a conditional update: of two racing clicks one wins).
         first = issue_store.mark_first(conn, found.account_id, issue.id, "clicked_at", to_us(now))
+        segment_upkeep.refresh_pairs(conn, [(found.account_id, issue.subscriber_id)], now)
         if sub is not None and first and sub.status in ("unconfirmed", "active"):
             now_us = to_us(now)
             queued: list[NewEvent] = []

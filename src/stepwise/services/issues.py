@@ -46,6 +46,9 @@ class Issue(BaseModel):
     opened_at: str | None
     clicked_at: str | None
     unsubscribed_at: str | None
+    bounced_at: str | None = None
+    complained_at: str | None = None
+    deliver_after: str | None = None  # a deferred email is held until then (send window or cap)
 
 
 # A page of the archive, newest first, and the cursor of the next one.
@@ -69,18 +72,24 @@ class Message(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
 
-# Counts of issues: all of them, by status, and unique opens, clicks and unsubscribes.
+# Counts of issues: all of them, by status, and unique opens, clicks, unsubscribes, bounces and
+# complaints; the rates are bounced (complained) ÷ sent, 0 when nothing was sent.
 class IssueCounts(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     total: int
     queued: int
+    deferred: int = 0
     sent: int
     failed: int
     skipped: int
     opened: int
     clicked: int
     unsubscribed: int
+    bounced: int = 0
+    complained: int = 0
+    bounce_rate: float = 0.0
+    complaint_rate: float = 0.0
 
 
 # The counts of one draft.
@@ -103,7 +112,18 @@ class IssueStats(BaseModel):
     steps: list[StepIssueStats]
 
 
-COUNTS = tuple(IssueCounts.model_fields)  # total, then the statuses and the unique reactions
+RATES = ("bounce_rate", "complaint_rate")
+COUNTS = tuple(n for n in IssueCounts.model_fields if n not in RATES)  # total, statuses, unique reactions
+
+
+def with_rates(counts: dict[str, int]) -> dict[str, int | float]:
+    """The counts with their bounce and complaint rates (per email sent)."""
+    sent = counts.get("sent", 0)
+    return {
+        **counts,
+        "bounce_rate": round(counts.get("bounced", 0) / sent, 4) if sent else 0.0,
+        "complaint_rate": round(counts.get("complained", 0) / sent, 4) if sent else 0.0,
+    }
 
 
 def view(row: IssueRow) -> Issue:
@@ -125,6 +145,9 @@ def view(row: IssueRow) -> Issue:
         opened_at=_time(row.opened_at),
         clicked_at=_time(row.clicked_at),
         unsubscribed_at=_time(row.unsubscribed_at),
+        bounced_at=_time(row.bounced_at),
+        complained_at=_time(row.complained_at),
+        deliver_after=_time(row.deliver_after),
     )
 
 
@@ -196,7 +219,7 @@ def message(db: Database, account_id: int, issue_id: str) -> Message:
 
 
 def stats(db: Database, account_id: int, *, sequence: str | None, draft: str | None) -> IssueStats:
-    """Counts per draft and per sequence step: queued, sent, failed, skipped, unique opens/clicks, unsubscribes."""
+    """Counts per draft and per sequence step: statuses, unique opens/clicks, unsubscribes, bounces, complaints."""
     with db.read() as conn:
         rows = issue_store.stats(conn, account_id, sequence=sequence, draft=draft)
     by_draft: dict[str, dict[str, int]] = {}
@@ -211,7 +234,10 @@ def stats(db: Database, account_id: int, *, sequence: str | None, draft: str | N
             for name, value in counts.items():
                 target[name] += value
     return IssueStats(
-        totals=IssueCounts(**totals),
-        drafts=[DraftIssueStats(draft=key, **value) for key, value in sorted(by_draft.items())],
-        steps=[StepIssueStats(sequence=seq, step=step, **value) for (seq, step), value in sorted(by_step.items())],
+        totals=IssueCounts(**with_rates(totals)),
+        drafts=[DraftIssueStats(draft=key, **with_rates(value)) for key, value in sorted(by_draft.items())],
+        steps=[
+            StepIssueStats(sequence=seq, step=step, **with_rates(value))
+            for (seq, step), value in sorted(by_step.items())
+        ],
     )

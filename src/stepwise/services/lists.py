@@ -11,7 +11,7 @@ from stepwise.domain.instants import iso
 from stepwise.domain.jsonvalues import HAS_NUL
 from stepwise.domain.statuses import SubscriberStatus
 from stepwise.errors import Conflict, NotFound, Unprocessable
-from stepwise.services import cursors
+from stepwise.services import audit, cursors
 from stepwise.services.references import users_of
 from stepwise.services.subscribers import apply_edit, parse_address
 from stepwise.storage import lists as list_store
@@ -63,8 +63,12 @@ def put(db: Database, account_id: int, key: str, name: str, now: datetime) -> tu
     if "\0" in name:
         raise Unprocessable.one("$.name", HAS_NUL)
     with db.write() as conn:
+        old = list_store.get(conn, account_id, key)
         created = list_store.put(conn, account_id, key, name, to_us(now))
         row = list_store.get(conn, account_id, key)
+        if old is None or old.name != name:
+            before = {"name": old.name} if old else None
+            audit.record(conn, account_id, "list", key, "create" if created else "update", before, {"name": name})
     assert row is not None
     return view(row), created
 
@@ -91,6 +95,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         if users:
             raise Conflict(f"list {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         list_store.delete_list(conn, account_id, row.id)
+        audit.record(conn, account_id, "list", key, "delete", {"name": row.name}, None)
 
 
 def set_member(

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,7 +20,7 @@ from stepwise.domain.jobs import EmailJob, UrlCallJob
 from stepwise.engine.model import EmailCommand, Event, Input, Outcome, Run, Subscriber, UrlCommand
 from stepwise.engine.processor import process
 from stepwise.ids import new_id
-from stepwise.services import quarantine
+from stepwise.services import quarantine, segment_upkeep, webhook_facts
 from stepwise.services.catalog import AccountSequences, SequenceCatalog
 from stepwise.storage import claims as claim_store
 from stepwise.storage import counters as counter_store
@@ -118,6 +119,7 @@ def _process_account(
 ) -> None:
     ids = [s.id for s in members]
     memberships = subscriber_store.list_keys(conn, account_id, ids)
+    in_segments = segment_upkeep.segment_keys(conn, account_id, ids)
     open_runs = run_store.open_runs(conn, account_id, ids)
     passes = run_store.passes(conn, account_id, ids)
     writer = _Writer(account_id, seqs, now)
@@ -141,6 +143,7 @@ def _process_account(
         subscriber = Subscriber(
             id=sub.id, email=sub.email, status=sub.status, data=sub.data, lists=set(memberships.get(sub.id, ()))
         )
+        subscriber.segments = frozenset(in_segments.get(sub.id, ()))  # S22: for segment_matches
         rows = {row.sequence_id: row for row in open_runs.get(sub.id, [])}
         runs = [_to_run(row, seqs) for row in rows.values() if row.sequence_id in seqs.keys]
         if seqs.broken:
@@ -170,6 +173,7 @@ def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
         recheck=row.recheck,
         resumed_at=opt_from_us(row.resumed_at),
         id=row.id,
+        version=row.version,
     )
 
 
@@ -192,6 +196,7 @@ class _Writer:
         self.counters: Counter[tuple[int, str, int, int]] = Counter()
         self.deleted: list[int] = []
         self.aside: list[inbox_store.InboxRow] = []  # events that cannot be decoded (poison isolation)
+        self.emails: dict[int, str] = {}  # for webhook facts
 
     def hold(self, rows: Iterable[RunRow]) -> None:
         """Take runs of a sequence that cannot be read out of the due index, as if it were paused."""
@@ -201,6 +206,7 @@ class _Writer:
 
     def collect(self, sub: SubscriberRow, outcome: Outcome, inbox_ids: list[int]) -> None:
         self.inbox_done.extend(inbox_ids)
+        self.emails[sub.id] = sub.email
         if outcome.deleted:
             self.deleted.append(sub.id)
         elif outcome.data_changed:
@@ -239,7 +245,15 @@ class _Writer:
         if run.id is None:
             sequence_id = self.seqs.ids[run.sequence]
             self.new_runs.append(
-                NewRun(self.account_id, sequence_id, subscriber_id, run.pass_no, to_us(run.entered_at), state)
+                NewRun(
+                    self.account_id,
+                    sequence_id,
+                    subscriber_id,
+                    run.pass_no,
+                    to_us(run.entered_at),
+                    state,
+                    run.version or self.seqs.live_versions.get(sequence_id, 1),
+                )
             )
         else:
             self.changed_runs.append(RunChange(run.id, state))
@@ -301,6 +315,9 @@ class _Writer:
         timeline_store.add_entries(conn, self.timeline)
         issue_store.add(conn, self.issues)
         outbox_store.add(conn, self.outbox)
+        if self.timeline or self.issues:  # S29: webhook messages in the same transaction (nothing if no endpoint)
+            facts = chain(webhook_facts.run_facts(self.timeline, self.emails), webhook_facts.issue_facts(self.issues))
+            webhook_facts.emit(conn, self.account_id, facts)
         counter_store.add_deltas(
             conn,
             [
@@ -310,6 +327,8 @@ class _Writer:
         )
         for subscriber_id in self.deleted:
             subscriber_store.delete_one(conn, self.account_id, subscriber_id)
+        touched = {s for s, _ in self.data} | {s for s, _ in self.joined + self.left}  # S22: segments follow
+        segment_upkeep.refresh(conn, self.account_id, sorted(touched - set(self.deleted)), from_us(self.now_us))
 
 
 def forget_orphans(conn: Connection, candidate_ids: Sequence[int], locked: Sequence[int]) -> None:

@@ -45,6 +45,7 @@ class Run(BaseModel):
     wake_at: str | None
     ended_at: str | None
     end_reason: str | None
+    version: int = 1  # the sequence version it follows (S16)
 
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
@@ -76,6 +77,7 @@ def view(run: RunRow, sequence: str, email: str) -> Run:
         wake_at=_time(run.wake_at),
         ended_at=_time(run.ended_at),
         end_reason=run.end_reason,
+        version=run.version,
     )
 
 

@@ -13,18 +13,23 @@ from stepwise.domain.instants import iso
 from stepwise.domain.problems import Problem, from_validation_error
 from stepwise.domain.statuses import END_REASONS, SequenceStatus
 from stepwise.domain.validation import References, check_sequence, referenced
-from stepwise.engine.deadlines import has_state_waits, step_deadline
+from stepwise.engine.deadlines import has_state_waits
 from stepwise.engine.model import SequenceInfo
 from stepwise.errors import Conflict, NotFound, Unprocessable
+from stepwise.services import audit, versions
+from stepwise.services import settings as account_settings
+from stepwise.services.audit import current_actor
 from stepwise.services.catalog import read_definition
 from stepwise.services.references import gather, users_of
+from stepwise.services.versions import PublishMode, StepMap
 from stepwise.storage import accounts as account_store
 from stepwise.storage import counters as counter_store
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import quarantine as quarantine_store
 from stepwise.storage import runs as run_store
 from stepwise.storage import sequences as sequence_store
-from stepwise.storage.codec import from_us, opt_to_us, to_us
+from stepwise.storage import versions as version_store
+from stepwise.storage.codec import from_us, to_us
 from stepwise.storage.database import Database
 from stepwise.storage.sequences import SequenceRow
 
@@ -76,6 +81,15 @@ class StepStats(BaseModel):
     variants: list[VariantStats]
 
 
+class VersionStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    entered: int  # runs following this version (a migrated run counts on the version it moved to)
+    on_steps: int
+    completed: int
+
+
 # SPEC §7's statistics of one sequence.
 class SequenceStats(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -89,6 +103,9 @@ class SequenceStats(BaseModel):
     stopped: int
     stopped_by: dict[str, int]
     steps: list[StepStats]
+    # S16: per version, counted from the runs (services/version_stats.py); `version` when the stats are of one.
+    versions: list[VersionStats] = []
+    version: int | None = None
 
 
 def view(row: SequenceRow) -> Sequence:
@@ -98,7 +115,7 @@ def view(row: SequenceRow) -> Sequence:
         key=row.key,
         name=row.name,
         status=row.status,
-        version=row.version,
+        version=row.live_version,
         definition=row.definition,
         created_at=iso(from_us(row.created_at)),
         updated_at=iso(from_us(row.updated_at)),
@@ -118,28 +135,32 @@ def _stored(row: SequenceRow) -> SequenceDefinition:
 
 
 def activation_problems(conn: Connection, account_id: int, definition: SequenceDefinition) -> list[Problem]:
-    """An active sequence may only use drafts that have a subject and a sender."""
+    """An active sequence may only use drafts that have a subject and a sender (theirs or the account's)."""
     found = []
     drafts = draft_store.many(conn, account_id, referenced(definition)["drafts"])
+    default_sender = account_settings.read(conn, account_id).default_from_email
     for key in sorted(referenced(definition)["drafts"]):
         draft = drafts.get(key)
         if draft is None:
             continue
         if not draft.subject.strip():
             found.append(Problem("$.steps", f"draft {key!r} has no subject"))
-        if not draft.from_email:
-            found.append(Problem("$.steps", f"draft {key!r} has no sender (from_email)"))
+        if not draft.from_email and not default_sender:
+            found.append(Problem("$.steps", f"draft {key!r} has no sender (from_email, or the account's default)"))
     return found
 
 
-def put(db: Database, account_id: int, key: str, document: Any, now: datetime) -> tuple[Sequence, bool]:
-    """Create or replace a definition; 422 lists every problem, 409 if runs wait on removed steps."""
+def put(
+    db: Database, account_id: int, key: str, document: Any, now: datetime, step_map: StepMap | None = None
+) -> tuple[Sequence, bool]:
+    """Create or replace a definition; 422 lists every problem, 409 if runs wait on removed, unmapped steps."""
     definition = parse(document)
     with db.write() as conn:
         current = sequence_store.get(conn, account_id, key, for_update=True)
         if current is not None and _unchanged(current, definition):
             return view(current), False  # the same definition and status: no write, no new version
-        row, created = save(conn, account_id, key, definition, now)
+        row, created = save(conn, account_id, key, definition, now, step_map=step_map)
+    versions.finish_migrations(db, account_id, now)  # a large migration moves its runs in short batches
     return view(row), created
 
 
@@ -162,6 +183,9 @@ def save(
     definition: SequenceDefinition,
     now: datetime,
     refs: References | None = None,
+    step_map: StepMap | None = None,
+    mode: PublishMode = "migrate",
+    note: str | None = None,
 ) -> tuple[SequenceRow, bool]:
     """Validate against the account (or the given references) and store, inside the caller's transaction."""
     status = definition.status or "paused"
@@ -174,90 +198,61 @@ def save(
         raise Unprocessable.of(problems, "the sequence definition is invalid")
     existing = sequence_store.get(conn, account_id, key, for_update=True)
     now_us = to_us(now)
+    before = _audited(existing)
     if existing is None:
-        sequence_store.insert_one(conn, account_id, key, definition.name, status, stored, now_us)
+        seq_id = sequence_store.insert_one(conn, account_id, key, definition.name, status, stored, now_us)
+        name, who = definition.name, current_actor()
+        version_store.add(conn, account_id, seq_id, 1, name, stored, now_us=now_us, who=who, note=None, mode="migrate")
         created = True
     else:
-        stranded = run_store.count_open_on_steps(conn, account_id, existing.id, len(definition.steps))
-        if stranded:
-            raise Conflict(
-                f"{stranded} run(s) wait on steps this definition removes; stop them first",
-                code="runs_on_removed_steps",
-                details={"runs": stranded},
-            )
-        sequence_store.replace(conn, existing.id, definition.name, status, stored, now_us)
-        _refresh_runs(conn, account_id, existing.id, existing, definition, status, now)
+        _update(conn, account_id, existing, definition, versions.Publication.of(definition, step_map, mode, note), now)
         created = False
     quarantine_store.forget(conn, account_id, "sequence", key)  # readable now: no longer set aside
     row = sequence_store.get(conn, account_id, key)
     assert row is not None
+    audit.record(conn, account_id, "sequence", key, "create" if created else "update", before, _audited(row))
     return row, created
 
 
-def _info(conn: Connection, account_id: int, key: str, definition: SequenceDefinition, status: str) -> SequenceInfo:
+def _audited(row: SequenceRow | None) -> dict[str, Any] | None:
+    """What the audit log keeps of a sequence: name, status and definition."""
+    if row is None:
+        return None
+    return {"name": row.name, "status": row.status, "definition": row.definition}
+
+
+def info_of(conn: Connection, account_id: int, key: str, definition: SequenceDefinition, status: str) -> SequenceInfo:
     account = account_store.by_id(conn, account_id)
     tz = definition.timezone or (account.timezone if account else "UTC")
     return SequenceInfo(
-        key=key, status="active" if status == "active" else "paused", definition=definition, timezone=tz
+        key=key,
+        status="active" if status == "active" else "paused",
+        definition=definition,
+        timezone=tz,
+        account_id=account_id,
     )
 
 
-def _refresh_runs(
+def _update(
     conn: Connection,
     account_id: int,
-    seq_id: int,
-    old: SequenceRow,
+    existing: SequenceRow,
     definition: SequenceDefinition,
-    status: str,
+    publication: versions.Publication,
     now: datetime,
 ) -> None:
-    """After a replace: recompute deadlines of steps whose time waits changed, and re-test state waits.
-
-    A definition that could not be read had its runs held by the worker: every step counts as changed,
-    so each open run gets its deadline and due time back.
-    """
-    before, _ = read_definition(old)
-    info = _info(conn, account_id, old.key, definition, status)
-    changed_steps = {
-        number
-        for number in range(2, len(definition.steps) + 1)
-        if before is None
-        or number > len(before.steps)
-        or definition.steps[number - 1].model_dump() != before.steps[number - 1].model_dump()
-        or definition.timezone != before.timezone
-    }
-    if changed_steps:
-        after_id = 0
-        while True:
-            page = run_store.open_page(conn, account_id, seq_id, after_id=after_id, limit=1000)
-            if not page:
-                break
-            updates = []
-            for run in page:
-                if run.step not in changed_steps:
-                    continue
-                deadline = step_deadline(info, run.step, from_us(run.step_entered_at))
-                wake = opt_to_us(deadline[0]) if deadline else None
-                recheck = has_state_waits(info, run.step)
-                open_ = run.status == "active" and status == "active"
-                claimable = (to_us(now) if recheck else wake) if open_ else None
-                updates.append(
-                    {
-                        "id": run.id,
-                        "status": run.status,
-                        "step": run.step,
-                        "step_entered_at": run.step_entered_at,
-                        "wake_at": wake,
-                        "claimable_at": claimable,
-                        "recheck": recheck,
-                        "ended_at": None,
-                        "end_reason": None,
-                    }
-                )
-            run_store.update_many(conn, updates)
-            after_id = page[-1].id
-    if old.status != status:
-        _apply_status(conn, account_id, seq_id, info, status, now)
+    """Replace a sequence: publish a new version when the content changed (S16), then apply the status."""
+    status = definition.status or "paused"
+    stored = publication.stored
+    info = info_of(conn, account_id, existing.key, definition, status)
+    readable = read_definition(existing)[0] is not None
+    if not (readable and existing.name == definition.name and existing.definition == stored):
+        versions.publish(conn, account_id, existing, info, publication, now)
+        sequence_store.replace(conn, existing.id, definition.name, status, stored, to_us(now))
+    elif existing.status != status:
+        sequence_store.set_status(conn, existing.id, status, to_us(now))
+    if existing.status != status:
+        _apply_status(conn, account_id, existing.id, info, status, now)
 
 
 def _apply_status(
@@ -283,11 +278,13 @@ def set_status(db: Database, account_id: int, key: str, status: SequenceStatus, 
             if problems:
                 raise Unprocessable.of(problems, "the sequence cannot be activated")
         if row.status != status:
+            action = "publish" if status == "active" else "pause"
+            audit.record(conn, account_id, "sequence", key, action, {"status": row.status}, {"status": status})
             sequence_store.set_status(conn, row.id, status, to_us(now))
             if definition is None:
                 run_store.hold_sequence(conn, account_id, row.id)
             else:
-                _apply_status(conn, account_id, row.id, _info(conn, account_id, key, definition, status), status, now)
+                _apply_status(conn, account_id, row.id, info_of(conn, account_id, key, definition, status), status, now)
         fresh = sequence_store.get(conn, account_id, key)
     assert fresh is not None
     return view(fresh)
@@ -315,6 +312,7 @@ def delete(db: Database, account_id: int, key: str) -> None:
         if users:
             raise Conflict(f"sequence {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         sequence_store.delete_sequence(conn, account_id, row.id)
+        audit.record(conn, account_id, "sequence", key, "delete", _audited(row), None)
         quarantine_store.forget(conn, account_id, "sequence", key)
 
 

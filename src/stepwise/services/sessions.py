@@ -1,7 +1,7 @@
 """UI sessions kept on the server.
 
 The browser holds a random session id (256 bits); the database holds only its SHA-256, the account,
-the API key signed in with, the session's CSRF token and its expiry. So neither the database nor its
+the user signed in, the session's CSRF token and its expiry. So neither the database nor its
 files give a way to sign in, and ending a session (sign-out, key rotation or revocation) takes
 effect at once.
 
@@ -32,7 +32,15 @@ def session_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(db: Database, account_id: int, key_id: int | None, now: datetime, *, replacing: str | None = None) -> str:
+def start(
+    db: Database,
+    account_id: int,
+    key_id: int | None,
+    now: datetime,
+    *,
+    replacing: str | None = None,
+    user_id: int | None = None,
+) -> str:
     """Open a session and return its id (for the cookie); end the session it replaces, if any."""
     token = secrets.token_urlsafe(32)
     now_us = to_us(now)
@@ -41,7 +49,14 @@ def start(db: Database, account_id: int, key_id: int | None, now: datetime, *, r
         if replacing:
             session_store.remove(conn, session_hash(replacing))
         session_store.create(
-            conn, session_hash(token), account_id, key_id, secrets.token_urlsafe(32), now_us, to_us(now + IDLE)
+            conn,
+            session_hash(token),
+            account_id,
+            key_id,
+            secrets.token_urlsafe(32),
+            now_us,
+            to_us(now + IDLE),
+            user_id,
         )
     return token
 

@@ -19,14 +19,16 @@ from stepwise.domain.jsonvalues import HAS_NUL
 from stepwise.domain.paths import InvalidPath, split_path
 from stepwise.domain.problems import Problem
 from stepwise.domain.profile import data_problems
+from stepwise.domain.segments import EVERYTHING, Touch
 from stepwise.domain.statuses import SUBSCRIBER_STATUSES, SubscriberStatus
 from stepwise.engine.model import DeleteSubscriber
 from stepwise.errors import NotFound, Unprocessable, UnreadableRow
-from stepwise.services import cursors
+from stepwise.services import cursors, segment_upkeep
 from stepwise.services.catalog import SequenceCatalog
 from stepwise.services.processing import process_locked
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import lists as list_store
+from stepwise.storage import segments as segment_store
 from stepwise.storage import subscribers as subscriber_store
 from stepwise.storage.codec import from_us, to_us
 from stepwise.storage.database import Database
@@ -119,6 +121,8 @@ def apply_edit(
             conn, [new_event(account_id, sub.id, e, source=source, accepted_at=now_us) for e in plan.events]
         )
     changed, joined, left = list(plan.changed), list(plan.joined), list(plan.left)
+    touch = EVERYTHING if plan.created else Touch(frozenset(changed), bool(joined or left), plan.status_changed)
+    segment_upkeep.refresh(conn, account_id, [sub.id], now, touch, emit=emit)  # S22: in the change's transaction
     return EditResult(sub, plan.created, changed, joined, left, len(plan.events) if emit else 0)
 
 
@@ -234,12 +238,14 @@ def page(
     cursor: str | None,
     limit: int,
     search: str | None = None,
+    segment_key: str | None = None,
 ) -> tuple[list[Subscriber], str | None]:
     """Return a page of subscribers and the next cursor."""
     after = cursors.decode_int(cursor)
     if "\0" in (search or "") + (list_key or ""):
         raise Unprocessable.one("query.q" if "\0" in (search or "") else "query.list", HAS_NUL)
     with db.read() as conn:
+        segment_id = segment_store_get_id(conn, account_id, segment_key)
         list_id = None
         if list_key is not None:
             found = list_store.get(conn, account_id, list_key)
@@ -247,7 +253,14 @@ def page(
                 raise NotFound(f"no list {list_key!r}")
             list_id = found.id
         rows = subscriber_store.page(
-            conn, account_id, after_id=after, limit=limit, status=status, list_id=list_id, search=search
+            conn,
+            account_id,
+            after_id=after,
+            limit=limit,
+            status=status,
+            list_id=list_id,
+            search=search,
+            segment_id=segment_id,
         )
         lists = subscriber_store.list_keys(conn, account_id, [r.id for r in rows])
     items = [view(r, sorted(lists.get(r.id, set()))) for r in rows]
@@ -265,3 +278,13 @@ def delete(db: Database, catalog: SequenceCatalog, account_id: int, raw_email: s
             sub = find_row(conn, account_id, raw_email)
         lock_subscribers(conn, [sub.id], skip_locked=False)
         process_locked(conn, catalog, [sub.id], now, extra={sub.id: [DeleteSubscriber(at=now)]})
+
+
+def segment_store_get_id(conn: Connection, account_id: int, key: str | None) -> int | None:
+    """The id of the segment a filter names (None: no filter); 404 when there is none."""
+    if key is None:
+        return None
+    row = segment_store.get(conn, account_id, key)
+    if row is None:
+        raise NotFound(f"no segment {key!r}")
+    return row.id

@@ -104,3 +104,26 @@ class Throttle:
             entry.touched = now
             found.append(entry)
         return found
+
+
+class SendWindow:
+    """At most `limit` sends per key in any `window` seconds (test emails, SPEC §19), in this process."""
+
+    def __init__(self, *, limit: int = 20, window: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self._clock = limit, window, clock
+        self._sent: dict[str, list[float]] = {}
+        self._mutex = threading.Lock()
+
+    def take(self, key: str, count: int) -> int:
+        """Take `count` sends for key; 0 when allowed, else the seconds until they would be."""
+        with self._mutex:
+            now = self._clock()
+            recent = [t for t in self._sent.get(key, []) if t > now - self.window]
+            if len(recent) + count > self.limit:
+                self._sent[key] = recent
+                index = min(len(recent) - 1, len(recent) + count - self.limit - 1)
+                return max(1, math.ceil(recent[index] + self.window - now)) if recent else math.ceil(self.window)
+            self._sent[key] = recent + [now] * count
+            if len(self._sent) > 10_000:  # bounded: forget the keys with nothing recent
+                self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - self.window}
+            return 0

@@ -40,8 +40,73 @@ def count(conn: Connection) -> int:
     return len(conn.execute(select(t.accounts.c.id).limit(2)).all())
 
 
-def add_key(conn: Connection, account_id: int, key_hash: str, prefix: str, now_us: int) -> None:
-    conn.execute(insert(t.api_keys).values(account_id=account_id, key_hash=key_hash, prefix=prefix, created_at=now_us))
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """One API key as listed (never its secret)."""
+
+    id: int
+    name: str
+    scope: str
+    prefix: str
+    created_at: int
+    last_used_at: int | None
+    revoked_at: int | None
+
+
+def add_key(
+    conn: Connection,
+    account_id: int,
+    key_hash: str,
+    prefix: str,
+    now_us: int,
+    *,
+    name: str = "default",
+    scope: str = "write",
+) -> int:
+    """Insert a key and return its id."""
+    result = conn.execute(
+        insert(t.api_keys).values(
+            account_id=account_id, key_hash=key_hash, prefix=prefix, created_at=now_us, name=name, scope=scope
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def keys_of(conn: Connection, account_id: int) -> list[KeyRow]:
+    """Every key of an account, revoked ones too, oldest first."""
+    k = t.api_keys.c
+    rows = conn.execute(
+        select(k.id, k.name, k.scope, k.prefix, k.created_at, k.last_used_at, k.revoked_at)
+        .where(k.account_id == account_id)
+        .order_by(k.id)
+    ).all()
+    return [KeyRow(*row) for row in rows]
+
+
+def key_of(conn: Connection, account_id: int, key_id: int) -> KeyRow | None:
+    return next((row for row in keys_of(conn, account_id) if row.id == key_id), None)
+
+
+def key_details(conn: Connection, key_id: int) -> tuple[str, str, int | None]:
+    """(name, scope, last_used_at) of a key."""
+    k = t.api_keys.c
+    row = conn.execute(select(k.name, k.scope, k.last_used_at).where(k.id == key_id)).one()
+    return str(row[0]), str(row[1]), row[2]
+
+
+def touch_key(conn: Connection, key_id: int, now_us: int) -> None:
+    conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(last_used_at=now_us))
+
+
+def revoke_key(conn: Connection, account_id: int, key_id: int, now_us: int) -> bool:
+    """Revoke one live key of the account; False when there is none."""
+    k = t.api_keys
+    result = conn.execute(
+        update(k)
+        .where(k.c.account_id == account_id, k.c.id == key_id, k.c.revoked_at.is_(None))
+        .values(revoked_at=now_us)
+    )
+    return int(result.rowcount) == 1
 
 
 def by_key_hash(conn: Connection, key_hash: str) -> AccountRow | None:

@@ -17,6 +17,9 @@ from stepwise.storage.notify import WORK, notify
 
 # Called with the number of events each add() queued (the process's metrics count accepted events).
 ADDED: list[Callable[[int], None]] = []
+# Called with the connection and the events, in the transaction that adds them (services register the
+# webhook fan-out here: every edge event passes through `add`, and storage may not import services).
+WRITTEN: list[Callable[[Connection, Sequence[NewEvent]], None]] = []
 
 
 @dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
@@ -54,6 +57,8 @@ def add(conn: Connection, events: Sequence[NewEvent]) -> None:
         notify(conn, WORK)
         for listener in ADDED:
             listener(len(rows))
+        for hook in WRITTEN:
+            hook(conn, events)
 
 
 def pending_subscribers(conn: Connection, limit: int) -> list[int]:

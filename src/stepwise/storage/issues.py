@@ -15,7 +15,7 @@ from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps
 from stepwise.storage.dialects import fast_insert, fast_update
 
-FirstTime = Literal["opened_at", "clicked_at", "unsubscribed_at"]  # set once, by the first open, click, unsubscribe
+FirstTime = Literal["opened_at", "clicked_at", "unsubscribed_at", "bounced_at", "complained_at"]  # set once, first time
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,9 @@ class IssueRow:
     opened_at: int | None
     clicked_at: int | None
     unsubscribed_at: int | None
+    bounced_at: int | None = None
+    complained_at: int | None = None
+    deliver_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +62,15 @@ class IssueCounts:
     draft: str
     total: int
     queued: int
+    deferred: int
     sent: int
     failed: int
     skipped: int
     opened: int
     clicked: int
     unsubscribed: int
+    bounced: int
+    complained: int
 
 
 _COLUMNS = tuple(t.issues.c[f] for f in IssueRow.__dataclass_fields__)
@@ -146,13 +152,16 @@ def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str
         c.draft,
         func.count().label("total"),
         func.sum(case((c.status == "queued", 1), else_=0)).label("queued"),
+        func.sum(case((c.status == "deferred", 1), else_=0)).label("deferred"),
         func.sum(case((c.status == "sent", 1), else_=0)).label("sent"),
         func.sum(case((c.status == "failed", 1), else_=0)).label("failed"),
         func.sum(case((c.status == "skipped", 1), else_=0)).label("skipped"),
         func.count(c.opened_at).label("opened"),
         func.count(c.clicked_at).label("clicked"),
         func.count(c.unsubscribed_at).label("unsubscribed"),
-    ).where(c.account_id == account_id)
+        func.count(c.bounced_at).label("bounced"),
+        func.count(c.complained_at).label("complained"),
+    ).where(c.account_id == account_id, c.group_name.not_in(("test", "team")))  # test sends, team emails: no stats
     if sequence is not None:
         stmt = stmt.where(c.sequence == sequence)
     if draft is not None:
@@ -162,7 +171,7 @@ def stats(conn: Connection, account_id: int, *, sequence: str | None, draft: str
 
 
 def mark_first(conn: Connection, account_id: int, issue_id: str, column: FirstTime, at_us: int) -> bool:
-    """Set opened_at, clicked_at or unsubscribed_at unless already set; True when this call set it."""
+    """Set one of the first-time columns unless already set; True when this call set it."""
     target = t.issues.c[column]
     # Conditional update: of two clicks racing, only the first sets the time.
     result = conn.execute(
@@ -199,6 +208,8 @@ def _columns(change: IssueChange) -> dict[str, Any]:
     if change.status is None:
         return {"reason": change.reason}
     values: dict[str, Any] = {"status": change.status, "reason": change.reason}
+    if change.status == "deferred":
+        return values | {"deliver_after": change.deliver_after_us}
     if change.status != "sent":
         return values
     values |= {"sent_at": change.sent_at_us, "transport": change.transport, "reason": None}
@@ -214,3 +225,27 @@ def _columns(change: IssueChange) -> dict[str, Any]:
             "links": dumps(message.links) if message.links else None,
         }
     return values
+
+
+def variant_counts(conn: Connection, account_id: int, sequence: str) -> list[tuple[int, int, int, int, int]]:
+    """Per (step, variant) of one sequence: emails sent, unique opens, unique clicks (S23: splits side by side)."""
+    c = t.issues.c
+    stmt = (
+        select(
+            c.step,
+            c.variant,
+            func.sum(case((c.status == "sent", 1), else_=0)),
+            func.count(c.opened_at),
+            func.count(c.clicked_at),
+        )
+        .where(
+            c.account_id == account_id,
+            c.sequence == sequence,
+            c.step.is_not(None),
+            c.variant.is_not(None),
+            c.group_name.not_in(("test", "team")),
+        )
+        .group_by(c.step, c.variant)
+        .order_by(c.step, c.variant)
+    )
+    return [(int(r[0]), int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in conn.execute(stmt)]

@@ -164,6 +164,16 @@ def reschedule(conn: Connection, row_id: int, token: str, at_us: int, error: str
     return result.rowcount == 1
 
 
+def defer(conn: Connection, row_id: int, token: str, at_us: int) -> bool:
+    """Hold a row until `at_us` (a send window, a cap): no attempt is counted; False when the lease was lost."""
+    result = conn.execute(
+        update(t.outbox)
+        .where(t.outbox.c.id == row_id, t.outbox.c.lease_token == token)
+        .values(available_at=at_us, lease_token=None, attempts=t.outbox.c.attempts - 1)
+    )
+    return result.rowcount == 1
+
+
 def release(conn: Connection, token: str, leased_until_us: int, now_us: int) -> int:
     """Hand back the rows a claim leased (`token`, until `leased_until_us`) that nobody will work on; return how many.
 

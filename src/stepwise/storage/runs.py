@@ -34,6 +34,7 @@ class RunRow:
     ended_at: int | None
     end_reason: EndReason | None
     resumed_at: int | None = None
+    version: int = 1  # the sequence version it follows (S16)
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
@@ -72,6 +73,7 @@ class NewRun:
     pass_no: int
     entered_at: int
     state: RunState
+    version: int = 1  # the sequence version the run follows (S16)
 
 
 _STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values in this order (a unit test checks)
@@ -125,6 +127,7 @@ def _row(r: Any) -> RunRow:
         ended_at=r[12],
         end_reason=r[13],
         resumed_at=r[14],
+        version=r[15],
     )
 
 
@@ -160,10 +163,11 @@ def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
     """Insert new runs."""
     values = [
-        (r.account_id, r.sequence_id, r.subscriber_id, r.pass_no, r.entered_at, *_state_values(r.state)) for r in runs
+        (r.account_id, r.sequence_id, r.subscriber_id, r.pass_no, r.entered_at, *_state_values(r.state), r.version)
+        for r in runs
     ]
     if values:
-        insert_tuples(conn, t.runs, [*_NEW, *_STATE], values)
+        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version"], values)
 
 
 def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:
@@ -300,3 +304,12 @@ def open_page(conn: Connection, account_id: int, sequence_id: int, *, after_id: 
         t.runs.c.id > after_id,
     )
     return [_row(r) for r in conn.execute(stmt.order_by(t.runs.c.id).limit(limit))]
+
+
+def open_by_ids(conn: Connection, ids: Sequence[int]) -> list[RunRow]:
+    """These runs, if still active or paused, in id order."""
+    if not ids:
+        return []
+    names = ", ".join(c.name for c in _COLS)
+    sql = f"SELECT {names} FROM runs WHERE id IN ({{ids}}) AND status IN ('active', 'paused') ORDER BY id"
+    return [_row(r) for r in rows_in(conn, sql, ids)]

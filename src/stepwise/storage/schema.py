@@ -12,7 +12,6 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -21,16 +20,18 @@ from sqlalchemy import (
     text,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from stepwise.storage import (  # noqa: F401 - they declare tables on `metadata`
+    schema_deliverability,
+    schema_policy,
+    schema_segments,
+    schema_team,
+    schema_versions,
+    schema_webhooks,
 )
+from stepwise.storage.schema_base import Id, Micros, metadata
 
-Id = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid on SQLite
-Micros = BigInteger
+# The tables of deliverability (SPEC §19) are declared in schema_deliverability.py on the same metadata.
+
 
 settings = Table(
     "settings",
@@ -57,6 +58,9 @@ api_keys = Table(
     Column("prefix", String(16), nullable=False),
     Column("created_at", Micros, nullable=False),
     Column("revoked_at", Micros),
+    Column("name", String(64), nullable=False, server_default="default"),  # SPEC S34 (schema_team.py)
+    Column("scope", String(8), nullable=False, server_default="write"),  # read | write | events
+    Column("last_used_at", Micros),
 )
 
 subscribers = Table(
@@ -138,9 +142,11 @@ sequences = Table(
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("definition", Text, nullable=False),
-    Column("version", Integer, nullable=False, server_default="1"),
+    Column("version", Integer, nullable=False, server_default="1"),  # +1 on every change: the catalog's cache key
     Column("created_at", Micros, nullable=False),
     Column("updated_at", Micros, nullable=False),
+    # The live (latest published) version number (S16); status changes leave it alone.
+    Column("live_version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("account_id", "key"),
 )
 
@@ -164,6 +170,7 @@ runs = Table(
     Column("resumed_at", Micros),  # set on resume: an overdue deadline fires at this moment (S11)
     Column("ended_at", Micros),
     Column("end_reason", String(32)),
+    Column("version", Integer, nullable=False, server_default="1"),  # the sequence version it follows (S16)
     UniqueConstraint("account_id", "subscriber_id", "sequence_id", "pass_no"),
     Index(None, "account_id", "sequence_id", "status", "step", "id"),
     # S1 in the database: one active-or-paused run per subscriber and sequence.
@@ -259,6 +266,8 @@ issues = Table(
     Column("opened_at", Micros),
     Column("clicked_at", Micros),
     Column("unsubscribed_at", Micros),
+    *(Column(name, Micros) for name in ("bounced_at", "complained_at")),  # reports about it (SPEC S30)
+    Column("deliver_after", Micros),  # a deferred email is held until then (SPEC S27, S28)
     Index(None, "account_id", "id"),
     Index(None, "account_id", "email_key", "id"),
     Index(None, "account_id", "sequence", "id"),
@@ -320,6 +329,7 @@ ui_sessions = Table(
     Column("id_hash", String(64), primary_key=True),
     Column("account_id", BigInteger, nullable=False),
     Column("key_id", BigInteger),  # the API key signed in with (or NULL once users exist)
+    Column("user_id", BigInteger),  # the user signed in (SPEC S33)
     Column("csrf", String(64), nullable=False),
     Column("created_at", Micros, nullable=False),
     Column("expires_at", Micros, nullable=False),

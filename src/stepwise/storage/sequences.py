@@ -12,6 +12,7 @@ from stepwise.storage import dialects
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
 from stepwise.storage.notify import WORK, notify
+from stepwise.storage.schema_versions import sequence_drafts, sequence_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class SequenceRow:
     # Why the stored text is not a JSON object, if it is not (then `definition` is empty): such a row is
     # listed as broken and can be replaced or deleted instead of failing every read of the account.
     unreadable: str | None = None
+    live_version: int = 1  # the latest published version (S16); `version` above is the catalog's cache key
 
 
 _COLS = (
@@ -40,20 +42,21 @@ _COLS = (
     t.sequences.c.version,
     t.sequences.c.created_at,
     t.sequences.c.updated_at,
+    t.sequences.c.live_version,
 )
 
 
 def _row(r: Any) -> SequenceRow:
+    live = int(r[9])
     try:
         definition = loads(r[5])
     except ValueError as exc:
-        return SequenceRow(
-            r[0], r[1], r[2], r[3], r[4], {}, r[6], r[7], r[8], f"the stored definition is not JSON: {exc}"
-        )
+        problem = f"the stored definition is not JSON: {exc}"
+        return SequenceRow(r[0], r[1], r[2], r[3], r[4], {}, r[6], r[7], r[8], problem, live)
     if not isinstance(definition, dict):
         problem = f"the stored definition is not a JSON object but {type(definition).__name__}"
-        return SequenceRow(r[0], r[1], r[2], r[3], r[4], {}, r[6], r[7], r[8], problem)
-    return SequenceRow(r[0], r[1], r[2], r[3], r[4], definition, r[6], r[7], r[8])
+        return SequenceRow(r[0], r[1], r[2], r[3], r[4], {}, r[6], r[7], r[8], problem, live)
+    return SequenceRow(r[0], r[1], r[2], r[3], r[4], definition, r[6], r[7], r[8], None, live)
 
 
 def get(conn: Connection, account_id: int, key: str, *, for_update: bool = False) -> SequenceRow | None:
@@ -132,3 +135,5 @@ def delete_sequence(conn: Connection, account_id: int, seq_id: int) -> None:
     conn.execute(delete(t.runs).where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == seq_id))
     conn.execute(delete(t.counters).where(t.counters.c.account_id == account_id, t.counters.c.sequence_id == seq_id))
     conn.execute(delete(t.sequences).where(t.sequences.c.id == seq_id))
+    conn.execute(delete(sequence_versions).where(sequence_versions.c.sequence_id == seq_id))
+    conn.execute(delete(sequence_drafts).where(sequence_drafts.c.sequence_id == seq_id))

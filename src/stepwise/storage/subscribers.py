@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from stepwise.domain.statuses import SubscriberStatus
 from stepwise.errors import UnreadableRow
-from stepwise.storage import dialects
+from stepwise.storage import dialects, schema_segments
 from stepwise.storage import schema as t
 from stepwise.storage.codec import decoded_object, dumps
 from stepwise.storage.dialects import fast_update, insert_tuples, rows_in
@@ -149,7 +149,18 @@ def delete_one(conn: Connection, account_id: int, subscriber_id: int) -> None:
         .where(t.issues.c.account_id == account_id, t.issues.c.subscriber_id == subscriber_id)
         .values(subscriber_id=None)
     )
+    _leave_segments(conn, account_id, subscriber_id)
     conn.execute(delete(t.subscribers).where(t.subscribers.c.id == subscriber_id))
+
+
+def _leave_segments(conn: Connection, account_id: int, subscriber_id: int) -> None:
+    """Drop a deleted subscriber from every segment they were in, with the stored counts (SPEC S22)."""
+    seg, mem = schema_segments.segments, schema_segments.segment_members
+    held = select(mem.c.segment_id).where(mem.c.account_id == account_id, mem.c.subscriber_id == subscriber_id)
+    conn.execute(update(seg).where(seg.c.id.in_(held)).values(member_count=seg.c.member_count - 1))
+    conn.execute(delete(mem).where(mem.c.account_id == account_id, mem.c.subscriber_id == subscriber_id))
+    due = schema_segments.segment_deadlines
+    conn.execute(delete(due).where(due.c.account_id == account_id, due.c.subscriber_id == subscriber_id))
 
 
 def page(
@@ -161,6 +172,7 @@ def page(
     status: str | None = None,
     list_id: int | None = None,
     search: str | None = None,
+    segment_id: int | None = None,
 ) -> list[SubscriberRow]:
     """Return a keyset page of subscribers ordered by id."""
     stmt = select(*_COLUMNS).where(t.subscribers.c.account_id == account_id, t.subscribers.c.id > after_id)
@@ -176,6 +188,9 @@ def page(
         )
     if search:
         stmt = stmt.where(t.subscribers.c.email_key.contains(search.lower(), autoescape=True))
+    if segment_id is not None:
+        mem = schema_segments.segment_members
+        stmt = stmt.where(t.subscribers.c.id.in_(select(mem.c.subscriber_id).where(mem.c.segment_id == segment_id)))
     return [_row(r) for r in conn.execute(stmt.order_by(t.subscribers.c.id).limit(limit))]
 
 

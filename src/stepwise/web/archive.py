@@ -17,8 +17,21 @@ from stepwise.services.issues import Issue, Message
 from stepwise.web.pages import Page, PageDep, PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-ISSUE_STATUSES = ("queued", "sent", "failed", "skipped")
+ISSUE_STATUSES = ("queued", "deferred", "sent", "failed", "skipped")
 _BASE_TAG = re.compile(r"<base\b[^>]*>", re.IGNORECASE)
+
+
+REASONS = {
+    "send_window": "outside the send window",
+    "frequency_cap": "a frequency cap was reached",
+    "suppressed": "the address is on the suppression list",
+}
+
+
+def why(issue: Issue) -> str:
+    """An issue's reason in words: `send_window: held until …` reads "outside the send window"."""
+    reason = issue.reason or ""
+    return REASONS.get(reason.split(":", 1)[0].strip(), reason)
 
 
 def _clean(value: str | None) -> str | None:
@@ -88,6 +101,7 @@ def archive(
         issue_status=chosen or "",
         statuses=ISSUE_STATUSES,
         totals=totals.totals,
+        why=why,
     )
 
 
@@ -114,7 +128,7 @@ def _message(page: Page, issue: Issue | None) -> dict[str, Any]:
 def issue(page: PageDep, issue_id: str) -> Response:
     """Show one issue with its rendered message."""
     found = service.get(page.stepwise.db, page.account.id, issue_id)
-    return page.render("archive/issue.html", nav="issues", issue=found, **_message(page, found))
+    return page.render("archive/issue.html", nav="issues", issue=found, why=why, **_message(page, found))
 
 
 @router.get("/mailbox")

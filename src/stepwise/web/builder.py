@@ -15,6 +15,7 @@ from typing import Any, Literal
 from stepwise.domain.problems import Problem
 from stepwise.web import predicate_editor as pe
 from stepwise.web.builder_fields import ACTION_KINDS, EVENT_KINDS, FieldSpec, action_fields, event_fields
+from stepwise.web.settings import WindowForm
 from stepwise.web.values import (
     BadText,
     parse_assignments,
@@ -29,7 +30,10 @@ from stepwise.web.values import (
 
 Side = Literal["when", "do"]
 SIDES: tuple[tuple[Side, str], ...] = (("when", "w"), ("do", "d"))
-SETTINGS = ("key", "name", "description", "timezone", "only_once", "accepting", "exit_on_unsubscribe")
+SETTINGS = (
+    *("key", "name", "description", "timezone", "only_once", "accepting", "exit_on_unsubscribe"),
+    *("send_window", "respect_caps", "cap_action"),
+)
 SETTING_LABELS = {
     "key": "Key",
     "name": "Name",
@@ -38,7 +42,11 @@ SETTING_LABELS = {
     "only_once": "Only once",
     "accepting": "Accepting",
     "exit_on_unsubscribe": "Exit on unsubscribe",
+    "send_window": "Send window",
+    "respect_caps": "Frequency caps",
+    "cap_action": "When a cap is reached",
 }
+CAP_ACTIONS = (("skip", "skip the email"), ("defer", "hold it until the cap allows it"))
 
 
 @dataclass
@@ -82,6 +90,9 @@ class BuilderState:
     only_once: bool = False
     accepting: bool = True
     exit_on_unsubscribe: bool = False
+    window: WindowForm = field(default_factory=WindowForm)  # the sequence's own send window (S27)
+    respect_caps: bool = True  # S28
+    cap_action: str = "skip"
     version: str = ""
     steps: list[StepState] = field(default_factory=list)
 
@@ -94,6 +105,7 @@ class Choices:
     lists: Sequence[tuple[str, str]] = ()
     forms: Sequence[tuple[str, str]] = ()
     sequences: Sequence[tuple[str, str]] = ()
+    segments: Sequence[tuple[str, str]] = ()
 
     def options(self, spec: FieldSpec, current: str) -> list[tuple[str, str]]:
         """Return the options of a select: blank (when optional), static choices, the source, the current value."""
@@ -159,6 +171,9 @@ def from_definition(key: str, definition: Mapping[str, Any], version: int | str 
         only_once=bool(definition.get("only_once", False)),
         accepting=bool(definition.get("accepting", True)),
         exit_on_unsubscribe=bool(definition.get("exit_on_unsubscribe", False)),
+        window=WindowForm.of(window if isinstance(window := definition.get("send_window"), dict) else None),
+        respect_caps=definition.get("respect_caps") is not False,
+        cap_action=str(definition.get("cap_action") or "skip"),
         version=str(version),
     )
     for step in definition.get("steps") or []:
@@ -226,6 +241,9 @@ def from_form(get: Getter, getlist: ListGetter, has: Checker, choices: Choices) 
         only_once=get("only_once") == "on",
         accepting=get("accepting") == "on",
         exit_on_unsubscribe=get("exit_on_unsubscribe") == "on",
+        window=WindowForm.read(get, getlist),
+        respect_caps=get("respect_caps") == "on" or not has("policy_shown"),  # a form without the fields: default
+        cap_action=get("cap_action") or "skip",
         version=get("version"),
     )
     s = 0
@@ -334,6 +352,12 @@ def to_document(state: BuilderState) -> tuple[dict[str, Any], list[Problem]]:
     if state.timezone:
         doc["timezone"] = state.timezone
     doc.update(only_once=state.only_once, accepting=state.accepting, exit_on_unsubscribe=state.exit_on_unsubscribe)
+    if (window := state.window.document()) is not None:
+        doc["send_window"] = window
+    if not state.respect_caps:
+        doc["respect_caps"] = False
+    if state.cap_action != "skip":
+        doc["cap_action"] = state.cap_action
     steps = []
     for s, step in enumerate(state.steps):
         variants = []

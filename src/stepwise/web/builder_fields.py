@@ -21,7 +21,7 @@ Widget = Literal[
     "json",
     "predicate",
 ]
-Source = Literal["drafts", "lists", "forms", "sequences"]
+Source = Literal["drafts", "lists", "forms", "sequences", "segments"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,14 @@ EVENT_KINDS: tuple[Kind, ...] = (
     Kind("unsubscribed", "Unsubscribed"),
     Kind("link_clicked", "Link clicked"),
     Kind("email_opened", "Email opened"),
+    Kind("email_bounced", "Email bounced"),
+    Kind("complained", "Marked as spam (complaint)"),
     Kind("form_submitted", "Form submitted"),
     Kind("form_confirmed", "Form confirmed"),
     Kind("list_joined", "Joined a list"),
     Kind("list_left", "Left a list"),
+    Kind("segment_joined", "Joined a segment"),
+    Kind("segment_left", "Left a segment"),
     Kind("data_changed", "Profile data changed"),
     Kind("custom", "Custom event (from the API)"),
     Kind("never", "Never (started by a sequence or the API)", "first"),
@@ -68,6 +72,8 @@ EVENT_KINDS: tuple[Kind, ...] = (
     Kind("schedule", "Wait: until a scheduled time", "later"),
     Kind("data_matches", "Wait: until data matches", "later"),
     Kind("list_matches", "Wait: until list membership", "later"),
+    Kind("split", "Random split: a share of subscribers (A/B)", "later"),
+    Kind("segment_matches", "Wait: until segment membership", "later"),
 )
 ACTION_KINDS: tuple[Kind, ...] = (
     Kind("send_email", "Send an email"),
@@ -172,10 +178,22 @@ EVENT_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
         _SCOPE,
     ),
     "email_opened": (FieldSpec("draft", "The email", "select", source="drafts", blank="any email"), _SCOPE),
+    "email_bounced": (
+        FieldSpec(
+            "type",
+            "Bounce",
+            "select",
+            choices=(("hard", "hard (the address does not exist)"), ("soft", "soft (mailbox full, try later)")),
+            blank="any bounce",
+        ),
+    ),
+    "complained": (),
     "form_submitted": (FieldSpec("form", "Form", "select", source="forms", blank="any form"),),
     "form_confirmed": (FieldSpec("form", "Form", "select", source="forms", blank="any form"),),
     "list_joined": (FieldSpec("list", "List", "select", source="lists", blank="any list"),),
     "list_left": (FieldSpec("list", "List", "select", source="lists", blank="any list"),),
+    "segment_joined": (FieldSpec("segment", "Segment", "select", source="segments", blank="any segment"),),
+    "segment_left": (FieldSpec("segment", "Segment", "select", source="segments", blank="any segment"),),
     "data_changed": (
         FieldSpec(
             "fields",
@@ -215,6 +233,27 @@ EVENT_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
             "select",
             typ="bool",
             choices=(("true", "is in the list"), ("false", "is not in the list")),
+            default="true",
+        ),
+    ),
+    "split": (
+        FieldSpec(
+            "weight",
+            "Weight",
+            "number",
+            typ="int",
+            default="50",
+            help="Every variant of this step must be a split: each fires for weight ÷ total of the subscribers.",
+        ),
+    ),
+    "segment_matches": (
+        FieldSpec("segment", "Segment", "select", source="segments"),
+        FieldSpec(
+            "member",
+            "The subscriber",
+            "select",
+            typ="bool",
+            choices=(("true", "is in the segment"), ("false", "is not in the segment")),
             default="true",
         ),
     ),

@@ -84,6 +84,10 @@ def event(spec: dict[str, Any]) -> str:
             return f"Clicked a link{what}{where_from}{_scope(spec)}"
         case "email_opened":
             return "Opened " + (spec["draft"] if spec.get("draft") else "an email") + _scope(spec)
+        case "email_bounced":
+            return "Email bounced" + (f" ({spec['type']})" if spec.get("type") else "")
+        case "complained":
+            return "Marked an email as spam"
         case "form_submitted":
             return "Submitted form " + (spec["form"] if spec.get("form") else "(any)")
         case "form_confirmed":
@@ -92,6 +96,10 @@ def event(spec: dict[str, Any]) -> str:
             return "Joined list " + (spec["list"] if spec.get("list") else "(any)")
         case "list_left":
             return "Left list " + (spec["list"] if spec.get("list") else "(any)")
+        case "segment_joined":
+            return "Joined segment " + (spec["segment"] if spec.get("segment") else "(any)")
+        case "segment_left":
+            return "Left segment " + (spec["segment"] if spec.get("segment") else "(any)")
         case "data_changed":
             fields = spec.get("fields")
             return "Data changed" + (f": {', '.join(fields)}" if fields else "") + where
@@ -105,9 +113,14 @@ def event(spec: dict[str, Any]) -> str:
             return _schedule(spec)
         case "data_matches":
             return f"When {predicate(spec.get('where'))}"
+        case "segment_matches":
+            member = spec.get("member", True)
+            return f"When {'in' if member else 'not in'} segment {spec.get('segment', '?')}"
         case "list_matches":
             member = spec.get("member", True)
             return f"When {'in' if member else 'not in'} list {spec.get('list', '?')}"
+        case "split":
+            return f"Random split, weight {spec.get('weight', '?')}"
     return str(kind)
 
 

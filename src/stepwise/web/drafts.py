@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -17,12 +18,15 @@ from stepwise.errors import AppError, NotFound, Unprocessable
 from stepwise.services import drafts as service
 from stepwise.services import subscribers as subscriber_service
 from stepwise.services.drafts import Draft, DraftBody, Preview
+from stepwise.services.test_sends import MAX_RECIPIENTS, TestSendBody, send_test
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, is_htmx, text_of
 from stepwise.web.problems import FormErrors, from_error
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FIELDS = ("key", "subject", "from_email", "from_name", "reply_to", "html", "text")
 EMPTY: dict[str, Any] = dict.fromkeys(FIELDS, "")
+_SEPARATORS = re.compile(r"[,;\s]+")
+_TO_INDEX = re.compile(r"\$\.to\[(\d{1,3})\]")
 
 
 @router.get("/drafts")
@@ -83,6 +87,47 @@ def delete(page: PageDep, form: FormDep, key: str) -> Response:
     return page.delete("Draft", key, service.delete, "drafts")
 
 
+@router.post("/drafts/{key}/test")
+def test_send(page: PageDep, form: FormDep, key: str) -> Response:
+    """Send the saved draft now to up to five addresses ("[TEST]" before the subject), optionally with a
+    subscriber's data; show what became of each (with htmx in place, else on the editor)."""
+    draft = service.get(page.stepwise.db, page.account.id, key)
+    test = _send_test(page, key, text_of(form, "to").strip(), text_of(form, "as").strip())
+    if is_htmx(page.request):
+        return page.render("drafts/_test_send.html", status=test["status"], draft=draft, test=test)
+    values = {name: getattr(draft, name) or "" for name in FIELDS}
+    return _editor(page, draft, values, FormErrors(), status=test["status"], test=test)
+
+
+def _send_test(page: Page, key: str, to: str, as_: str) -> dict[str, Any]:
+    """The test form's values and outcome: `items` (a result per address) or `error`, and the HTTP status."""
+    test: dict[str, Any] = {"to": to, "as": as_, "items": [], "error": "", "status": 200}
+    addresses = [a for a in _SEPARATORS.split(to) if a]
+    if not addresses or len(addresses) > MAX_RECIPIENTS:
+        return {**test, "error": f"give 1 to {MAX_RECIPIENTS} addresses, separated by commas", "status": 422}
+    try:
+        try:
+            body = TestSendBody.model_validate({"to": addresses, "as": as_ or None})
+        except ValidationError as exc:
+            raise Unprocessable.of(from_validation_error(exc, {"to": addresses, "as": as_})) from exc
+        out = send_test(page.stepwise, page.account.id, key, body, page.now())
+    except AppError as exc:
+        return {**test, "error": _test_problems(exc, addresses), "status": exc.status}
+    return {**test, "items": out.items}
+
+
+def _test_problems(exc: AppError, addresses: list[str]) -> str:
+    """An error of a test send in words, naming the address a problem is about (`$.to[1]` → the second)."""
+    lines = []
+    for detail in exc.details if isinstance(exc.details, list) else []:
+        if not isinstance(detail, dict) or not detail.get("message"):
+            continue
+        found = _TO_INDEX.fullmatch(str(detail.get("path", "")))
+        index = int(found.group(1)) if found else -1
+        lines.append(f"{addresses[index]}: {detail['message']}" if 0 <= index < len(addresses) else detail["message"])
+    return "; ".join(str(line) for line in lines) or exc.message
+
+
 def _values(form: FormData) -> dict[str, Any]:
     return {
         name: text_of(form, name).strip() if name not in ("html", "text") else text_of(form, name) for name in FIELDS
@@ -129,6 +174,7 @@ def _editor(
     *,
     preview_email: str | None = None,
     status: int = 200,
+    test: dict[str, Any] | None = None,
 ) -> Response:
     db, account_id = page.stepwise.db, page.account.id
     people, _ = subscriber_service.page(db, account_id, status=None, list_key=None, cursor=None, limit=50)
@@ -157,6 +203,7 @@ def _editor(
         preview_email=preview_email or (people[0].email if people else ""),
         preview_error=preview_error,
         preview_stranger=stranger,
+        test=test or {"to": "", "as": "", "items": [], "error": ""},
     )
 
 

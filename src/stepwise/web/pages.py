@@ -18,13 +18,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, se
 from jinja2.runtime import Context as TemplateContext
 from starlette.datastructures import FormData, UploadFile
 
+from stepwise.domain.access import role_allows
 from stepwise.domain.instants import parse_instant
 from stepwise.errors import AppError
-from stepwise.services import sessions
+from stepwise.services import audit, sessions
 from stepwise.services.accounts import AccountRow
 from stepwise.services.context import Context, Database
 from stepwise.services.edge import parameter_problems
 from stepwise.services.sessions import SessionRow
+from stepwise.services.users import Forbidden
 from stepwise.web import describe
 from stepwise.web.security import FLASH_COOKIE, SESSION_COOKIE, CookieSigner, same_token
 
@@ -98,6 +100,11 @@ class Page:
     flashes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
+    def role(self) -> str:
+        """The signed-in user's role: owner, admin, editor or viewer."""
+        return self.session.role
+
+    @property
     def stepwise(self) -> Context:
         """Return the Stepwise instance."""
         return self.ui.stepwise
@@ -120,6 +127,7 @@ class Page:
             account=self.account,
             csrf=self.session.csrf,
             nav=nav,
+            me=self.session,
             flashes=incoming + self.flashes,
             **context,
         )
@@ -179,12 +187,19 @@ def session_of(ui: Ui, request: Request) -> SessionRow | None:
 
 
 def current_page(request: Request) -> Page:
-    """Resolve the signed-in account: the session must exist, be unexpired, and its API key unrevoked."""
+    """Resolve the signed-in user: the session must exist, be unexpired and belong to a user.
+
+    The user's role is checked here, for every page and action at once, by method and path
+    (domain/access.py): a refused request gets a 403 page and changes nothing.
+    """
     ui = ui_of(request)
     session = session_of(ui, request)
-    if session is None:
+    if session is None or session.user_id is None:
         raise LoginRequired()
     request.state.session = session  # for error pages, which must not read the database again
+    audit.set_actor(f"user:{session.email}")
+    if not role_allows(session.role, request.method, request.url.path):
+        raise Forbidden(f"your role ({session.role}) does not allow this; ask an owner or admin")
     return Page(request, ui, session.account, session)
 
 
@@ -259,7 +274,14 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """Render an error as a page (with navigation when the browser is signed in)."""
     ui = ui_of(request)
     session: SessionRow | None = getattr(request.state, "session", None)
-    titles = {404: "Not found", 409: "Conflict", 400: "Bad request", 422: "Invalid input", 413: "Too large"}
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        400: "Bad request",
+        422: "Invalid input",
+        413: "Too large",
+    }
     html = render_template(
         ui,
         "error.html",
@@ -268,6 +290,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         csrf=session.csrf if session else "",
         nav="",
         flashes=[],
+        me=session,
         status=status,
         title=titles.get(status, "Error"),
         message=message,
@@ -280,6 +303,7 @@ def render_template(ui: Ui, name: str, **context: Any) -> str:
     account = context.get("account")
     context.setdefault("tz", account.timezone if account is not None else "UTC")
     context.setdefault("this_year", ui.stepwise.clock().year)
+    context.setdefault("me", None)
     return ui.env.get_template(name).render(**context)
 
 

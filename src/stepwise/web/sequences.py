@@ -18,13 +18,17 @@ from stepwise.services import forms as form_service
 from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
+from stepwise.services import segments as segment_service
 from stepwise.services import sequences as service
 from stepwise.services.issues import StepIssueStats
+from stepwise.services.journey_stats import variant_mail
 from stepwise.services.sequences import Sequence, SequenceStats
 from stepwise.web import builder, builder_edits, builder_errors
 from stepwise.web.builder_fields import ACTION_KINDS, WEEKDAY_CHOICES, event_kinds_for
+from stepwise.web.forecast import form_values as forecast_values
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, safe_next, text_of, texts_of
 from stepwise.web.predicate_editor import OP_CHOICES
+from stepwise.web.settings import WindowForm
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 RUN_ACTIONS = ("stop", "pause", "resume")
@@ -89,12 +93,24 @@ def sequence_view(
         seq=seq,
         stats=_counts(page, key),
         mail=_step_mail(page, key),
+        variant_mail=variant_mail(db, account_id, key),
         runs=runs,
         next_cursor=next_cursor,
         run_status=run_status or "",
         run_step=str(step_no or ""),
         opt_in_forms=opt_in_forms(page, seq.definition),
+        window_summary=_window_summary(seq.definition.get("send_window")),
+        values=forecast_values(),  # the Forecast panel's fields (web/forecast.py)
+        forecast=None,
+        forecast_error="",
     )
+
+
+def _window_summary(window: Any) -> str:
+    """The sequence's own send window in words, or what holds without one."""
+    if not isinstance(window, dict):
+        return "the account's"
+    return WindowForm.of(window).summary()
 
 
 @router.post("/sequences/{key}/activate")
@@ -175,6 +191,7 @@ def choices(page: Page) -> builder.Choices:
         lists=[(row.key, row.name) for row in list_service.all_lists(db, account_id)],
         forms=[(f.key, f.title or f.key) for f in form_service.all_forms(db, account_id)],
         sequences=[(s.key, s.name) for s in service.all_sequences(db, account_id)],
+        segments=[(s.key, s.name) for s in segment_service.all_segments(db, account_id)],
     )
 
 
@@ -205,6 +222,7 @@ def _render_builder(
         event_kinds_for=event_kinds_for,
         action_kinds=ACTION_KINDS,
         weekday_choices=WEEKDAY_CHOICES,
+        cap_actions=builder.CAP_ACTIONS,
         op_choices=OP_CHOICES,
         kind_label=builder.kind_label,
         opt_in_forms=opt_in_forms(page, builder.to_document(state)[0]),

@@ -14,6 +14,7 @@ from stepwise.domain.instants import parse_instant
 from stepwise.domain.paths import InvalidPath, leaf_paths, set_path, split_path
 from stepwise.domain.problems import from_validation_error
 from stepwise.errors import AppError
+from stepwise.services import bounces as bounce_service
 from stepwise.services import drafts as draft_service
 from stepwise.services import events as event_service
 from stepwise.services import issues as issue_service
@@ -26,6 +27,7 @@ from stepwise.services.events import PostedEvent
 from stepwise.services.subscribers import STATUSES, Edit, Subscriber
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, text_of, texts_of
 from stepwise.web.problems import FormErrors, from_error
+from stepwise.web.suppressions import entry_of
 from stepwise.web.values import BadText, parse_assignments, parse_json, parse_value, show_value
 
 TIMELINE_PAGE = 100
@@ -166,7 +168,18 @@ def _profile(
         timeline_names=names,
         next_after=next_after,
         emails=emails,
+        **_deliverability(page, sub),
     )
+
+
+def _deliverability(page: Page, sub: Subscriber) -> dict[str, Any]:
+    """The profile's bounce and complaint reports, and the suppression-list entry that stops its email."""
+    found = bounce_service.page(page.stepwise.db, page.account.id, email=sub.email, issue=None, cursor=None, limit=20)
+    return {
+        "bounce_reports": found.items,
+        "more_reports": found.next_cursor is not None,
+        "suppressed": entry_of(page, sub.email),
+    }
 
 
 @router.post("/subscribers/{email}/data")

@@ -8,6 +8,7 @@ from typing import Protocol
 from stepwise.domain.deliveries import Inputs, IssueChange, Recipient, Record, SentMessage
 from stepwise.domain.instants import to_us
 from stepwise.domain.jobs import OutboxRow
+from stepwise.domain.policy import SlotRequest
 
 __all__ = [
     "AcceptanceWriter",
@@ -48,6 +49,11 @@ class DeliveryStore(Protocol):
 
     def inputs(self, rows: Sequence[OutboxRow]) -> Inputs:
         """Read what preparing these email rows needs."""
+        ...
+
+    def take_slots(self, requests: Sequence[SlotRequest], now_us: int) -> dict[int, int | None]:
+        """Take a cap slot per request (S28), exactly even with many workers; by row id: None when
+        taken, else when (microseconds) the subscriber's caps would allow one."""
         ...
 
     def record(self, records: Sequence[Record], now_us: int) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -21,7 +21,8 @@ from stepwise.delivery.message import Outgoing
 from stepwise.delivery.retry import decide
 from stepwise.delivery.transports import DeliveryError
 from stepwise.delivery.webhooks import UrlRequest, UrlResponse
-from stepwise.domain.jobs import OutboxRow, UrlCallJob
+from stepwise.domain.instants import from_us, iso
+from stepwise.domain.jobs import ConfirmationJob, EmailJob, OutboxRow, UrlCallJob
 from stepwise.services.quarantine import describe_error
 from stepwise.services.transient import is_transient
 from stepwise.worker.ports import DeliveryStore, IssueChange, Record, SentMessage, to_us
@@ -45,6 +46,8 @@ class Prepared:
     skip: str | None = None
     fail: str | None = None
     poison: str | None = None  # cannot be decoded or prepared: recorded as failed and set aside
+    defer: tuple[int, str] | None = None  # held until then (microseconds) by a send window or a cap, and why
+    slot: bool = False  # took a cap slot (S28): given back unless the email is sent
 
     @classmethod
     def set_aside(cls, row: OutboxRow, error: str) -> Prepared:
@@ -77,7 +80,26 @@ class Policy:
 
 def to_record(result: Result, policy: Policy, now: datetime, now_us: int) -> Record:
     """What a delivery came to, as it is written (retry, or final outcome)."""
+    record = _to_record(result, policy, now, now_us)
+    if result.prepared.slot and record.kind != "email_sent":
+        return replace(record, release_slot=True)
+    return record
+
+
+def _deferred(item: Prepared) -> Record:
+    """An email held by a send window or a cap: the issue says until when and why; the row waits."""
+    assert item.defer is not None
+    until_us, why = item.defer
+    until = iso(from_us(until_us))
+    detail = {**email_detail(item), "reason": why, "deliver_after": until}
+    change = IssueChange("deferred", f"{why}: held until {until}", deliver_after_us=until_us)
+    return Record(item.row, "email_deferred", detail, change, retry_at_us=until_us, deferred=True, poison=item.poison)
+
+
+def _to_record(result: Result, policy: Policy, now: datetime, now_us: int) -> Record:
     item = result.prepared
+    if item.defer is not None and item.skip is None and item.fail is None:
+        return _deferred(item)
     delay = retry_delay(result, policy)
     if delay is not None:
         return _retry_record(result, delay, to_us(now + delay))
@@ -146,7 +168,7 @@ def _sent(item: Prepared, policy: Policy, now_us: int) -> IssueChange:
 
 def email_detail(item: Prepared) -> dict[str, Any]:
     job = item.row.job
-    draft = None if job is None or isinstance(job, UrlCallJob) else job.draft
+    draft = job.draft if isinstance(job, EmailJob | ConfirmationJob) else None
     return {"issue": item.row.issue_id or "", "draft": draft}
 
 

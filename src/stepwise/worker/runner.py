@@ -14,6 +14,7 @@ from stepwise.services.processing import BatchResult
 from stepwise.worker.advancing import Advancer
 from stepwise.worker.delivery import Deliverer
 from stepwise.worker.recording import MAX_RETRY_DELAY
+from stepwise.worker.webhooks import WebhookDeliverer
 
 log = logging.getLogger("stepwise.worker")
 # A batch allocates many short-lived objects; with CPython's default threshold (700) the collector
@@ -52,6 +53,7 @@ class WorkerThreads:
         *,
         poll_interval: float = 0.2,
         on_batch: Callable[[BatchResult], None] | None = None,
+        webhooks: WebhookDeliverer | None = None,
     ) -> None:
         self.advancer = advancer
         self.deliverer = deliverer
@@ -62,6 +64,7 @@ class WorkerThreads:
         self._threads: list[threading.Thread] = []
         self.delivery_wakeup = delivery_wakeup
         self._listener: Listening | None = None
+        self.webhooks = webhooks
 
     def listen(self, listener: Listening) -> None:
         """Also wake on notifications from other processes (polling continues regardless); started with the loops."""
@@ -74,6 +77,8 @@ class WorkerThreads:
             threading.Thread(target=self._advance_loop, name="stepwise-advance", daemon=True),
             threading.Thread(target=self._delivery_loop, name="stepwise-delivery", daemon=True),
         ]
+        if self.webhooks is not None:
+            self._threads.append(threading.Thread(target=self._webhook_loop, name="stepwise-webhooks", daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -126,6 +131,27 @@ class WorkerThreads:
             # Finish and record deliveries in flight: a send cut off after DATA could be repeated later.
             await self.deliverer.drain()
             await self.deliverer.close()
+
+    def _webhook_loop(self) -> None:
+        asyncio.run(self._deliver_webhooks())
+
+    async def _deliver_webhooks(self) -> None:
+        assert self.webhooks is not None
+        backoff = self.poll_interval
+        try:
+            while not self.stopping.is_set():
+                try:
+                    handled = await self.webhooks.run_once()
+                    backoff = self.poll_interval
+                except Exception:
+                    log.exception("webhook batch failed; will retry")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_RETRY_DELAY)
+                    continue
+                if handled == 0:
+                    await asyncio.to_thread(self.stopping.wait, self.poll_interval)
+        finally:
+            await self.webhooks.close()
 
     def _wait_delivery(self) -> None:
         self.delivery_wakeup.wait(self.poll_interval)

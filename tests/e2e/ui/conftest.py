@@ -14,6 +14,7 @@ import pytest
 
 from stepwise.bootstrap import Stepwise
 from stepwise.services.accounts import create_account
+from stepwise.services.users import create_user
 from tests.support.server import LiveServer, live_server
 
 CHROMIUM = os.environ.get("STEPWISE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -28,6 +29,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 NARROW = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 900}
+OWNER = "owner@acme.example"  # the owner of `acme` that UI tests sign in as
+PASSWORD = "correct horse battery"
 
 
 def _ci() -> bool:
@@ -95,10 +98,11 @@ class Browser:
         """Open a page and return its response."""
         return self.page.goto(self.url(path))
 
-    def sign_in(self, key: str | None = None) -> None:
-        """Sign in through the login page."""
+    def sign_in(self, email: str = OWNER, password: str = PASSWORD) -> None:
+        """Sign in through the login page with an email and a password (the owner of `acme` by default)."""
         self.goto("/login")
-        self.page.get_by_label("API key").fill(key or self.key)
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("Password").fill(password)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_url(re.compile(r".*/sequences$"))
 
@@ -124,8 +128,9 @@ class Browser:
 
 @pytest.fixture
 def acme(stepwise: Stepwise) -> tuple[int, str]:
-    """(account id, API key) of the account `acme`, created before the server and its worker start."""
+    """(account id, API key) of the account `acme` and its owner (OWNER, PASSWORD), made before the server starts."""
     row, key = create_account(stepwise.db, "acme", "UTC", stepwise.clock())
+    create_user(stepwise.db, row.id, OWNER, PASSWORD, "owner", stepwise.clock())
     return row.id, key
 
 

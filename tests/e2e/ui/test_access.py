@@ -10,7 +10,7 @@ from stepwise.services import drafts, lists, sequences
 from stepwise.services.accounts import create_account
 from stepwise.services.drafts import DraftBody
 from stepwise.services.subscribers import Edit, edit_one
-from tests.e2e.ui.conftest import Browser
+from tests.e2e.ui.conftest import OWNER, PASSWORD, Browser
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
@@ -26,18 +26,19 @@ def test_pages_need_a_session_and_sign_in_returns_to_the_page_asked_for(ui: Brow
     ui.goto("/lists")
     page.wait_for_url(re.compile(r".*/login\?next=%2Flists$"))
     ui.shot("login", narrow=True)
-    page.get_by_label("API key").fill("sw_not-a-key")
+    page.get_by_label("Email").fill(OWNER)
+    page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_have_text("That API key is not valid.")
+    expect(page.get_by_role("alert")).to_have_text("That email and password do not match.")
     ui.allowed_errors.append(re.compile(r"status of 401"))
-    page.get_by_label("API key").fill(ui.key)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/lists$"))
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "stepwise_session")
     assert cookie["httpOnly"] is True
     assert cookie["sameSite"] == "Lax"
-    assert ui.key not in cookie["value"]
+    assert ui.key not in cookie["value"] and PASSWORD not in cookie["value"]
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r".*/login$"))
@@ -48,17 +49,19 @@ def test_pages_need_a_session_and_sign_in_returns_to_the_page_asked_for(ui: Brow
     page.wait_for_url(re.compile(r".*/login\?next=%2Fsequences$"))
 
 
-def test_twenty_wrong_keys_in_a_row_get_a_clear_message(ui: Browser) -> None:
+def test_s33_twenty_wrong_passwords_in_a_row_get_a_clear_message(ui: Browser) -> None:
     page = ui.page
     ui.allowed_errors.append(re.compile(r"status of 4(01|29)"))
     ui.goto("/login")
     for attempt in range(20):
-        page.get_by_label("API key").fill(f"sw_wrong-{attempt}")
+        page.get_by_label("Email").fill(OWNER)
+        page.get_by_label("Password").fill(f"wrong password {attempt}")
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("alert")).to_have_text("That API key is not valid.")
-    page.get_by_label("API key").fill(ui.key)
+        expect(page.get_by_role("alert")).to_have_text("That email and password do not match.")
+    page.get_by_label("Email").fill(OWNER)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_have_text("Too many wrong keys from your address. Try again in 1 minute.")
+    expect(page.get_by_role("alert")).to_have_text("Too many failed sign-ins. Try again in 1 minute.")
     ui.shot("login-rate-limited")
     assert not any(c["name"] == "stepwise_session" for c in page.context.cookies())
 

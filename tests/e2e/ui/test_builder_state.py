@@ -93,6 +93,12 @@ EVERYTHING: dict[str, Any] = {
                 },
             ]
         },
+        {
+            "variants": [
+                {"when": [{"event": "split", "weight": 70}], "do": [{"action": "nothing"}]},
+                {"when": [{"event": "split", "weight": 30}], "do": [{"action": "stop_sequence"}]},
+            ]
+        },
     ],
 }
 

@@ -6,11 +6,12 @@ import re
 
 import pytest
 
-from stepwise.services import drafts, issues, lists, sequences
+from stepwise.services import drafts, lists, sequences
 from stepwise.services.drafts import DraftBody
 from stepwise.services.issues import Issue
 from stepwise.services.subscribers import Edit, edit_one
 from tests.e2e.ui.conftest import Browser
+from tests.support.archive import issues_with_status
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.browser
@@ -47,17 +48,7 @@ def seed(ui: Browser, *people: str) -> None:
 
 
 def _sent(ui: Browser) -> list[Issue]:
-    items, _ = issues.page(
-        ui.server.stepwise.db,
-        ui.account_id,
-        email=None,
-        sequence=None,
-        draft=None,
-        status="sent",
-        cursor=None,
-        limit=50,
-    )
-    return items
+    return issues_with_status(ui.server.stepwise.db, ui.account_id, "sent")
 
 
 def test_every_page_renders_without_console_errors(ui: Browser) -> None:

@@ -54,7 +54,7 @@ class Shop:
 
     def deliverer(self, transport: Transport | None = None, urls: UrlCaller | None = None, **kwargs: Any) -> Deliverer:
         return Deliverer(
-            DatabaseDeliveryStore(self.stepwise.db),
+            DatabaseDeliveryStore(self.stepwise.db, self.stepwise.secret),
             transport or self.stepwise.transport(),
             self.stepwise.signer,
             self.stepwise.settings.base_url,

@@ -38,6 +38,12 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         of(conn).insert_ignore(conn, table, rows)
 
 
+def insert_new(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """Insert one row unless its key exists already; True when this call inserted it."""
+    stmt = of(conn).insert_ignore_one(table, row).returning(*table.primary_key.columns)
+    return conn.execute(stmt).first() is not None
+
+
 def add_to_counters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Add deltas to counters; rows are applied in key order so parallel writers cannot deadlock."""
     if rows:

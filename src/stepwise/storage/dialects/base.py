@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 IN_CHUNK = 900  # parameters in one IN list: under SQLite's limit of 999 with room for a few others
@@ -23,6 +23,9 @@ class Statements(Protocol):
     mark: str  # the driver's parameter placeholder
 
     def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
+        """An INSERT of one row that does nothing when its key exists (rowcount 0)."""
 
     def add_to(self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
         """Insert rows, or add their `value` to the row with the same keys."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, Table, any_, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Insert, String, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -21,6 +21,9 @@ class PostgresStatements:
 
     def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
+
+    def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
+        return postgresql.insert(table).values(**row).on_conflict_do_nothing()
 
     def add_to(self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
         stmt = postgresql.insert(table)

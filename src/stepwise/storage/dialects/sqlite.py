@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from json import dumps
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, String, Table, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Insert, Select, String, Table, bindparam, func, select
 from sqlalchemy import column as column_
 from sqlalchemy.dialects import sqlite
 
@@ -19,6 +19,9 @@ class SqliteStatements:
 
     def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
+
+    def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
+        return sqlite.insert(table).values(**row).on_conflict_do_nothing()
 
     def add_to(self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
         stmt = sqlite.insert(table)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from stepwise.storage.schema import metadata
+from stepwise.storage import schema  # noqa: F401 - declares every table on `metadata`
+from stepwise.storage.schema_base import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - Stepwise always passes its connection

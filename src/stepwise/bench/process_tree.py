@@ -1,0 +1,98 @@
+"""Machine-wide measurements for a bench run: the summed RSS of process trees, and CPU busy and steal shares."""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import TracebackType
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(parent, []).append(int(entry))
+    return tree
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mb(roots: list[int]) -> float:
+    """The summed resident memory of these processes and all their descendants."""
+    tree, seen, todo = _children(), set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo.extend(tree.get(pid, []))
+    return sum(_rss_kb(pid) for pid in seen) / 1024
+
+
+class RssSampler:
+    """Samples the summed RSS of process trees every 0.1 s in a thread; `peak_mb` after the block."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots, self.peak_mb = roots, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak_mb = max(self.peak_mb, round(tree_rss_mb(self.roots), 1))
+
+    def __enter__(self) -> RssSampler:
+        self.peak_mb = round(tree_rss_mb(self.roots), 1)
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _cpu_times() -> list[int]:
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+class CpuMeter:
+    """The share of all CPUs that was busy, and stolen by the hypervisor, during the block (/proc/stat)."""
+
+    def __init__(self) -> None:
+        self.before: list[int] = []
+        self.after: list[int] = []
+
+    def __enter__(self) -> CpuMeter:
+        self.before = _cpu_times()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.after = _cpu_times()
+
+    def figures(self) -> dict[str, float | None]:
+        if len(self.before) < 8 or len(self.after) < 8:
+            return {"cpu_busy_pct": None, "cpu_steal_pct": None}
+        delta = [b - a for a, b in zip(self.before, self.after, strict=False)]
+        total = sum(delta[:8]) or 1
+        idle = delta[3] + delta[4]  # idle + iowait
+        busy, steal = 100 * (total - idle) / total, 100 * delta[7] / total
+        return {"cpu_busy_pct": round(busy, 1), "cpu_steal_pct": round(steal, 1)}

@@ -1,0 +1,32 @@
+"""Email rates per step variant of a sequence, for the sequence picture (S23: a split's variants side by side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stepwise.storage import issues as issue_store
+from stepwise.storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class VariantMail:
+    sent: int
+    opened: int
+    clicked: int
+
+    @property
+    def open_rate(self) -> float:
+        """Unique opens per email sent, in percent (0 when nothing was sent)."""
+        return round(100 * self.opened / self.sent, 1) if self.sent else 0.0
+
+    @property
+    def click_rate(self) -> float:
+        """Unique clicks per email sent, in percent (0 when nothing was sent)."""
+        return round(100 * self.clicked / self.sent, 1) if self.sent else 0.0
+
+
+def variant_mail(db: Database, account_id: int, sequence: str) -> dict[tuple[int, int], VariantMail]:
+    """Emails sent, opened and clicked by (step, variant) of one sequence."""
+    with db.read() as conn:
+        rows = issue_store.variant_counts(conn, account_id, sequence)
+    return {(step, variant): VariantMail(sent, opened, clicked) for step, variant, sent, opened, clicked in rows}

@@ -1,0 +1,196 @@
+"""Keeping segment membership current (SPEC S22), vectorised over a batch of subscribers.
+
+`settle` tests a batch of subscribers against some segments and writes the differences (with the
+stored counts) in the caller's transaction; `refresh` does it for every segment of the account after
+a change of the subscribers' data, lists, status or activity.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import Connection
+
+from stepwise.domain.events import Happened, new_event
+from stepwise.domain.instants import iso
+from stepwise.domain.predicates import Predicate
+from stepwise.domain.segments import (
+    EVERYTHING,
+    Facts,
+    Touch,
+    concerns,
+    matches_view,
+    needs_activity,
+    next_change,
+    parse_where,
+    uses_now,
+    view_of,
+)
+from stepwise.storage import inbox as inbox_store
+from stepwise.storage import segments as store
+from stepwise.storage import subscribers as subscriber_store
+from stepwise.storage.codec import from_us, loads, to_us
+from stepwise.storage.segments import Activity
+from stepwise.storage.subscribers import SubscriberRow
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One subscriber joined (True) or left (False) one segment."""
+
+    segment_id: int
+    subscriber_id: int
+    joined: bool
+
+
+@lru_cache(maxsize=512)
+def parsed(where_text: str) -> Predicate:
+    """The predicate of a stored segment (it was checked when saved)."""
+    predicate, problems = parse_where(loads(where_text))
+    if predicate is None:
+        raise ValueError(f"a stored segment predicate is invalid: {problems}")
+    return predicate
+
+
+def _when(us: int | None) -> str | None:
+    return iso(from_us(us)) if us is not None else None
+
+
+def _facts(
+    conn: Connection, account_id: int, segments: Sequence[tuple[int, Predicate]], rows: Sequence[SubscriberRow]
+) -> dict[int, Facts]:
+    """The `subscriber.*` facts of a batch: lists in one query, activity in one more when a segment reads it."""
+    lists = subscriber_store.list_keys(conn, account_id, [r.id for r in rows])
+    activity: dict[str, Activity] = {}
+    if any(needs_activity(p) for _, p in segments):
+        activity = store.activity(conn, account_id, [r.email_key for r in rows])
+    facts: dict[int, Facts] = {}
+    for r in rows:
+        act = activity.get(r.email_key)
+        facts[r.id] = Facts(
+            status=r.status,
+            lists=frozenset(lists.get(r.id, ())),
+            created_at=iso(from_us(r.created_at)),
+            last_sent_at=_when(act.sent) if act else None,
+            last_opened_at=_when(act.opened) if act else None,
+            last_clicked_at=_when(act.clicked) if act else None,
+        )
+    return facts
+
+
+def settle(
+    conn: Connection,
+    account_id: int,
+    segments: Sequence[tuple[int, Predicate]],
+    rows: Sequence[SubscriberRow],
+    now: datetime,
+) -> list[Change]:
+    """Test these subscribers against these segments and store the differences (and re-test moments)."""
+    if not segments or not rows:
+        return []
+    ids = [r.id for r in rows]
+    facts = _facts(conn, account_id, segments, rows)
+    views = [(r.id, view_of(r.data, facts[r.id])) for r in rows]  # built once, read by every segment
+    members = store.memberships(conn, account_id, [segment_id for segment_id, _ in segments], ids)
+    changes: list[Change] = []
+    for segment_id, predicate in segments:
+        inside = members[segment_id]
+        wanted = {sid for sid, view in views if matches_view(predicate, view, now)}
+        joined, left = sorted(wanted - inside), sorted(inside - wanted)
+        store.change_members(conn, account_id, segment_id, joined, left, to_us(now))
+        if uses_now(predicate):
+            due = {sid: next_change(predicate, view, now) for sid, view in views}
+            store.set_deadlines(conn, account_id, segment_id, {s: to_us(at) if at else None for s, at in due.items()})
+        changes += [Change(segment_id, s, True) for s in joined] + [Change(segment_id, s, False) for s in left]
+    return changes
+
+
+def refresh(
+    conn: Connection,
+    account_id: int,
+    subscriber_ids: Sequence[int],
+    now: datetime,
+    touch: Touch = EVERYTHING,
+    *,
+    emit: bool = True,
+) -> list[Change]:
+    """Re-test these subscribers against the account's segments that read what the change touched.
+
+    Each change of membership queues `segment_joined` / `segment_left` (unless `emit` is off, as for
+    an import without trigger events).
+    """
+    if not subscriber_ids:
+        return []
+    stored = store.all_segments(conn, account_id)
+    segments = [(row.id, p) for row in stored if concerns(p := parsed(row.where), touch)]
+    if not segments:
+        return []
+    rows = subscriber_store.by_ids(conn, sorted(set(subscriber_ids)))
+    changes = settle(conn, account_id, segments, [r for r in rows if r.account_id == account_id], now)
+    if emit:
+        queue_events(conn, account_id, changes, {row.id: row.key for row in stored}, now)
+    return changes
+
+
+def queue_events(
+    conn: Connection, account_id: int, changes: Sequence[Change], keys: Mapping[int, str], now: datetime
+) -> None:
+    """Queue `segment_joined` / `segment_left` for these changes (filter `segment`, SPEC §15)."""
+    now_us = to_us(now)
+    queued = [
+        new_event(
+            account_id,
+            c.subscriber_id,
+            Happened("segment_joined" if c.joined else "segment_left", {"segment": keys[c.segment_id]}),
+            source="segment",
+            accepted_at=now_us,
+        )
+        for c in changes
+        if c.segment_id in keys
+    ]
+    inbox_store.add(conn, queued)
+
+
+def refresh_pairs(conn: Connection, pairs: Iterable[tuple[int, int | None]], now: datetime) -> list[Change]:
+    """`refresh` for (account id, subscriber id) pairs of several accounts (activity recorded in a batch)."""
+    by_account: dict[int, set[int]] = defaultdict(set)
+    for account_id, subscriber_id in pairs:
+        if subscriber_id:
+            by_account[account_id].add(subscriber_id)
+    touch = Touch(activity=True, status=True)  # a send may also mark the subscriber bounced
+    return [
+        c for account_id, ids in sorted(by_account.items()) for c in refresh(conn, account_id, sorted(ids), now, touch)
+    ]
+
+
+def retest_due(conn: Connection, now: datetime, limit: int = 1000) -> int:
+    """Re-test the members whose answer time alone may have changed by now; return how many were re-tested."""
+    due = store.due(conn, to_us(now), limit)
+    if not due:
+        return 0
+    wheres = store.where_by_id(conn, [segment for _, segment, _ in due])
+    keys = store.keys_by_id(conn, list(wheres))
+    by_pair: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for account_id, segment_id, subscriber_id in due:
+        by_pair[(account_id, segment_id)].append(subscriber_id)
+    for (account_id, segment_id), ids in sorted(by_pair.items()):
+        rows = [r for r in subscriber_store.by_ids(conn, ids) if r.account_id == account_id]
+        predicate = parsed(wheres[segment_id]) if segment_id in wheres else None
+        if predicate is not None:
+            changes = settle(conn, account_id, [(segment_id, predicate)], rows, now)  # writes the next moments
+            queue_events(conn, account_id, changes, keys, now)
+        stale = set(ids) - {r.id for r in rows}  # deleted subscribers
+        if predicate is None or not uses_now(predicate):
+            stale = set(ids)  # a deleted segment, or one edited to no longer use `now`
+        if stale:
+            store.set_deadlines(conn, account_id, segment_id, dict.fromkeys(stale))
+    return len(due)
+
+
+def segment_keys(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The keys of the segments each subscriber is in (what the engine's segment_matches reads)."""
+    return store.keys_of_members(conn, account_id, subscriber_ids)
