@@ -37,8 +37,8 @@ class Schedule(_Spec):
     every: Literal["day", "week", "month", "year"] | None = None
     at: str | None = Field(default=None, max_length=5)
     weekdays: list[Weekday] | None = Field(default=None, min_length=1)
-    day: int | None = Field(default=None, ge=1, le=31)
-    month: int | None = Field(default=None, ge=1, le=12)
+    day: int | None = Field(default=None, ge=1, le=31, strict=True)
+    month: int | None = Field(default=None, ge=1, le=12, strict=True)
     cron: str | None = Field(default=None, max_length=200)
     timezone: ZoneName | None = None
 

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from sqlalchemy import Connection
 
 from stepwise.domain.definition import SequenceDefinition
@@ -41,15 +41,15 @@ _HREF = re.compile(r"""href\s*=\s*["'](https?://[^"'\s]+)["']""", re.IGNORECASE)
 class AssumedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    probability: float = Field(ge=0, le=1)
+    probability: StrictFloat = Field(ge=0, le=1)
     after: Duration | None = None  # None: at the start
 
 
 class Assume(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    open_rate: float = Field(default=0.0, ge=0, le=1)
-    click_rate: float = Field(default=0.0, ge=0, le=1)
+    open_rate: StrictFloat = Field(default=0.0, ge=0, le=1)
+    click_rate: StrictFloat = Field(default=0.0, ge=0, le=1)
     events: dict[str, AssumedEvent] = Field(default_factory=dict, max_length=50)
 
 
@@ -58,12 +58,12 @@ class ForecastRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal["draft", "live"] | int = "live"
-    sample: int = Field(default=1000, ge=1, le=MAX_SAMPLE)
+    version: Literal["draft", "live"] | StrictInt = "live"  # strict: JSON true is not version 1
+    sample: StrictInt = Field(default=1000, ge=1, le=MAX_SAMPLE)
     where: Predicate | None = None
     horizon: Duration = "30d"
     assume: Assume = Field(default_factory=Assume)
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    seed: StrictInt | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
 def definition_for(conn: Connection, account_id: int, row: SequenceRow, version: str | int) -> SequenceDefinition:

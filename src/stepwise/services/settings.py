@@ -44,7 +44,7 @@ class AccountSettings(BaseModel):
     reply_to: str | None = Field(default=None, max_length=320, json_schema_extra=EMAIL_SCHEMA)
     send_window: SendWindow | None = None
     caps: list[Cap] = Field(default_factory=list, max_length=MAX_CAPS)
-    soft_bounce_limit: int = Field(default=DEFAULT_SOFT_BOUNCE_LIMIT, ge=1, le=100)
+    soft_bounce_limit: int = Field(default=DEFAULT_SOFT_BOUNCE_LIMIT, ge=1, le=100, strict=True)
 
     @field_validator("default_from_email", "reply_to")
     @classmethod
