@@ -18,10 +18,20 @@ ADMIN_SECTIONS = ("users", "keys", "audit")
 # Paths every signed-in user may post to: their own sign-out and their own account page.
 SELF_SERVICE = ("logout", "account")
 
+# POSTs that only compute an answer and change nothing (a forecast, a rendered preview): reads for
+# every role and scope, although they carry a body.
+READING_POSTS = ("/simulate", "/forecast", "/preview")
+
 # What an `events` key may call (SPEC S34): method, path under /api/v1.
 EVENTS_CALLS = frozenset(
     {("POST", "/events"), ("POST", "/subscribers"), ("POST", "/bounces"), ("POST", "/bounces/raw")}
 )
+
+
+def _reads(method: str, path: str) -> bool:
+    """A read: GET, HEAD, OPTIONS, or one of the POSTs that only compute (READING_POSTS)."""
+    method = method.upper()
+    return method in READS or (method == "POST" and path.rstrip("/").endswith(READING_POSTS))
 
 
 def _section(path: str) -> str:
@@ -37,7 +47,7 @@ def role_allows(role: str, method: str, path: str) -> bool:
         return True
     if section in ADMIN_SECTIONS:
         return False
-    if method.upper() in READS or section in SELF_SERVICE:
+    if _reads(method, path) or section in SELF_SERVICE:
         return True
     return role == "editor" and section in EDITOR_SECTIONS
 
@@ -57,7 +67,7 @@ def scope_allows(scope: str, method: str, path: str) -> bool:
     if scope == "write":
         return True
     if scope == "read":
-        return method in READS
+        return _reads(method, path)
     if scope == "events":
         return (method, "/" + path.strip("/")) in EVENTS_CALLS
     return False

@@ -95,3 +95,22 @@ SCOPE_TABLE = [
 @pytest.mark.parametrize(("scope", "method", "path", "allowed"), SCOPE_TABLE)
 def test_s34_scopes_decide_by_method_and_path(scope: str, method: str, path: str, allowed: bool) -> None:
     assert access.scope_allows(scope, method, path) is allowed
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/sequences/welcome/simulate", True),
+        ("POST", "/drafts/hello/preview", True),
+        ("POST", "/sequences/welcome/publish", False),
+        ("POST", "/sequences/welcome/runs", False),
+        ("PUT", "/sequences/welcome/simulate", False),
+    ],
+)
+def test_s34_a_read_key_may_forecast_and_preview_which_change_nothing(method: str, path: str, allowed: bool) -> None:
+    assert access.scope_allows("read", method, path) is allowed
+
+
+def test_s33_a_viewer_may_run_a_forecast_but_not_publish() -> None:
+    assert access.role_allows("viewer", "POST", "/sequences/welcome/forecast")
+    assert not access.role_allows("viewer", "POST", "/sequences/welcome/publish")
