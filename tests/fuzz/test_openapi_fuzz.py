@@ -19,7 +19,8 @@ The tier fails on:
 The REPORTED checks (positive_data_acceptance, ensure_resource_availability) run and their findings go to the summary, but
 they do not fail the tier: the OpenAPI document declares what JSON Schema can say, and validation
 also checks what it cannot (see REPORTED). STEPWISE_FUZZ_STRICT=1 enforces it too. Knobs:
-STEPWISE_FUZZ_MAX_EXAMPLES (25), STEPWISE_FUZZ_SEED, STEPWISE_FUZZ_TIMEOUT (seconds, 900).
+STEPWISE_FUZZ_MAX_EXAMPLES (25), STEPWISE_FUZZ_SEED, STEPWISE_FUZZ_TIMEOUT (seconds, 900),
+STEPWISE_FUZZ_ONLY (a path regex: only the operations it matches; then the coverage assertion fails).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ MAX_EXAMPLES = int(os.environ.get("STEPWISE_FUZZ_MAX_EXAMPLES", "25"))
 SEED = int(os.environ.get("STEPWISE_FUZZ_SEED", "20260105"))
 TIMEOUT = float(os.environ.get("STEPWISE_FUZZ_TIMEOUT", "900"))
 STRICT = os.environ.get("STEPWISE_FUZZ_STRICT", "") not in ("", "0", "false")
+ONLY = os.environ.get("STEPWISE_FUZZ_ONLY", "")  # a path regex: reproduce a finding on a few operations
 
 
 def schemathesis_command(target: FuzzTarget, reports: Path) -> list[str]:
@@ -132,6 +134,7 @@ def schemathesis_command(target: FuzzTarget, reports: Path) -> list[str]:
         str(reports / "junit.xml"),
         "--report-json-path",
         str(reports / "report.json"),
+        *(["--include-path-regex", ONLY] if ONLY else []),
     ]
 
 
@@ -269,7 +272,7 @@ def test_every_operation_of_the_openapi_document(fuzz_target: FuzzTarget) -> Non
     server_cpu = time.process_time() - server_cpu
     (reports / "schemathesis.txt").write_text(output)
     report: dict[str, Any] = {}
-    if (reports / "report.json").exists():
+    if (reports / "report.json").exists() and (reports / "report.json").stat().st_size:
         report = json.loads((reports / "report.json").read_text())
     failures, operation_errors = junit_findings(reports / "junit.xml")
 
