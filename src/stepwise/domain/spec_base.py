@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, strict=True)
 
     def dump(self) -> dict[str, Any]:
         """Return the JSON form, without unset optional fields."""

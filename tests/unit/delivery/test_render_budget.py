@@ -90,9 +90,10 @@ def test_ordinary_templates_render_as_before(source: str, expected: str) -> None
 
 
 def test_a_draft_has_one_budget_for_its_three_parts() -> None:
-    spin = "{% for a in range(1000) %}{% for b in range(180) %}{% endfor %}{% endfor %}"  # 180,000 iterations
+    spin = "{% for a in range(1000) %}{% for b in range(120) %}{% endfor %}{% endfor %}"  # 120,000 iterations
     render_string(spin, CONTEXT, html=True)  # alone it fits
-    with pytest.raises(BudgetExceeded, match="loop iterations"):
+    # Together they pass the iteration budget (or, on a slow machine, the CPU budget first).
+    with pytest.raises(BudgetExceeded, match="loop iterations|rendering took more than"):
         render_draft(spin, spin, None, CONTEXT)
 
 
@@ -117,16 +118,16 @@ def test_compiling_is_bounded_too() -> None:
     assert "nests too deeply" in (check_template("{{ " + "(" * 400 + "1" + ")" * 400 + " }}") or "")
     assert "nests too deeply" in (check_template("{% for a in x %}" * 25 + "{% endfor %}" * 25) or "")
     assert "syntax error" in (check_template("{% for %}") or "")
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU time: other processes on a busy machine do not count
     assert check_template("<p>{{ data.x }}</p>\n" * 3000) is None  # 24,000 tokens: about 0.5 s
-    assert time.perf_counter() - started < 3
+    assert time.thread_time() - started < 3
 
 
 def test_the_text_part_is_derived_in_linear_time_from_broken_html() -> None:
     for html in ("<a " * 300_000, '<a "' * 250_000, "<!--" * 250_000, "<![foo>" * 140_000):
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time of this thread, not wall time on a shared machine
         text = derive_text(html)
-        assert time.perf_counter() - started < 1.5
+        assert time.thread_time() - started < 1.5
         assert text.startswith(html[:10].strip())  # the stray "<" are text
     with pytest.raises(BudgetExceeded, match="links nest"):
         derive_text('<a href="https://x.example/">y' * 30_000 + "</a>" * 30_000)
