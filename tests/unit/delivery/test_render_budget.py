@@ -93,7 +93,7 @@ def test_a_draft_has_one_budget_for_its_three_parts() -> None:
     spin = "{% for a in range(1000) %}{% for b in range(120) %}{% endfor %}{% endfor %}"  # 120,000 iterations
     render_string(spin, CONTEXT, html=True)  # alone it fits
     # Together they pass the iteration budget (or, on a slow machine, the CPU budget first).
-    with pytest.raises(BudgetExceeded, match="loop iterations|rendering took more than"):
+    with pytest.raises(BudgetExceeded, match=r"loop iterations|rendering took more than"):
         render_draft(spin, spin, None, CONTEXT)
 
 
