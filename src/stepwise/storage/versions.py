@@ -138,6 +138,12 @@ def unfinished(conn: Connection, account_id: int) -> list[tuple[int, int]]:
     return [(int(sid), int(number)) for sid, number in conn.execute(stmt)]
 
 
+def accounts_unfinished(conn: Connection) -> list[int]:
+    """Accounts with a `migrate` publication whose runs are still being moved."""
+    stmt = select(v.c.account_id).where(v.c.migrated_at.is_(None)).distinct()
+    return sorted(int(account_id) for account_id in conn.execute(stmt))
+
+
 def step_map_of(conn: Connection, sequence_id: int, number: int) -> dict[str, Any]:
     text = conn.execute(select(v.c.step_map).where(v.c.sequence_id == sequence_id, v.c.number == number)).scalar()
     found = loads(text) if text else {}
