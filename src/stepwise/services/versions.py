@@ -35,7 +35,7 @@ StepTarget = run_migration.StepTarget
 StepMap = run_migration.StepMap
 PublishMode = Literal["pin", "migrate"]
 PAGE = 1000
-BATCH = 1000  # runs per short transaction of a large migration
+BATCH = 10_000  # runs per short transaction of a large migration (well under 1 s each)
 INLINE = 5000  # up to this many open runs move inside the publishing transaction itself
 
 

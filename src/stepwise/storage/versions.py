@@ -141,7 +141,7 @@ def unfinished(conn: Connection, account_id: int) -> list[tuple[int, int]]:
 def accounts_unfinished(conn: Connection) -> list[int]:
     """Accounts with a `migrate` publication whose runs are still being moved."""
     stmt = select(v.c.account_id).where(v.c.migrated_at.is_(None)).distinct()
-    return sorted(int(account_id) for account_id in conn.execute(stmt))
+    return sorted(int(account_id) for account_id in conn.execute(stmt).scalars())
 
 
 def step_map_of(conn: Connection, sequence_id: int, number: int) -> dict[str, Any]:
