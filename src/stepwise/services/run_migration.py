@@ -61,17 +61,19 @@ def migrate_range(
     *,
     number: int,
     ids: tuple[int, int],
+    steps: list[int],
     now_us: int,
 ) -> tuple[int, int]:
-    """Move the open runs of the sequence behind version `number` with ids in `ids` = [lo, hi].
+    """Move the open runs of the sequence behind version `number` with ids in `ids` = [lo, hi], at `steps`.
 
+    A step no run of the range is on costs one index probe per statement.
     Return (runs moved, runs left on their version: on a removed step the map leaves out).
     """
     lo, hi = ids
     moved, skipped = 0, 0
     deltas: Counter[tuple[str, int]] = Counter()
     one_by_one = []
-    for step in run_moves.steps_in(conn, account_id, seq_id, number, lo, hi):
+    for step in steps:
         move = set_based_move(info, step_map, step)
         if move is None:
             one_by_one.append(step)

@@ -37,6 +37,10 @@ PublishMode = Literal["pin", "migrate"]
 PAGE = 1000
 BATCH = 10_000  # runs per short transaction of a large migration (well under 1 s each)
 INLINE = 5000  # up to this many open runs move inside the publishing transaction itself
+# A migration is marked finished only by a pass that starts this many seconds after the publication:
+# a worker whose catalog was stale may still label a new run with the old version until then
+# (its transaction began before the publication committed); the pass moves such runs too.
+SETTLE = 10
 
 
 class VersionSummary(BaseModel):
@@ -156,12 +160,15 @@ def publish(
         who=audit.current_actor(),
         note=pub.note,
         mode=pub.mode,
-        migrated=pub.mode == "pin" or inline,
+        migrated=pub.mode == "pin",  # migrate: finished by a later re-check (finish_migrations, SETTLE)
         step_map=dict(pub.step_map),
     )
     if pub.mode == "pin" or not inline:
         return number  # many runs: moved in short transactions after this one commits (finish_migrations)
-    migrate_range(conn, account_id, row.id, info, pub.step_map, number=number, ids=(0, 2**62), now_us=now_us)
+    ids, steps = run_moves.behind(conn, account_id, row.id, number)
+    if ids:
+        span = (ids[0], ids[-1])
+        migrate_range(conn, account_id, row.id, info, pub.step_map, number=number, ids=span, steps=steps, now_us=now_us)
     return number
 
 
@@ -177,8 +184,11 @@ def finish_migrations(
     figures = BatchFigures(limit=max_batches)
     with db.read() as conn:
         pending = version_store.unfinished(conn, account_id)
-    for seq_id, number in pending:
-        _finish_one(db, account_id, seq_id, number, now, batch or BATCH, figures)
+    for seq_id, number, published_at in pending:
+        _finish_one(db, account_id, (seq_id, number), now, batch or BATCH, figures)
+        if figures.finished and to_us(now) - published_at >= SETTLE * 1_000_000:
+            with db.write() as conn:
+                version_store.mark_migrated(conn, seq_id, number, to_us(now))
     return figures
 
 
@@ -201,6 +211,7 @@ class BatchFigures:
     batches: int = 0
     longest_ms: float = 0.0
     limit: int | None = None  # stop after this many batches (as a killed process would)
+    finished: bool = False  # the last publication worked on has no run left to move
 
     @property
     def cut_short(self) -> bool:
@@ -208,11 +219,13 @@ class BatchFigures:
 
 
 def _finish_one(
-    db: Database, account_id: int, seq_id: int, number: int, now: datetime, batch: int, figures: BatchFigures
+    db: Database, account_id: int, publication: tuple[int, int], now: datetime, batch: int, figures: BatchFigures
 ) -> None:
+    seq_id, number = publication
+    figures.finished = False
     while not figures.cut_short:
         with db.read() as conn:
-            ids = run_moves.behind_ids(conn, account_id, seq_id, number)
+            ids, steps = run_moves.behind(conn, account_id, seq_id, number)
         moved, skipped = 0, 0
         for lo, hi in ((ids[k], ids[min(k + batch, len(ids)) - 1]) for k in range(0, len(ids), batch)):
             if figures.cut_short:
@@ -225,7 +238,15 @@ def _finish_one(
                 run_moves.lock_range(conn, account_id, seq_id, number, lo, hi)
                 step_map = version_store.step_map_of(conn, seq_id, number)
                 done, left = migrate_range(
-                    conn, account_id, seq_id, info, step_map, number=number, ids=(lo, hi), now_us=to_us(now)
+                    conn,
+                    account_id,
+                    seq_id,
+                    info,
+                    step_map,
+                    number=number,
+                    ids=(lo, hi),
+                    steps=steps,
+                    now_us=to_us(now),
                 )
             moved, skipped = moved + done, skipped + left
             figures.runs += done
@@ -233,9 +254,7 @@ def _finish_one(
             figures.longest_ms = max(figures.longest_ms, (time.perf_counter() - started) * 1000)
         if not moved:  # a pass that found nothing more to move (runs a stale worker labelled old are moved too)
             break
-    if not skipped and not figures.cut_short:
-        with db.write() as conn:
-            version_store.mark_migrated(conn, seq_id, number, to_us(now))
+    figures.finished = not skipped and not figures.cut_short
 
 
 def _info_for(conn: Connection, account_id: int, seq_id: int, number: int) -> SequenceInfo | None:

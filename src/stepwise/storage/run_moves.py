@@ -30,18 +30,12 @@ class Move:
     recheck: bool
 
 
-def behind_ids(conn: Connection, account_id: int, sequence_id: int, number: int) -> list[int]:
-    """Ids of the open runs of the sequence on a version before `number`, in id order."""
-    sql = text(f"SELECT id FROM runs WHERE {_RANGE} ORDER BY id")
+def behind(conn: Connection, account_id: int, sequence_id: int, number: int) -> tuple[list[int], list[int]]:
+    """(ids in order, distinct steps) of the open runs of the sequence on a version before `number` (one scan)."""
+    sql = text(f"SELECT id, step FROM runs WHERE {_RANGE}")
     params = {"account_id": account_id, "sequence_id": sequence_id, "number": number, "lo": 0, "hi": 2**62}
-    return [int(row[0]) for row in conn.execute(sql, params)]
-
-
-def steps_in(conn: Connection, account_id: int, sequence_id: int, number: int, lo: int, hi: int) -> list[int]:
-    """The old steps of the runs behind version `number` with ids in [lo, hi]."""
-    sql = text(f"SELECT DISTINCT step FROM runs WHERE {_RANGE}")
-    params = {"account_id": account_id, "sequence_id": sequence_id, "number": number, "lo": lo, "hi": hi}
-    return sorted(int(row[0]) for row in conn.execute(sql, params))
+    rows = conn.execute(sql, params).all()
+    return sorted(int(row[0]) for row in rows), sorted({int(row[1]) for row in rows})
 
 
 def ids_on_steps(

@@ -132,10 +132,12 @@ def pinned(conn: Connection, sequence_id: int, live: int) -> dict[int, VersionRo
     return {row.number: row for row in map(_row, rows)}
 
 
-def unfinished(conn: Connection, account_id: int) -> list[tuple[int, int]]:
-    """(sequence id, version) of every `migrate` publication whose runs are still being moved."""
-    stmt = select(v.c.sequence_id, v.c.number).where(v.c.account_id == account_id, v.c.migrated_at.is_(None))
-    return [(int(sid), int(number)) for sid, number in conn.execute(stmt)]
+def unfinished(conn: Connection, account_id: int) -> list[tuple[int, int, int]]:
+    """(sequence id, version, published_at) of every `migrate` publication whose runs are still being moved."""
+    stmt = select(v.c.sequence_id, v.c.number, v.c.published_at).where(
+        v.c.account_id == account_id, v.c.migrated_at.is_(None)
+    )
+    return [(int(sid), int(number), int(at)) for sid, number, at in conn.execute(stmt)]
 
 
 def accounts_unfinished(conn: Connection) -> list[int]:
