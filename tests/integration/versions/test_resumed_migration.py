@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from stepwise.bootstrap import Stepwise
 from stepwise.services import sequences, versions
@@ -16,6 +16,7 @@ from stepwise.services.runs import of_subscriber
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.services.timeline import page as timeline_page
 from stepwise.storage import schema as t
+from stepwise.storage import versions as version_store
 from stepwise.worker.runner import wait_until
 from tests.support.clock import FakeClock
 from tests.support.drive import settle
@@ -95,3 +96,21 @@ def test_S17_runs_moved_set_based_get_the_deadline_from_step_entered_at_and_a_mi
     assert len(migrated) == 1
     detail = {k: migrated[0][k] for k in ("from_version", "to_version", "from_step", "to_step")}
     assert detail == {"from_version": 1, "to_version": 2, "from_step": 2, "to_step": 2}
+
+
+def test_S17_a_run_a_stale_worker_labels_with_the_old_version_is_moved_before_the_migration_is_finished(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock
+) -> None:
+    account_id, _ = account
+    _enter_all(stepwise, account_id, clock)
+    assert sequences.put(stepwise.db, account_id, "flow", V2, clock())[0].version == 2
+    with stepwise.db.write() as conn:  # as a worker whose catalog still had version 1 would write a new run
+        first = conn.execute(select(t.runs.c.id).order_by(t.runs.c.id)).scalars().first()
+        conn.execute(update(t.runs).where(t.runs.c.id == first).values(version=1))
+    with stepwise.db.read() as conn:
+        assert version_store.unfinished(conn, account_id) != []  # not marked before SETTLE has passed
+    clock.advance(seconds=versions.SETTLE)
+    assert versions.finish_migrations(stepwise.db, account_id, clock()).runs == 1
+    assert {r.version for r in _runs(stepwise, account_id)} == {2}
+    with stepwise.db.read() as conn:
+        assert version_store.unfinished(conn, account_id) == []
