@@ -115,9 +115,9 @@ def check_step_map(step_map: StepMap, old_steps: int, new_steps: int) -> None:
 def check_stranded(conn: Connection, account_id: int, seq_id: int, new_steps: int, step_map: StepMap) -> int:
     """409 `runs_on_removed_steps` when open runs wait on steps that the new version lacks and the map leaves.
 
-    Return how many runs are open.
+    Return how many runs are open, counted up to INLINE + 1 (the publishing transaction stays short).
     """
-    counts = version_store.open_runs_by_step(conn, account_id, seq_id)
+    counts = version_store.open_runs_by_step(conn, account_id, seq_id, above=new_steps)
     stranded = {step: n for step, n in counts.items() if step > new_steps and str(step) not in step_map}
     if stranded:
         total = sum(stranded.values())
@@ -127,7 +127,7 @@ def check_stranded(conn: Connection, account_id: int, seq_id: int, new_steps: in
             code="runs_on_removed_steps",
             details={"runs": total, "steps": sorted(stranded)},
         )
-    return sum(counts.values())
+    return version_store.open_runs_up_to(conn, account_id, seq_id, INLINE + 1)
 
 
 def publish(
