@@ -10,7 +10,7 @@ from stepwise.delivery.hook_client import HookClient
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.webhooks import UrlCaller
 from stepwise.metrics import observe_accepted, observe_batch, observe_delivery
-from stepwise.services import segments
+from stepwise.services import segments, versions
 from stepwise.services.advancing_store import DatabaseAdvanceStore
 from stepwise.services.context import Context
 from stepwise.services.delivery_store import DatabaseDeliveryStore
@@ -56,6 +56,7 @@ class Stepwise(Context):
                 HookClient(allow_private=self.settings.allow_private_urls),
                 self.clock,
             ),
+            upkeep=lambda: versions.resume_migrations(self.db, self.clock()),  # migrations a killed process left
         )
         if not self.db.is_sqlite:
             notified = {WORK: threads.wakeup.set, DELIVERY: threads.delivery_wakeup.set}

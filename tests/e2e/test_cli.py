@@ -164,4 +164,4 @@ def test_bench_prints_every_figure_as_json(database_url: str) -> None:
     assert report["webhooks"]["delivered"] == 200
     simulation = report["simulation"]  # S20-S21: the goals are < 5 s and < 30 s on a quiet machine
     assert simulation["forecast_entered"] == 1000 and simulation["simulator_emails"] > 10_000
-    assert report["publish_migrate"]["moved"] == 200 and report["publish_migrate"]["longest_batch_ms"] > 0
+    assert report["publish_migrate"]["moved"] == 2000 and report["publish_migrate"]["longest_batch_ms"] > 0

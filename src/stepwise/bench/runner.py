@@ -51,9 +51,9 @@ def run(
     report["webhooks"] = _webhooks(database_url, min(subscribers, 10_000))
     say("simulation: a forecast of 1,000 subscribers over 30 days; the offline simulator, 10,000 over 90 days")
     report["simulation"] = _simulation(database_url)
-    say("publish_migrate: a new version published in mode migrate over open runs")
+    say(f"publish_migrate: a new version published in mode migrate over {waiting_runs:,} open runs")
     with scratch_database(database_url) as url:
-        report["publish_migrate"] = publish_migrate(url, subscribers)
+        report["publish_migrate"] = publish_migrate(url, waiting_runs)
     report["summary"] = _summary(report)
     report["summary"].update({k: v for k, v in report["simulation"].items() if k.endswith("_s")})
     return report

@@ -110,7 +110,10 @@ def bench(
         int, typer.Option(metavar="N", help="subscribers per processing batch", min=1, max=5000)
     ] = 500,
     waiting_runs: Annotated[
-        int, typer.Option(metavar="N", help="waiting runs for the stats call timing", min=1)
+        int,
+        typer.Option(
+            metavar="N", help="waiting runs for the stats call timing and the publication in mode migrate", min=1
+        ),
     ] = 1_000_000,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     workload: Annotated[

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 
 from stepwise.engine.model import SequenceInfo
-from stepwise.services.versions import PAGE, Publication, StepTarget, moved_values, step_map_problems
+from stepwise.services.run_migration import StepTarget, moved_values
+from stepwise.services.versions import PAGE, Publication, step_map_problems
 from stepwise.storage import runs as run_store
 from stepwise.storage.sequences import SequenceRow
 

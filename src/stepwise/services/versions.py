@@ -10,7 +10,6 @@ mapped, else 409 `runs_on_removed_steps` and nothing changes.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -21,30 +20,27 @@ from sqlalchemy import Connection
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.instants import iso
 from stepwise.domain.problems import Problem
-from stepwise.engine.deadlines import has_state_waits, step_deadline
 from stepwise.engine.model import SequenceInfo
 from stepwise.errors import Conflict, NotFound, Unprocessable
-from stepwise.services import audit, webhook_facts
+from stepwise.services import audit, run_migration
+from stepwise.services.run_migration import migrate_range
 from stepwise.storage import accounts as account_store
-from stepwise.storage import counters as counter_store
-from stepwise.storage import runs as run_store
+from stepwise.storage import run_moves
 from stepwise.storage import sequences as sequence_store
-from stepwise.storage import subscribers as subscriber_store
-from stepwise.storage import timeline as timeline_store
 from stepwise.storage import versions as version_store
-from stepwise.storage.codec import from_us, opt_to_us, to_us
-from stepwise.storage.counters import CounterDelta
+from stepwise.storage.codec import from_us, to_us
 from stepwise.storage.database import Database
-from stepwise.storage.dialects import lock_subscribers
-from stepwise.storage.runs import RunRow
-from stepwise.storage.timeline import NewEntry
 
-StepTarget = int | Literal["stop"]
-StepMap = dict[str, StepTarget]
+StepTarget = run_migration.StepTarget
+StepMap = run_migration.StepMap
 PublishMode = Literal["pin", "migrate"]
 PAGE = 1000
-BATCH = 1000  # runs per short transaction of a large migration
+BATCH = 10_000  # runs per short transaction of a large migration (well under 1 s each)
 INLINE = 5000  # up to this many open runs move inside the publishing transaction itself
+# A migration is marked finished only by a pass that starts this many seconds after the publication:
+# a worker whose catalog was stale may still label a new run with the old version until then
+# (its transaction began before the publication committed); the pass moves such runs too.
+SETTLE = 10
 
 
 class VersionSummary(BaseModel):
@@ -116,16 +112,12 @@ def check_step_map(step_map: StepMap, old_steps: int, new_steps: int) -> None:
         raise Unprocessable.of(problems, "the step map is invalid")
 
 
-def _target(step_map: StepMap, step: int) -> StepTarget:
-    return step_map.get(str(step), step)
-
-
 def check_stranded(conn: Connection, account_id: int, seq_id: int, new_steps: int, step_map: StepMap) -> int:
     """409 `runs_on_removed_steps` when open runs wait on steps that the new version lacks and the map leaves.
 
-    Return how many runs are open.
+    Return how many runs are open, counted up to INLINE + 1 (the publishing transaction stays short).
     """
-    counts = version_store.open_runs_by_step(conn, account_id, seq_id)
+    counts = version_store.open_runs_by_step(conn, account_id, seq_id, above=new_steps)
     stranded = {step: n for step, n in counts.items() if step > new_steps and str(step) not in step_map}
     if stranded:
         total = sum(stranded.values())
@@ -135,7 +127,7 @@ def check_stranded(conn: Connection, account_id: int, seq_id: int, new_steps: in
             code="runs_on_removed_steps",
             details={"runs": total, "steps": sorted(stranded)},
         )
-    return sum(counts.values())
+    return version_store.open_runs_up_to(conn, account_id, seq_id, INLINE + 1)
 
 
 def publish(
@@ -168,29 +160,48 @@ def publish(
         who=audit.current_actor(),
         note=pub.note,
         mode=pub.mode,
-        migrated=pub.mode == "pin" or inline,
+        migrated=pub.mode == "pin",  # migrate: finished by a later re-check (finish_migrations, SETTLE)
         step_map=dict(pub.step_map),
     )
     if pub.mode == "pin" or not inline:
         return number  # many runs: moved in short transactions after this one commits (finish_migrations)
-    after_id = 0
-    while page := run_store.open_page(conn, account_id, row.id, after_id=after_id, limit=PAGE):
-        _migrate_page(conn, account_id, page, info, pub.step_map, number, now_us)
-        after_id = page[-1].id
+    ids, steps = run_moves.behind(conn, account_id, row.id, number)
+    if ids:
+        span = (ids[0], ids[-1])
+        migrate_range(conn, account_id, row.id, info, pub.step_map, number=number, ids=span, steps=steps, now_us=now_us)
     return number
 
 
-def finish_migrations(db: Database, account_id: int, now: datetime, *, batch: int | None = None) -> BatchFigures:
+def finish_migrations(
+    db: Database, account_id: int, now: datetime, *, batch: int | None = None, max_batches: int | None = None
+) -> BatchFigures:
     """Move the runs of every unfinished `migrate` publication of the account, a short transaction per batch.
 
     Each batch locks its subscribers (in id order, as the worker does), so the worker waits at most one
     batch; runs the worker moves meanwhile follow their old version (the catalog serves it) until moved.
+    A migration cut short (`max_batches`, or the process killed) stays unfinished: the next call resumes it.
     """
-    figures = BatchFigures()
+    figures = BatchFigures(limit=max_batches)
     with db.read() as conn:
         pending = version_store.unfinished(conn, account_id)
-    for seq_id, number in pending:
-        _finish_one(db, account_id, seq_id, number, now, batch or BATCH, figures)
+    for seq_id, number, published_at in pending:
+        _finish_one(db, account_id, (seq_id, number), now, batch or BATCH, figures)
+        if figures.finished and to_us(now) - published_at >= SETTLE * 1_000_000:
+            with db.write() as conn:
+                version_store.mark_migrated(conn, seq_id, number, to_us(now))
+    return figures
+
+
+def resume_migrations(db: Database, now: datetime) -> BatchFigures:
+    """Finish the migrations of every account that a stopped process left unfinished (worker start, periodically)."""
+    figures = BatchFigures()
+    with db.read() as conn:
+        accounts = version_store.accounts_unfinished(conn)
+    for account_id in accounts:
+        found = finish_migrations(db, account_id, now)
+        figures.runs += found.runs
+        figures.batches += found.batches
+        figures.longest_ms = max(figures.longest_ms, found.longest_ms)
     return figures
 
 
@@ -199,31 +210,51 @@ class BatchFigures:
     runs: int = 0
     batches: int = 0
     longest_ms: float = 0.0
+    limit: int | None = None  # stop after this many batches (as a killed process would)
+    finished: bool = False  # the last publication worked on has no run left to move
+
+    @property
+    def cut_short(self) -> bool:
+        return self.limit is not None and self.batches >= self.limit
 
 
 def _finish_one(
-    db: Database, account_id: int, seq_id: int, number: int, now: datetime, batch: int, figures: BatchFigures
+    db: Database, account_id: int, publication: tuple[int, int], now: datetime, batch: int, figures: BatchFigures
 ) -> None:
-    after_id, skipped = 0, 0
-    while True:
-        started = time.perf_counter()
-        with db.write() as conn:
-            info = _info_for(conn, account_id, seq_id, number)
-            ids = version_store.behind_page(conn, account_id, seq_id, number, after_id=after_id, limit=batch)
-            if info is None or not ids:
-                break
-            lock_subscribers(conn, [sid for _, sid in ids], skip_locked=False)
-            page = [r for r in run_store.open_by_ids(conn, [rid for rid, _ in ids]) if r.version < number]
-            step_map = version_store.step_map_of(conn, seq_id, number)
-            if page:
-                skipped += _migrate_page(conn, account_id, page, info, step_map, number, to_us(now))
-            after_id = ids[-1][0]
-        figures.runs += len(page)
-        figures.batches += 1
-        figures.longest_ms = max(figures.longest_ms, (time.perf_counter() - started) * 1000)
-    if not skipped:
-        with db.write() as conn:
-            version_store.mark_migrated(conn, seq_id, number, to_us(now))
+    seq_id, number = publication
+    figures.finished = False
+    while not figures.cut_short:
+        with db.read() as conn:
+            ids, steps = run_moves.behind(conn, account_id, seq_id, number)
+        moved, skipped = 0, 0
+        for lo, hi in ((ids[k], ids[min(k + batch, len(ids)) - 1]) for k in range(0, len(ids), batch)):
+            if figures.cut_short:
+                return
+            started = time.perf_counter()
+            with db.write() as conn:
+                info = _info_for(conn, account_id, seq_id, number)
+                if info is None:
+                    break  # a later publication took over: it moves these runs itself
+                run_moves.lock_range(conn, account_id, seq_id, number, lo, hi)
+                step_map = version_store.step_map_of(conn, seq_id, number)
+                done, left = migrate_range(
+                    conn,
+                    account_id,
+                    seq_id,
+                    info,
+                    step_map,
+                    number=number,
+                    ids=(lo, hi),
+                    steps=steps,
+                    now_us=to_us(now),
+                )
+            moved, skipped = moved + done, skipped + left
+            figures.runs += done
+            figures.batches += 1
+            figures.longest_ms = max(figures.longest_ms, (time.perf_counter() - started) * 1000)
+        if not moved:  # a pass that found nothing more to move (runs a stale worker labelled old are moved too)
+            break
+    figures.finished = not skipped and not figures.cut_short
 
 
 def _info_for(conn: Connection, account_id: int, seq_id: int, number: int) -> SequenceInfo | None:
@@ -245,91 +276,6 @@ def _info_for(conn: Connection, account_id: int, seq_id: int, number: int) -> Se
 def _steps_of(row: sequence_store.SequenceRow) -> int:
     steps = row.definition.get("steps")
     return len(steps) if isinstance(steps, list) else 0
-
-
-def _migrate_page(
-    conn: Connection,
-    account_id: int,
-    page: list[RunRow],
-    info: SequenceInfo,
-    step_map: StepMap,
-    number: int,
-    now_us: int,
-) -> int:
-    """Move one page of open runs to version `number` (one statement per kind of write).
-
-    A run on a removed step that the map leaves out (it arrived there after the publication was checked)
-    stays on its version; return how many did.
-    """
-    updates: list[dict[str, Any]] = []
-    entries: list[NewEntry] = []
-    deltas: Counter[tuple[str, int]] = Counter()
-    skipped = 0
-    stopped: list[NewEntry] = []
-    for run in page:
-        target = _target(step_map, run.step)
-        if target != "stop" and target > info.steps:
-            skipped += 1
-            continue
-        detail = {"from_version": run.version, "to_version": number, "from_step": run.step, "to_step": target}
-        entries.append(NewEntry(account_id, run.subscriber_id, now_us, "migrated", info.key, detail))
-        if target == "stop":
-            updates.append(_stopped(run, number, now_us))
-            stop = {"pass": run.pass_no, "step": run.step, "reason": "edited"}
-            stopped.append(NewEntry(account_id, run.subscriber_id, now_us, "stopped", info.key, stop))
-            deltas[("on_step", run.step)] -= 1
-            deltas[("stopped:edited", 0)] += 1
-            continue
-        updates.append(moved_values(run, target, info, number, now_us))
-        if target != run.step:
-            deltas[("on_step", run.step)] -= 1
-            deltas[("on_step", target)] += 1
-    run_store.update_many(conn, [row for row in updates if row["status"] == "stopped"])
-    version_store.move_runs(conn, [row for row in updates if row["status"] != "stopped"])
-    timeline_store.add_entries(conn, entries + stopped)
-    if stopped:  # S29: a stopped run is a webhook fact, as when the engine stops one
-        emails = {sub.id: sub.email for sub in subscriber_store.by_ids(conn, [e.subscriber_id for e in stopped])}
-        webhook_facts.emit(conn, account_id, webhook_facts.run_facts(stopped, emails))
-    seq_id = page[0].sequence_id
-    counter_store.add_deltas(
-        conn, [CounterDelta(account_id, seq_id, metric, step, 0, delta) for (metric, step), delta in deltas.items()]
-    )
-    return skipped
-
-
-def _stopped(run: RunRow, number: int, now_us: int) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "status": "stopped",
-        "step": run.step,
-        "step_entered_at": run.step_entered_at,
-        "wake_at": None,
-        "claimable_at": None,
-        "recheck": False,
-        "ended_at": now_us,
-        "end_reason": "edited",
-        "version": number,
-    }
-
-
-def moved_values(run: RunRow, step: int, info: SequenceInfo, number: int, now_us: int) -> dict[str, Any]:
-    """The run at `step` of the new version: deadline from its `step_entered_at`, state waits re-tested now."""
-    deadline = step_deadline(info, step, from_us(run.step_entered_at)) if step >= 2 else None
-    wake = opt_to_us(deadline[0]) if deadline else None
-    recheck = step >= 2 and has_state_waits(info, step)
-    open_ = run.status == "active" and info.status == "active"
-    return {
-        "id": run.id,
-        "status": run.status,
-        "step": step,
-        "step_entered_at": run.step_entered_at,
-        "wake_at": wake,
-        "claimable_at": (now_us if recheck else wake) if open_ else None,
-        "recheck": recheck,
-        "ended_at": None,
-        "end_reason": None,
-        "version": number,
-    }
 
 
 def _summary(row: version_store.VersionRow, runs: dict[int, int]) -> dict[str, Any]:

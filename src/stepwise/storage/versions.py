@@ -103,14 +103,31 @@ def delete_all(conn: Connection, sequence_id: int) -> None:
     conn.execute(v.delete().where(v.c.sequence_id == sequence_id))
 
 
-def open_runs_by_step(conn: Connection, account_id: int, sequence_id: int) -> dict[int, int]:
-    """{step: active-or-paused runs waiting on it now}."""
+def open_runs_by_step(conn: Connection, account_id: int, sequence_id: int, *, above: int = 0) -> dict[int, int]:
+    """{step: active-or-paused runs waiting on it now}, for the steps after `above` (an index range)."""
     stmt = (
         select(t.runs.c.step, func.count())
-        .where(t.runs.c.account_id == account_id, t.runs.c.sequence_id == sequence_id, t.runs.c.status.in_(OPEN))
+        .where(
+            t.runs.c.account_id == account_id,
+            t.runs.c.sequence_id == sequence_id,
+            t.runs.c.status.in_(OPEN),
+            t.runs.c.step > above,
+        )
         .group_by(t.runs.c.step)
     )
     return {int(step): int(count) for step, count in conn.execute(stmt)}
+
+
+def open_runs_up_to(conn: Connection, account_id: int, sequence_id: int, cap: int) -> int:
+    """How many runs of the sequence are active or paused, counted up to `cap` (cheap however many there are)."""
+    r = t.runs.c
+    some = (
+        select(r.id)
+        .where(r.account_id == account_id, r.sequence_id == sequence_id, r.status.in_(OPEN))
+        .limit(cap)
+        .subquery()
+    )
+    return int(conn.execute(select(func.count()).select_from(some)).scalar_one())
 
 
 def pinned(conn: Connection, sequence_id: int, live: int) -> dict[int, VersionRow]:
@@ -132,10 +149,18 @@ def pinned(conn: Connection, sequence_id: int, live: int) -> dict[int, VersionRo
     return {row.number: row for row in map(_row, rows)}
 
 
-def unfinished(conn: Connection, account_id: int) -> list[tuple[int, int]]:
-    """(sequence id, version) of every `migrate` publication whose runs are still being moved."""
-    stmt = select(v.c.sequence_id, v.c.number).where(v.c.account_id == account_id, v.c.migrated_at.is_(None))
-    return [(int(sid), int(number)) for sid, number in conn.execute(stmt)]
+def unfinished(conn: Connection, account_id: int) -> list[tuple[int, int, int]]:
+    """(sequence id, version, published_at) of every `migrate` publication whose runs are still being moved."""
+    stmt = select(v.c.sequence_id, v.c.number, v.c.published_at).where(
+        v.c.account_id == account_id, v.c.migrated_at.is_(None)
+    )
+    return [(int(sid), int(number), int(at)) for sid, number, at in conn.execute(stmt)]
+
+
+def accounts_unfinished(conn: Connection) -> list[int]:
+    """Accounts with a `migrate` publication whose runs are still being moved."""
+    stmt = select(v.c.account_id).where(v.c.migrated_at.is_(None)).distinct()
+    return sorted(int(account_id) for account_id in conn.execute(stmt).scalars())
 
 
 def step_map_of(conn: Connection, sequence_id: int, number: int) -> dict[str, Any]:

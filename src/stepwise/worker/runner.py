@@ -21,6 +21,7 @@ log = logging.getLogger("stepwise.worker")
 # runs many times per batch and walks every survivor each time. A higher first threshold lets a
 # batch's garbage go by reference counting, for a few MB of memory (bench: about +25% per worker).
 GC_THRESHOLDS = (50_000, 50, 100)
+UPKEEP_INTERVAL = 60.0  # seconds between two resumptions of unfinished migrations
 
 
 def tune_garbage_collector() -> None:
@@ -54,6 +55,8 @@ class WorkerThreads:
         poll_interval: float = 0.2,
         on_batch: Callable[[BatchResult], None] | None = None,
         webhooks: WebhookDeliverer | None = None,
+        upkeep: Callable[[], object] | None = None,
+        upkeep_interval: float = UPKEEP_INTERVAL,
     ) -> None:
         self.advancer = advancer
         self.deliverer = deliverer
@@ -65,6 +68,8 @@ class WorkerThreads:
         self.delivery_wakeup = delivery_wakeup
         self._listener: Listening | None = None
         self.webhooks = webhooks
+        self.upkeep = upkeep
+        self.upkeep_interval = upkeep_interval
 
     def listen(self, listener: Listening) -> None:
         """Also wake on notifications from other processes (polling continues regardless); started with the loops."""
@@ -79,6 +84,8 @@ class WorkerThreads:
         ]
         if self.webhooks is not None:
             self._threads.append(threading.Thread(target=self._webhook_loop, name="stepwise-webhooks", daemon=True))
+        if self.upkeep is not None:
+            self._threads.append(threading.Thread(target=self._upkeep_loop, name="stepwise-upkeep", daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -109,6 +116,16 @@ class WorkerThreads:
             if result.subscribers == 0:
                 self.wakeup.wait(self.poll_interval)
                 self.wakeup.clear()
+
+    def _upkeep_loop(self) -> None:
+        """At start and then periodically: work a stopped process left unfinished (migrations cut short)."""
+        assert self.upkeep is not None
+        while not self.stopping.is_set():
+            try:
+                self.upkeep()
+            except Exception:
+                log.exception("upkeep failed; will retry")
+            self.stopping.wait(self.upkeep_interval)
 
     def _delivery_loop(self) -> None:
         asyncio.run(self._deliver())
