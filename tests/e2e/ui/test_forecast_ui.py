@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from stepwise.storage.seeding import add_subscribers
 from tests.e2e.test_forecast_api import DRAFTS, SEQUENCE
@@ -72,6 +73,7 @@ def test_S21_the_forecast_works_without_javascript(no_js: Browser) -> None:
     assert no_js.page.get_by_test_id("forecast-entered").inner_text() == "20"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_S21_the_forecast_panel_forecasts_the_chosen_version_draft_live_or_number(ui: Browser) -> None:
     _prepare(ui, 30)
     draft = {**SEQUENCE, "steps": SEQUENCE["steps"][:2]}
