@@ -7,6 +7,7 @@ their inputs. "Discard" throws the draft away.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter
@@ -47,7 +48,8 @@ def _body(choices: dict[str, Any], *, dry_run: bool) -> PublishIn:
         raise Unprocessable(str(exc.errors()[0]["msg"])) from exc
 
 
-def _draft(page: Page, key: str) -> DraftOut | None:
+def draft_of(page: Page, key: str) -> DraftOut | None:
+    """The sequence's draft, or None."""
     try:
         return publishing.get_draft(page.stepwise.db, page.account.id, key)
     except NotFound:
@@ -56,7 +58,7 @@ def _draft(page: Page, key: str) -> DraftOut | None:
 
 def _render(page: Page, key: str, choices: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
     seq = sequence_service.get(page.stepwise.db, page.account.id, key)
-    draft = _draft(page, key)
+    draft = draft_of(page, key)
     preview: Impact | None = None
     if draft is not None:
         try:
@@ -117,3 +119,32 @@ def discard(page: PageDep, form: FormDep, key: str) -> Response:
     else:
         page.flash("Draft discarded.")
     return page.redirect(f"/sequences/{key}")
+
+
+@router.get("/sequences/{key}/draft")
+def draft_editor(page: PageDep, key: str) -> Response:
+    """The draft as JSON, ready to edit (the live definition when there is no draft yet)."""
+    seq = sequence_service.get(page.stepwise.db, page.account.id, key)
+    draft = draft_of(page, key)
+    text = json.dumps(draft.definition if draft else seq.definition, indent=2, ensure_ascii=False)
+    return page.render("sequences/draft.html", nav="sequences", seq=seq, draft=draft, text=text, problems=[])
+
+
+@router.post("/sequences/{key}/draft")
+def draft_save(page: PageDep, form: FormDep, key: str) -> Response:
+    """Save the typed definition as the draft (validated as a definition); nothing live changes."""
+    seq = sequence_service.get(page.stepwise.db, page.account.id, key)
+    text = text_of(form, "definition")
+    try:
+        document = json.loads(text)
+        publishing.put_draft(page.stepwise.db, page.account.id, key, document, page.now())
+    except (ValueError, RecursionError) as exc:
+        problems: list[Any] = [{"path": "$", "message": f"not valid JSON: {exc}"}]
+    except AppError as exc:
+        problems = exc.details if isinstance(exc.details, list) else [{"path": "$", "message": exc.message}]
+    else:
+        page.flash("Draft saved. The live version is unchanged until you publish.")
+        return page.redirect(f"/sequences/{key}")
+    draft = draft_of(page, key)
+    context = {"seq": seq, "draft": draft, "text": text, "problems": problems}
+    return page.render("sequences/draft.html", status=422, nav="sequences", **context)

@@ -4,6 +4,7 @@ history with its two-column diff, Restore into the draft and publishing it again
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -27,8 +28,8 @@ VIEWER = "viewer@acme.example"
 PASSWORD = "a long enough password"
 
 
-def _waiting_runs(ui: Browser) -> None:
-    """Version 1 with three steps: two runs wait on step 2 and one on step 3; a draft with two steps."""
+def _waiting_runs(ui: Browser, *, draft: bool = True) -> None:
+    """Version 1 with three steps: two runs wait on step 2 and one on step 3 (and a draft with two steps)."""
     with api_client(ui.server, ui.key) as client:
         assert client.put("/sequences/steps", json=SEQUENCE).status_code == 201
         for name in ("anna", "ben", "cleo"):
@@ -44,14 +45,24 @@ def _waiting_runs(ui: Browser) -> None:
         eventually(lambda: on_steps({2: 3}) or None, timeout=15)
         client.post("/events", json={"type": "custom", "name": "next", "email": "cleo@example.com"})
         eventually(lambda: on_steps({2: 2, 3: 1}) or None, timeout=15)
-        assert client.put("/sequences/steps/draft", json=SHORTER).status_code == 200
+        if draft:
+            assert client.put("/sequences/steps/draft", json=SHORTER).status_code == 200
 
 
 def test_S17_S18_publish_with_the_impact_preview_and_a_step_map_then_restore_an_older_version(ui: Browser) -> None:
-    _waiting_runs(ui)
+    _waiting_runs(ui, draft=False)
     ui.allowed_errors.append(re.compile(r"status of 409"))
     ui.sign_in()
-    ui.goto("/sequences/steps/publish")
+    ui.goto("/sequences/steps")
+    ui.page.get_by_role("link", name="Start a draft").click()
+    ui.page.get_by_label("Draft definition").fill(json.dumps(SHORTER))
+    ui.page.get_by_role("button", name="Save draft").click()
+    ui.page.wait_for_url(re.compile(r".*/sequences/steps$"))
+    expect(ui.page.get_by_test_id("draft-info")).to_contain_text("based on v1")
+    assert ui.page.get_by_test_id("draft-steps").locator("li").count() == 2
+    assert ui.page.locator(".flow .step-box").count() == 3  # the live version runs on, unchanged
+    ui.shot("sequence-draft")
+    ui.page.get_by_role("link", name="Publish…").click()
     expect(ui.page.get_by_test_id("impact-runs")).to_have_text("3")
     expect(ui.page.get_by_test_id("impact-runs-2")).to_have_text("2")
     expect(ui.page.get_by_test_id("impact-runs-3")).to_have_text("1")
@@ -84,6 +95,10 @@ def test_S17_S18_publish_with_the_impact_preview_and_a_step_map_then_restore_an_
     with api_client(ui.server, ui.key) as client:
         assert len(client.get("/sequences/steps").json()["definition"]["steps"]) == 3
         assert sorted(run["version"] for run in client.get("/sequences/steps/runs").json()["items"]) == [3, 3, 3]
+    ui.goto("/sequences/steps/draft")
+    ui.page.get_by_role("button", name="Save draft").click()
+    ui.page.get_by_role("button", name="Discard").click()
+    expect(ui.page.get_by_test_id("draft-info")).to_contain_text("No draft")
 
 
 def test_S33_viewers_see_history_diffs_and_previews_but_cannot_save_publish_or_restore(ui: Browser) -> None:
