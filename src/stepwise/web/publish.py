@@ -64,8 +64,9 @@ def _render(page: Page, key: str, choices: dict[str, Any], errors: dict[str, str
         try:
             found = publishing.publish(page.stepwise.db, page.account.id, key, _body(choices, dry_run=True), page.now())
             preview = found if isinstance(found, Impact) else None
-        except AppError as exc:
+        except AppError as exc:  # a step map or note the API would refuse: shown at the step map
             errors.setdefault("map", exc.message)
+            status = exc.status if status == 200 else status
     else:
         errors.setdefault("draft", f"sequence {key!r} has no draft to publish: edit it or restore a version first")
     new_steps = len(draft.definition.get("steps", [])) if draft else 0
