@@ -118,6 +118,12 @@ def test_S33_viewers_see_history_diffs_and_previews_but_cannot_save_publish_or_r
     ui.page.get_by_role("button", name="Preview").click()
     expect(ui.page.get_by_test_id("impact-stopped-3")).to_have_text("1")
 
+    ui.allowed_errors.append(re.compile(r"status of 4(04|22)"))
+    assert ui.goto("/sequences/steps/versions?a=nope").status == 404
+    expect(ui.page.get_by_test_id("diff-error")).to_contain_text("not a version")
+    assert ui.goto("/sequences/steps/publish?mode=migrate&map-3=elsewhere").status == 422
+    expect(ui.page.get_by_test_id("map-error")).to_be_visible()
+
     csrf = ui.page.locator("input[name=csrf]").first.get_attribute("value") or ""
     for path, form in (
         ("/sequences/steps/publish", {"csrf": csrf, "mode": "pin", "action": "publish"}),
