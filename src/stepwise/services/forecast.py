@@ -81,6 +81,15 @@ def definition_for(conn: Connection, account_id: int, row: SequenceRow, version:
     return parse({**found.definition, "status": row.status})
 
 
+def definition_of(db: Database, account_id: int, key: str, version: str | int) -> SequenceDefinition:
+    """The definition a forecast of `version` runs, for drawing its steps beside the predicted counts."""
+    with db.read() as conn:
+        row = sequence_store.get(conn, account_id, key)
+        if row is None:
+            raise NotFound(f"no sequence {key!r}")
+        return definition_for(conn, account_id, row, version)
+
+
 def simulate(db: Database, account_id: int, key: str, body: ForecastRequest, now: datetime) -> ForecastOut:
     """Read one snapshot, sample, and run the forecast in memory. Writes nothing, sends nothing."""
     problems = [Problem("$.where", m) for m in predicate_problems(body.where, allow_event=False)] if body.where else []

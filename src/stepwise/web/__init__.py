@@ -27,12 +27,14 @@ def page_routers() -> list[APIRouter]:
         imports,
         links,
         lists,
+        publish,
         segments,
         sequences,
         settings,
         subscribers,
         suppressions,
         team,
+        versions,
         webhooks,
     )
     from stepwise.web.setaside import router as set_aside_router
@@ -41,6 +43,7 @@ def page_routers() -> list[APIRouter]:
     pages = [auth, links, team, sequences, bulk, subscribers, lists, drafts, forms, imports, archive, deliverability]
     pages.append(segments)
     pages += [suppressions, webhooks, settings, forecast]
+    pages += [versions, publish]
     return [set_aside_router, *(module.router for module in pages)]
 
 

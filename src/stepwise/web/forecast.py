@@ -17,7 +17,7 @@ from stepwise.services.forecast import ForecastRequest
 from stepwise.web.pages import FormDep, PageDep, is_htmx, text_of
 
 router = APIRouter(include_in_schema=False)
-DEFAULTS = {"sample": "1000", "horizon": "30d", "open_rate": "40", "click_rate": "10", "seed": ""}
+DEFAULTS = {"version": "live", "sample": "1000", "horizon": "30d", "open_rate": "40", "click_rate": "10", "seed": ""}
 
 
 def form_values(form: FormData | None = None) -> dict[str, str]:
@@ -27,25 +27,30 @@ def form_values(form: FormData | None = None) -> dict[str, str]:
 
 @router.post("/sequences/{key}/forecast")
 def forecast(page: PageDep, form: FormDep, key: str) -> Response:
-    """Run a forecast of the live definition and show predicted counts on the picture of the steps."""
+    """Forecast the chosen definition (live, draft or a version number) and show its predicted counts on its steps."""
     seq = sequence_service.get(page.stepwise.db, page.account.id, key)
     values = form_values(form)
     result: Any = None
+    picture = seq.definition
     error = ""
     status = 200
     try:
         body = _request(values)
         result = forecast_service.simulate(page.stepwise.db, page.account.id, key, body, page.now())
+        chosen = forecast_service.definition_of(page.stepwise.db, page.account.id, key, body.version)
+        picture = chosen.model_dump(mode="json", by_alias=True, exclude_none=True)
     except AppError as exc:
         error, status = _message(exc), exc.status
-    context = {"seq": seq, "values": values, "forecast": result, "forecast_error": error}
+    context = {"seq": seq, "values": values, "forecast": result, "forecast_error": error, "picture": picture}
     if is_htmx(page.request):
         return page.render("sequences/_forecast.html", status=status, **context)
     return page.render("sequences/forecast.html", status=status, nav="sequences", **context)
 
 
 def _request(values: dict[str, str]) -> ForecastRequest:
+    version = values["version"] or "live"
     raw: dict[str, Any] = {
+        "version": int(version) if version.isdigit() else version,
         "sample": _number(values["sample"], 1),
         "horizon": values["horizon"],
         "assume": {"open_rate": _number(values["open_rate"], 0.01), "click_rate": _number(values["click_rate"], 0.01)},
@@ -68,6 +73,7 @@ def _number(text: str, scale: float) -> Any:
 
 
 _LABELS = {
+    "$.version": "Version",
     "$.sample": "Sample size",
     "$.horizon": "Horizon",
     "$.assume.open_rate": "Open rate",

@@ -28,7 +28,9 @@ from stepwise.web.builder_fields import ACTION_KINDS, WEEKDAY_CHOICES, event_kin
 from stepwise.web.forecast import form_values as forecast_values
 from stepwise.web.pages import FormDep, Page, PageDep, PageRoute, safe_next, text_of, texts_of
 from stepwise.web.predicate_editor import OP_CHOICES
+from stepwise.web.publish import draft_of
 from stepwise.web.settings import WindowForm
+from stepwise.web.versions import may_write
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 RUN_ACTIONS = ("stop", "pause", "resume")
@@ -103,6 +105,8 @@ def sequence_view(
         values=forecast_values(),  # the Forecast panel's fields (web/forecast.py)
         forecast=None,
         forecast_error="",
+        draft=draft_of(page, key),  # the draft beside the live version (web/publish.py)
+        may_write=may_write(page, key),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from stepwise.storage.seeding import add_subscribers
 from tests.e2e.test_forecast_api import DRAFTS, SEQUENCE
@@ -70,3 +71,34 @@ def test_S21_the_forecast_works_without_javascript(no_js: Browser) -> None:
     no_js.page.wait_for_url("**/sequences/forecast/forecast")
     assert no_js.page.get_by_role("heading", name="Forecast", exact=True).count() >= 1
     assert no_js.page.get_by_test_id("forecast-entered").inner_text() == "20"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_S21_the_forecast_panel_forecasts_the_chosen_version_draft_live_or_number(ui: Browser) -> None:
+    _prepare(ui, 30)
+    draft = {**SEQUENCE, "steps": SEQUENCE["steps"][:2]}
+    with api_client(ui.server, ui.key) as client:
+        assert client.put("/sequences/forecast/draft", json=draft).status_code == 200
+    ui.sign_in()
+    ui.goto("/sequences/forecast")
+    panel = ui.page.locator("#forecast")
+    panel.get_by_label("Version").fill("draft")
+    panel.get_by_label("Seed").fill("3")
+    panel.get_by_role("button", name="Forecast").click()
+    shown = ui.page.get_by_test_id("forecast-version-shown")
+    shown.wait_for()
+    assert shown.inner_text() == "draft"
+    assert ui.page.locator("#forecast .flow .step-box").count() == 2  # the draft's two steps, not the live three
+    panel = ui.page.locator("#forecast")
+    panel.get_by_label("Version").fill("live")
+    panel.get_by_role("button", name="Forecast").click()
+    ui.page.wait_for_function("document.querySelector('[data-testid=forecast-version-shown]').innerText === 'live'")
+    assert ui.page.locator("#forecast .flow .step-box").count() == len(SEQUENCE["steps"])
+
+    ui.expect_invalid_form_answers()
+    panel = ui.page.locator("#forecast")
+    panel.get_by_label("Version").fill("99")
+    panel.get_by_role("button", name="Forecast").click()
+    error = ui.page.get_by_test_id("forecast-error")
+    error.wait_for()
+    assert "no version 99" in error.inner_text()
