@@ -12,6 +12,7 @@ from stepwise.services.catalog import read_definition
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import forms as form_store
 from stepwise.storage import lists as list_store
+from stepwise.storage import segments as segment_store
 from stepwise.storage import sequences as sequence_store
 
 
@@ -40,6 +41,7 @@ def gather(conn: Connection, account_id: int, *, exclude: str | None = None) -> 
         forms=form_store.keys(conn, account_id),
         step_one_variants={key: len(d.steps[0].variants) for key, d in defs.items()},
         targeted_by={k: frozenset(v) for k, v in targeted.items()},
+        segments=segment_store.keys(conn, account_id),
     )
 
 
