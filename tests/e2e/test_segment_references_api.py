@@ -46,3 +46,13 @@ def test_S22_deleting_a_segment_a_sequence_uses_gets_409_in_use(api: Api) -> Non
     assert api.client.get("/segments/pro").status_code == 200
     assert api.client.delete("/sequences/until-pro").status_code in (200, 204)
     assert api.client.delete("/segments/pro").status_code == 204
+
+
+def test_S22_a_draft_naming_an_unknown_segment_gets_422_at_its_path(api: Api) -> None:
+    api.client.put("/segments/pro", json={"name": "Pro", "where": PRO})
+    assert api.client.put("/sequences/until-pro", json=waits_for("pro")).status_code in (200, 201)
+    reply = api.client.put("/sequences/until-pro/draft", json=waits_for("gone"))
+    assert reply.status_code == 422, reply.text
+    paths = {d["path"] for d in reply.json()["error"]["details"]}
+    assert "$.steps[1].variants[0].when[0].segment" in paths, paths
+    assert api.client.get("/sequences/until-pro/draft").status_code == 404
