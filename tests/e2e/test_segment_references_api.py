@@ -56,3 +56,19 @@ def test_S22_a_draft_naming_an_unknown_segment_gets_422_at_its_path(api: Api) ->
     paths = {d["path"] for d in reply.json()["error"]["details"]}
     assert "$.steps[1].variants[0].when[0].segment" in paths, paths
     assert api.client.get("/sequences/until-pro/draft").status_code == 404
+
+
+def test_S22_deleting_a_segment_a_sequence_draft_uses_gets_409_in_use(api: Api) -> None:
+    assert api.client.put("/segments/pro", json={"name": "Pro", "where": PRO}).status_code == 201
+    other = {
+        "name": "Until pro",
+        "steps": [{"variants": [{"when": [{"event": "never"}], "do": [{"action": "nothing"}]}]}],
+    }
+    made = api.client.put("/sequences/until-pro", json=other)
+    assert made.status_code in (200, 201), made.text
+    assert api.client.put("/sequences/until-pro/draft", json=waits_for("pro")).status_code in (200, 201)
+    refused = api.client.delete("/segments/pro")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["details"]["used_by"] == ["until-pro (draft)"]
+    assert api.client.delete("/sequences/until-pro/draft").status_code == 204
+    assert api.client.delete("/segments/pro").status_code == 204
