@@ -37,6 +37,7 @@ def get_segment(key: KeyPath, account: Account, app: App) -> SegmentOut:
 
 @router.delete("/{key}", status_code=204)
 def delete_segment(key: KeyPath, account: Account, app: App) -> Response:
+    """Delete a segment; refused (409 `in_use`, `details.used_by`) while a sequence refers to it."""
     service.delete(app.db, account.id, key)
     return Response(status_code=204)
 

@@ -245,6 +245,7 @@ def assumed(missing: dict[str, set[str]]) -> References:
         lists=frozenset(missing["lists"]),
         forms=frozenset(missing["forms"]),
         step_one_variants=dict.fromkeys(missing["sequences"], 1),
+        segments=frozenset(missing["segments"]),
     )
 
 
@@ -261,6 +262,7 @@ def _merge(bundle: Bundle, known: References, parsed: dict[str, SequenceDefiniti
         forms=known.forms | frozenset(bundle.forms),
         step_one_variants=step_one,
         targeted_by={k: frozenset(v) for k, v in targeted.items()},
+        segments=known.segments | frozenset(bundle.segments),
     )
 
 

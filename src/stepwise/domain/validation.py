@@ -20,6 +20,7 @@ class References:
     forms: frozenset[str] = frozenset()
     step_one_variants: Mapping[str, int] = field(default_factory=dict)  # sequence key -> count
     targeted_by: Mapping[str, frozenset[str]] = field(default_factory=dict)  # key -> sequences starting it
+    segments: frozenset[str] = frozenset()
 
 
 def check_sequence(key: str, sequence: d.SequenceDefinition, refs: References) -> list[Problem]:
@@ -63,6 +64,10 @@ def _check_event(spec: d.EventSpec, step: int, path: str, refs: References) -> l
             found.append(Problem(f"{path}.form", f"unknown form {form!r}"))
         case d.ListJoined(list=key) | d.ListLeft(list=key) | d.ListMatches(list=key) if key and key not in refs.lists:
             found.append(Problem(f"{path}.list", f"unknown list {key!r}"))
+        case d.SegmentJoined(segment=key) | d.SegmentLeft(segment=key) | d.SegmentMatches(segment=key) if (
+            key and key not in refs.segments
+        ):
+            found.append(Problem(f"{path}.segment", f"unknown segment {key!r}"))
         case d.DataChanged(where=where) | d.DataMatches(where=where) if where is not None:
             found += [Problem(f"{path}.where", m) for m in predicate_problems(where, allow_event=False)]
         case d.CustomEvent(where=where) if where is not None:
@@ -110,11 +115,12 @@ def targets(sequence: d.SequenceDefinition) -> frozenset[str]:
 
 
 def referenced(sequence: d.SequenceDefinition) -> dict[str, frozenset[str]]:
-    """Return the drafts, lists, forms and sequences a definition refers to."""
+    """Return the drafts, lists, forms, sequences and segments a definition refers to."""
     drafts: set[str] = set()
     lists: set[str] = set()
     forms: set[str] = set()
     sequences: set[str] = set()
+    segments: set[str] = set()
     for step in sequence.steps:
         for variant in step.variants:
             for spec in variant.when:
@@ -125,6 +131,8 @@ def referenced(sequence: d.SequenceDefinition) -> dict[str, frozenset[str]]:
                         forms.add(x)
                     case d.ListJoined(list=x) | d.ListLeft(list=x) | d.ListMatches(list=x) if x:
                         lists.add(x)
+                    case d.SegmentJoined(segment=x) | d.SegmentLeft(segment=x) | d.SegmentMatches(segment=x) if x:
+                        segments.add(x)
                     case _:
                         pass
             for action in variant.do:
@@ -144,4 +152,5 @@ def referenced(sequence: d.SequenceDefinition) -> dict[str, frozenset[str]]:
         "lists": frozenset(lists),
         "forms": frozenset(forms),
         "sequences": frozenset(sequences),
+        "segments": frozenset(segments),
     }

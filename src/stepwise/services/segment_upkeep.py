@@ -109,6 +109,14 @@ def settle(
     return changes
 
 
+def matching(
+    conn: Connection, account_id: int, predicate: Predicate, rows: Sequence[SubscriberRow], now: datetime
+) -> int:
+    """How many of these subscribers the predicate matches; nothing is written (the editor's live count)."""
+    facts = _facts(conn, account_id, [(0, predicate)], rows)
+    return sum(1 for r in rows if matches_view(predicate, view_of(r.data, facts[r.id]), now))
+
+
 def refresh(
     conn: Connection,
     account_id: int,

@@ -13,9 +13,10 @@ from stepwise.domain.jsonvalues import HAS_NUL
 from stepwise.domain.problems import Problem
 from stepwise.domain.segments import parse_where
 from stepwise.domain.statuses import SubscriberStatus
-from stepwise.errors import NotFound, Unprocessable
+from stepwise.errors import Conflict, NotFound, Unprocessable
 from stepwise.services import audit, cursors
 from stepwise.services.csv_export import stream_csv
+from stepwise.services.references import users_of
 from stepwise.services.segment_upkeep import parsed, settle
 from stepwise.services.segment_upkeep import retest_due as retest
 from stepwise.storage import segments as store
@@ -137,6 +138,9 @@ def delete(db: Database, account_id: int, key: str) -> None:
         row = store.get(conn, account_id, key, for_update=True)
         if row is None:
             raise NotFound(f"no segment {key!r}")
+        users = users_of(conn, account_id, "segments", key)
+        if users:
+            raise Conflict(f"segment {key!r} is used by {', '.join(users)}", code="in_use", details={"used_by": users})
         store.delete_one(conn, account_id, row.id)
         audit.record(conn, account_id, "segment", key, "delete", {"name": row.name, "where": loads(row.where)}, None)
 

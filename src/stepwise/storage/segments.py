@@ -59,6 +59,11 @@ def get(conn: Connection, account_id: int, key: str, *, for_update: bool = False
     return SegmentRow(*row) if row else None
 
 
+def keys(conn: Connection, account_id: int) -> frozenset[str]:
+    """The keys of the account's segments (what a sequence may refer to)."""
+    return frozenset(r[0] for r in conn.execute(select(S.c.key).where(S.c.account_id == account_id)))
+
+
 def get_by_id(conn: Connection, segment_id: int) -> str | None:
     """The stored predicate text of a segment, or None when it is gone."""
     return cast(str | None, conn.execute(select(S.c.where).where(S.c.id == segment_id)).scalar_one_or_none())

@@ -261,15 +261,17 @@ def save_many(conn: Connection, rows: Sequence[SubscriberRow]) -> None:
     )
 
 
-def batch_after(conn: Connection, account_id: int, after_id: int, limit: int) -> list[SubscriberRow]:
-    """Return the next keyset batch of an account's subscribers by id, locked on PostgreSQL (in id order)."""
+def batch_after(
+    conn: Connection, account_id: int, after_id: int, limit: int, *, lock: bool = True
+) -> list[SubscriberRow]:
+    """Return the next keyset batch of an account's subscribers by id, locked on PostgreSQL unless `lock` is False."""
     stmt = (
         select(*_COLUMNS)
         .where(t.subscribers.c.account_id == account_id, t.subscribers.c.id > after_id)
         .order_by(t.subscribers.c.id)
         .limit(limit)
     )
-    return [_row(r) for r in conn.execute(dialects.for_update(conn, stmt)).all()]
+    return [_row(r) for r in conn.execute(dialects.for_update(conn, stmt) if lock else stmt).all()]
 
 
 def last_confirmation_at(conn: Connection, account_id: int, email_key: str, group: str) -> int | None:

@@ -62,3 +62,39 @@ def test_S22_apply_refuses_a_bad_segment_and_changes_nothing(
     with pytest.raises(Unprocessable):
         apply_bundle(stepwise, account[0], load([path]))
     assert segments.all_segments(stepwise.db, account[0]) == []
+
+
+WITH_SEQUENCE = """
+segments:
+  pro: {name: Pro, where: {field: custom.plan, op: eq, value: pro}}
+sequences:
+  pro-welcome:
+    name: Pro welcome
+    status: active
+    steps:
+      - variants:
+          - when: [{event: segment_joined, segment: SEGMENT}]
+            do: [{action: nothing}]
+"""
+
+
+def test_S22_apply_takes_a_segment_and_the_sequence_using_it_in_one_file(
+    stepwise: Stepwise, account: tuple[int, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "defs.yaml"
+    path.write_text(WITH_SEQUENCE.replace("SEGMENT", "pro"), encoding="utf-8")
+    lines = apply_bundle(stepwise, account[0], load([path]))
+    assert lines[0] == "created   segment pro" and any("pro-welcome" in line for line in lines), lines
+
+
+def test_S22_apply_refuses_a_sequence_naming_an_unknown_segment_at_its_path(
+    stepwise: Stepwise, account: tuple[int, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "defs.yaml"
+    path.write_text(WITH_SEQUENCE.replace("SEGMENT", "nope"), encoding="utf-8")
+    with pytest.raises(Unprocessable) as refused:
+        apply_bundle(stepwise, account[0], load([path]))
+    problems = refused.value.details
+    assert any("sequences.pro-welcome.steps[0].variants[0].when[0].segment" in p for p in problems), problems
+    assert any("unknown segment 'nope'" in p for p in problems), problems
+    assert segments.all_segments(stepwise.db, account[0]) == []

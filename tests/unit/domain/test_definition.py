@@ -307,6 +307,7 @@ def test_targets_and_references_of_a_definition_are_listed() -> None:
                     {"event": "link_clicked", "draft": "welcome"},
                     {"event": "list_matches", "list": "vip"},
                     {"event": "form_submitted", "form": "newsletter"},
+                    {"event": "segment_matches", "segment": "pro"},
                     do=[
                         {"action": "send_email", "draft": "reminder"},
                         {"action": "start_sequence", "sequence": "a"},
@@ -325,6 +326,7 @@ def test_targets_and_references_of_a_definition_are_listed() -> None:
         "lists": {"vip", "trial"},
         "forms": {"newsletter"},
         "sequences": {"a", "b", "c"},
+        "segments": {"pro"},
     }
 
 
