@@ -12,10 +12,12 @@ Decided rules (docs/journeys.md, "Goals"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
+from stepwise.domain.statuses import EndReason
 from stepwise.engine.matching import edge_matches
-from stepwise.engine.model import Event, Run, SequenceInfo
+from stepwise.engine.model import Event, Outcome, Run, SequenceInfo, Subscriber
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +55,39 @@ def conversion(
         return None
     goal = seq.definition.goal
     return Conversion(step=run.step, variant=last_variant, exit=bool(goal and goal.exit))
+
+
+class GoalHost(Protocol):
+    """What `offer_goal` needs of the processor (engine/processor.py)."""
+
+    sub: Subscriber
+    out: Outcome
+
+    def end(self, run: Run, reason: EndReason, at: datetime) -> None: ...
+
+    def record(self, at: datetime, kind: str, sequence: str | None, detail: dict[str, Any]) -> None: ...
+
+
+def offer_goal(host: GoalHost, run: Run, seq: SequenceInfo, event: Event) -> bool:
+    """Record the conversion this event brings to the run (counters, timeline); True if it ended the run.
+
+    Counters: ("converted", 0, 0) in all, ("converted", step, 0) at the step the run waited at, and
+    ("converted", step - 1, variant) for the variant that fired last (the one that brought it there).
+    """
+    found = conversion(
+        seq, run, event, host.sub.data, converted=run.converted_at is not None, last_variant=run.last_variant
+    )
+    if found is None:
+        return False
+    run.converted_at, run.converted_step, run.converted_variant = event.at, found.step, found.variant
+    host.out.runs[(run.sequence, run.pass_no)] = run
+    counters = host.out.counters
+    counters[(seq.key, "converted", 0, 0)] += 1
+    counters[(seq.key, "converted", found.step, 0)] += 1
+    if found.variant is not None and found.step > 1:
+        counters[(seq.key, "converted", found.step - 1, found.variant)] += 1
+    detail = {"pass": run.pass_no, "step": found.step, "variant": found.variant, "trigger": event.kind}
+    host.record(event.at, "converted", seq.key, {**detail, "exit": found.exit})
+    if found.exit:
+        host.end(run, "goal", event.at)
+    return found.exit
