@@ -50,7 +50,13 @@ def test_welcome_email_appears_in_the_archive_once_the_worker_has_run(api: Api) 
 
     stats = api.client.get("/sequences/welcome/stats").json()
     assert (stats["entered"], stats["subscribers"], stats["on_steps"], stats["completed"]) == (1, 1, 1, 0)
-    assert stats["steps"][0] == {"step": 1, "on_step": 0, "variants": [{"variant": 1, "fired": 1}]}
+    assert stats["steps"][0] == {
+        "step": 1,
+        "on_step": 0,
+        "variants": [{"variant": 1, "fired": 1, "converted": 0}],
+        "converted": 0,  # S24: no goal, no conversions
+    }
+    assert (stats["converted"], stats["conversion_rate"]) == (0, 0.0)
 
     accepted = api.client.post("/events", json={"type": "custom", "name": "purchase", "email": "anna@example.com"})
     assert accepted.status_code == 202 and accepted.json() == {"accepted": 1, "duplicates": 0, "unknown": 0}
@@ -61,7 +67,10 @@ def test_welcome_email_appears_in_the_archive_once_the_worker_has_run(api: Api) 
 
     stats = eventually(completed)
     assert stats["on_steps"] == 0
-    assert stats["steps"][1]["variants"] == [{"variant": 1, "fired": 1}, {"variant": 2, "fired": 0}]
+    assert stats["steps"][1]["variants"] == [
+        {"variant": 1, "fired": 1, "converted": 0},
+        {"variant": 2, "fired": 0, "converted": 0},
+    ]
     runs = api.client.get("/subscribers/anna@example.com/runs").json()["items"]
     assert [(r["status"], r["pass"], r["step"]) for r in runs] == [("completed", 1, 2)]
     timeline = api.client.get("/subscribers/anna@example.com/timeline").json()["items"]

@@ -81,7 +81,10 @@ def test_S20_simulate_prints_each_timeline_with_rendered_subjects_and_final_stat
     (stats,) = report["stats"]
     assert stats["entered"] == 2 and stats["subscribers"] == 2
     assert stats["completed"] == 1 and stats["on_steps"] == 1 and stats["stopped"] == 0
-    assert stats["steps"][1]["variants"] == [{"variant": 1, "fired": 1}, {"variant": 2, "fired": 1}]
+    assert stats["steps"][1]["variants"] == [
+        {"variant": 1, "fired": 1, "converted": 0},
+        {"variant": 2, "fired": 1, "converted": 0},
+    ]
     assert stats["steps"][2]["on_step"] == 1
     assert not (tmp_path / "never-created.db").exists()
 

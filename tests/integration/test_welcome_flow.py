@@ -63,4 +63,9 @@ def test_welcome_email_is_sent_and_stats_follow_the_run(
     settle(stepwise)
     stats = sequences.stats(stepwise.db, account_id, "welcome").model_dump()
     assert (stats["entered"], stats["on_steps"], stats["completed"]) == (1, 0, 1)
-    assert stats["steps"][1] == {"step": 2, "on_step": 0, "variants": [{"variant": 1, "fired": 1}]}
+    assert stats["steps"][1] == {
+        "step": 2,
+        "on_step": 0,
+        "variants": [{"variant": 1, "fired": 1, "converted": 0}],
+        "converted": 0,
+    }

@@ -57,6 +57,8 @@ def stats(
     stopped = ", ".join(f"{k} {v}" for k, v in data.stopped_by.items() if v)
     if stopped:
         console.print(f"stopped by: {stopped}")
+    if data.converted or data.conversion_rate:
+        console.print(f"converted (goal): {data.converted}, conversion rate {data.conversion_rate}")
     table = Table("step", "on step", "variant", "waits for", "does", "fired")
     for step in data.steps:
         for index, variant in enumerate(step.variants):

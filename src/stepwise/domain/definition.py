@@ -267,6 +267,16 @@ class Step(_Spec):
     variants: list[Variant] = Field(min_length=1, max_length=50)
 
 
+GoalSpec = Annotated[EdgeSpec, Field(discriminator="event")]
+
+
+class Goal(_Spec):
+    """S24: edge events that count as a conversion of an open run; `exit` also ends that run."""
+
+    when: list[GoalSpec] = Field(min_length=1, max_length=50)
+    exit: bool = Field(default=False, strict=True)
+
+
 class SequenceDefinition(_Spec):
     name: StorableText = Field(min_length=1, max_length=200)
     description: StorableText | None = Field(default=None, max_length=2000)
@@ -279,6 +289,7 @@ class SequenceDefinition(_Spec):
     respect_caps: bool | None = None  # S28: None means true
     cap_action: Literal["skip", "defer"] | None = None  # S28: None means skip
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    goal: Goal | None = None  # S24
 
     @model_validator(mode="wrap")
     @classmethod

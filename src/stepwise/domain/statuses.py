@@ -20,7 +20,7 @@ RunStatus = Literal["active", "paused", "completed", "stopped"]
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 OPEN_RUN_STATUSES: Final[tuple[RunStatus, ...]] = ("active", "paused")  # at most one per subscriber (S1)
 
-EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted", "edited"]
+EndReason = Literal["stop_action", "go_to", "go_to_rejected", "manual", "unsubscribed", "deleted", "edited", "goal"]
 END_REASONS: Final[tuple[EndReason, ...]] = get_args(EndReason)
 
 IssueStatus = Literal["queued", "deferred", "sent", "failed", "skipped"]

@@ -40,6 +40,8 @@ def check_sequence(key: str, sequence: d.SequenceDefinition, refs: References) -
                     found.append(Problem(path, "no action may follow stop_sequence of this sequence or go_to_sequence"))
                 found += _check_action(action, key, own_step_one, path, refs)
                 ended = ended or d.is_terminal(action, key)
+    if sequence.goal is not None:
+        found += _check_goal(sequence.goal, refs)
     starters = sorted(refs.targeted_by.get(key, frozenset()) - {key})
     if own_step_one > 1 and starters:
         found.append(
@@ -74,6 +76,21 @@ def _check_event(spec: d.EventSpec, step: int, path: str, refs: References) -> l
             found += [Problem(f"{path}.where", m) for m in predicate_problems(where, allow_event=True)]
         case _:
             pass
+    return found
+
+
+NOT_GOALS = frozenset({"subscriber_added", "never"})  # no open run can exist / never happens
+
+
+def _check_goal(goal: d.Goal, refs: References) -> list[Problem]:
+    """Problems of the S24 goal: its events must be able to happen to a subscriber with an open run."""
+    found: list[Problem] = []
+    for e, spec in enumerate(goal.when):
+        path = f"$.goal.when[{e}]"
+        if spec.event in NOT_GOALS:
+            found.append(Problem(f"{path}.event", f"'{spec.event}' cannot be a goal event"))
+        else:
+            found += _check_event(spec, 1, path, refs)
     return found
 
 
@@ -121,20 +138,22 @@ def referenced(sequence: d.SequenceDefinition) -> dict[str, frozenset[str]]:
     forms: set[str] = set()
     sequences: set[str] = set()
     segments: set[str] = set()
+    goal_specs: list[d.EventSpec] = list(sequence.goal.when) if sequence.goal else []
+    specs = [spec for step in sequence.steps for variant in step.variants for spec in variant.when]
+    for spec in specs + goal_specs:
+        match spec:
+            case d.LinkClicked(draft=x) | d.EmailOpened(draft=x) if x:
+                drafts.add(x)
+            case d.FormSubmitted(form=x) | d.FormConfirmed(form=x) if x:
+                forms.add(x)
+            case d.ListJoined(list=x) | d.ListLeft(list=x) | d.ListMatches(list=x) if x:
+                lists.add(x)
+            case d.SegmentJoined(segment=x) | d.SegmentLeft(segment=x) | d.SegmentMatches(segment=x) if x:
+                segments.add(x)
+            case _:
+                pass
     for step in sequence.steps:
         for variant in step.variants:
-            for spec in variant.when:
-                match spec:
-                    case d.LinkClicked(draft=x) | d.EmailOpened(draft=x) if x:
-                        drafts.add(x)
-                    case d.FormSubmitted(form=x) | d.FormConfirmed(form=x) if x:
-                        forms.add(x)
-                    case d.ListJoined(list=x) | d.ListLeft(list=x) | d.ListMatches(list=x) if x:
-                        lists.add(x)
-                    case d.SegmentJoined(segment=x) | d.SegmentLeft(segment=x) | d.SegmentMatches(segment=x) if x:
-                        segments.add(x)
-                    case _:
-                        pass
             for action in variant.do:
                 match action:
                     case d.SendEmail(draft=x):

@@ -49,6 +49,11 @@ class Run:
     # Ordinal of the arrival during the current processing, for S4 "after the run arrived".
     arrival_no: int | None = field(default=None, compare=False)
     version: int | None = None  # the sequence version it follows (S16); None: the live one
+    # S24: the last variant fired (1-based, of the step before the one it waits at) and the conversion.
+    last_variant: int | None = None
+    converted_at: datetime | None = None
+    converted_step: int | None = None
+    converted_variant: int | None = None
 
     def copy(self) -> Run:
         """A copy to work on (several times faster than dataclasses.replace, which the engine does per run)."""
@@ -67,6 +72,10 @@ class Run:
             id=self.id,
             arrival_no=self.arrival_no,
             version=self.version,
+            last_variant=self.last_variant,
+            converted_at=self.converted_at,
+            converted_step=self.converted_step,
+            converted_variant=self.converted_variant,
         )
 
 

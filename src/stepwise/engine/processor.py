@@ -15,6 +15,7 @@ from stepwise.domain.jsonvalues import copy_json
 from stepwise.domain.statuses import EndReason
 from stepwise.engine.actions import ActionContext, run_action
 from stepwise.engine.deadlines import due_wait, has_state_waits, step_deadline
+from stepwise.engine.goals import offer_goal
 from stepwise.engine.model import (
     MAX_CHAIN,
     DeleteSubscriber,
@@ -190,6 +191,8 @@ class Processor:
                 if event.kind == "unsubscribed" and seq.definition.exit_on_unsubscribe:
                     self.end(run, "unsubscribed", event.at)
                     continue
+                if key in open_when_it_happened and offer_goal(self, run, seq, event):
+                    continue  # S24: the goal ended the run
                 if run.status != "active" or run.step > seq.steps:
                     continue
                 if run.arrival_no is not None and run.arrival_no >= ordinal:
@@ -229,15 +232,10 @@ class Processor:
         at = event.at if event is not None else run.step_entered_at
         step = run.step
         self.out.counters[(seq.key, "fired", step, variant_index + 1)] += 1
+        run.last_variant = variant_index + 1  # S24
         variant = seq.definition.steps[step - 1].variants[variant_index]
-        trigger = event.kind if event is not None else "start"
-        detail: dict[str, Any] = {
-            "pass": run.pass_no,
-            "step": step,
-            "variant": variant_index + 1,
-            "trigger": trigger,
-            "actions": [],
-        }
+        detail: dict[str, Any] = {"pass": run.pass_no, "step": step, "variant": variant_index + 1}
+        detail.update(trigger=event.kind if event is not None else "start", actions=[])
         self.record(at, "transition", seq.key, detail)
         ended = False
         context = ActionContext(run, seq, step, variant_index, event, at)

@@ -174,6 +174,10 @@ def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
         resumed_at=opt_from_us(row.resumed_at),
         id=row.id,
         version=row.version,
+        last_variant=row.last_variant,
+        converted_at=opt_from_us(row.converted_at),
+        converted_step=row.converted_step,
+        converted_variant=row.converted_variant,
     )
 
 
@@ -241,6 +245,10 @@ class _Writer:
             resumed_at=opt_to_us(run.resumed_at),
             ended_at=opt_to_us(run.ended_at),
             end_reason=run.end_reason,
+            last_variant=run.last_variant,
+            converted_at=opt_to_us(run.converted_at),
+            converted_step=run.converted_step,
+            converted_variant=run.converted_variant,
         )
         if run.id is None:
             sequence_id = self.seqs.ids[run.sequence]

@@ -46,6 +46,9 @@ class Run(BaseModel):
     ended_at: str | None
     end_reason: str | None
     version: int = 1  # the sequence version it follows (S16)
+    converted_at: str | None = None  # S24: when a goal event converted it
+    converted_step: int | None = None
+    converted_variant: int | None = None
 
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
@@ -78,6 +81,9 @@ def view(run: RunRow, sequence: str, email: str) -> Run:
         ended_at=_time(run.ended_at),
         end_reason=run.end_reason,
         version=run.version,
+        converted_at=_time(run.converted_at),
+        converted_step=run.converted_step,
+        converted_variant=run.converted_variant,
     )
 
 

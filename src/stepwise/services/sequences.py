@@ -71,6 +71,7 @@ class VariantStats(BaseModel):
 
     variant: int
     fired: int
+    converted: int = 0  # S24: conversions whose last fired variant was this one
 
 
 class StepStats(BaseModel):
@@ -79,6 +80,7 @@ class StepStats(BaseModel):
     step: int
     on_step: int
     variants: list[VariantStats]
+    converted: int = 0  # S24: conversions of runs waiting at this step
 
 
 class VersionStats(BaseModel):
@@ -103,6 +105,8 @@ class SequenceStats(BaseModel):
     stopped: int
     stopped_by: dict[str, int]
     steps: list[StepStats]
+    converted: int = 0  # S24
+    conversion_rate: float | None = None  # S24: converted / entered; None when none entered
     # S16: per version, counted from the runs (services/version_stats.py); `version` when the stats are of one.
     versions: list[VersionStats] = []
     version: int | None = None
@@ -334,9 +338,14 @@ def stats(db: Database, account_id: int, key: str) -> SequenceStats:
             step=number,
             on_step=counts.get(("on_step", number, 0), 0),
             variants=[
-                VariantStats(variant=v, fired=counts.get(("fired", number, v), 0))
+                VariantStats(
+                    variant=v,
+                    fired=counts.get(("fired", number, v), 0),
+                    converted=counts.get(("converted", number, v), 0),
+                )
                 for v in range(1, len(step.variants) + 1)
             ],
+            converted=counts.get(("converted", number, 0), 0),
         )
         for number, step in enumerate(definition.steps if definition else [], start=1)
     ]
@@ -351,7 +360,14 @@ def stats(db: Database, account_id: int, key: str) -> SequenceStats:
         stopped=sum(stopped_by.values()),
         stopped_by=stopped_by,
         steps=steps,
+        converted=total("converted"),
+        conversion_rate=conversion_rate(total("converted"), total("entered")),
     )
+
+
+def conversion_rate(converted: int, entered: int) -> float | None:
+    """S24: converted ÷ entered, rounded to 4 places; None when nobody entered."""
+    return round(converted / entered, 4) if entered else None
 
 
 def stored_steps(db: Database, account_id: int, key: str) -> list[Any]:

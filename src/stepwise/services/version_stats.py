@@ -2,7 +2,7 @@
 
 Counted from the runs themselves (exact): a run counts on the version it follows now, so a migrated
 run counts on the version it moved to. Per-variant `fired` counts exist for the whole sequence only;
-with `?version=n` the variants are listed without them.
+with `?version=n` the variants are listed without them, and `converted` (S24) is counted from the runs.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def stats(db: Database, account_id: int, key: str, version: int | None = None) -
         if version is not None and version not in known:
             raise NotFound(f"sequence {key!r} has no version {version}")
         subscribers = version_store.subscribers_on(conn, account_id, row.id, version) if version else 0
+        converted = version_store.converted_on(conn, account_id, row.id, version) if version else 0
     per: dict[int, dict[str, int]] = defaultdict(lambda: {"entered": 0, "on_steps": 0, "completed": 0})
     for number, status, _, _, n in counts:
         per[number]["entered"] += n
@@ -61,5 +62,7 @@ def stats(db: Database, account_id: int, key: str, version: int | None = None) -
             "steps": steps,
             "versions": listed,
             "version": version,
+            "converted": converted,
+            "conversion_rate": sequences.conversion_rate(converted, per[version]["entered"]),
         }
     )

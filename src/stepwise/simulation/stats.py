@@ -24,9 +24,14 @@ def sequence_stats(info: SequenceInfo, counters: Counters) -> dict[str, Any]:
             "step": number,
             "on_step": counters.get((key, "on_step", number, 0), 0),
             "variants": [
-                {"variant": v, "fired": counters.get((key, "fired", number, v), 0)}
+                {
+                    "variant": v,
+                    "fired": counters.get((key, "fired", number, v), 0),
+                    "converted": counters.get((key, "converted", number, v), 0),
+                }
                 for v in range(1, len(step.variants) + 1)
             ],
+            "converted": counters.get((key, "converted", number, 0), 0),
         }
         for number, step in enumerate(info.definition.steps, start=1)
     ]
@@ -40,4 +45,6 @@ def sequence_stats(info: SequenceInfo, counters: Counters) -> dict[str, Any]:
         "stopped": sum(stopped_by.values()),
         "stopped_by": stopped_by,
         "steps": steps,
+        "converted": total("converted"),
+        "conversion_rate": round(total("converted") / total("entered"), 4) if total("entered") else None,
     }

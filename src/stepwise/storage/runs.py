@@ -35,6 +35,10 @@ class RunRow:
     end_reason: EndReason | None
     resumed_at: int | None = None
     version: int = 1  # the sequence version it follows (S16)
+    last_variant: int | None = None  # S24
+    converted_at: int | None = None
+    converted_step: int | None = None
+    converted_variant: int | None = None
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
@@ -53,6 +57,10 @@ class RunState:
     resumed_at: int | None
     ended_at: int | None
     end_reason: EndReason | None
+    last_variant: int | None = None  # S24: the last variant fired and the goal conversion
+    converted_at: int | None = None
+    converted_step: int | None = None
+    converted_variant: int | None = None
 
 
 @dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
@@ -92,6 +100,10 @@ def _state_values(s: RunState) -> tuple[Any, ...]:
         s.resumed_at,
         s.ended_at,
         s.end_reason,
+        s.last_variant,
+        s.converted_at,
+        s.converted_step,
+        s.converted_variant,
     )
 
 
@@ -107,6 +119,10 @@ def state_of(row: RunRow, *, claimable_at: int | None) -> RunState:
         resumed_at=row.resumed_at,
         ended_at=row.ended_at,
         end_reason=row.end_reason,
+        last_variant=row.last_variant,
+        converted_at=row.converted_at,
+        converted_step=row.converted_step,
+        converted_variant=row.converted_variant,
     )
 
 
@@ -128,6 +144,10 @@ def _row(r: Any) -> RunRow:
         end_reason=r[13],
         resumed_at=r[14],
         version=r[15],
+        last_variant=r[16],
+        converted_at=r[17],
+        converted_step=r[18],
+        converted_variant=r[19],
     )
 
 

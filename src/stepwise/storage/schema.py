@@ -171,6 +171,11 @@ runs = Table(
     Column("ended_at", Micros),
     Column("end_reason", String(32)),
     Column("version", Integer, nullable=False, server_default="1"),  # the sequence version it follows (S16)
+    # S24: the last variant fired (of the step before the one it waits at) and the run's goal conversion.
+    Column("last_variant", Integer),
+    Column("converted_at", Micros),
+    Column("converted_step", Integer),
+    Column("converted_variant", Integer),
     UniqueConstraint("account_id", "subscriber_id", "sequence_id", "pass_no"),
     Index(None, "account_id", "sequence_id", "status", "step", "id"),
     # S1 in the database: one active-or-paused run per subscriber and sequence.

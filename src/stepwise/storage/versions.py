@@ -212,6 +212,15 @@ def subscribers_on(conn: Connection, account_id: int, sequence_id: int, number: 
     return int(conn.execute(stmt).scalar_one())
 
 
+def converted_on(conn: Connection, account_id: int, sequence_id: int, number: int) -> int:
+    """S24: runs on version `number` that converted."""
+    r = t.runs.c
+    stmt = select(func.count()).where(
+        r.account_id == account_id, r.sequence_id == sequence_id, r.version == number, r.converted_at.is_not(None)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
 _MOVED = ("step", "wake_at", "claimable_at", "recheck", "version")
 _PG_MOVE = (
     "UPDATE runs SET step = u.step, wake_at = u.wake_at, claimable_at = u.claimable_at, recheck = u.recheck, "

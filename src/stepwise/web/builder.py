@@ -15,6 +15,7 @@ from typing import Any, Literal
 from stepwise.domain.problems import Problem
 from stepwise.web import predicate_editor as pe
 from stepwise.web.builder_fields import ACTION_KINDS, EVENT_KINDS, FieldSpec, action_fields, event_fields
+from stepwise.web.builder_goal import goal_document, goal_fields
 from stepwise.web.settings import WindowForm
 from stepwise.web.values import (
     BadText,
@@ -32,7 +33,7 @@ Side = Literal["when", "do"]
 SIDES: tuple[tuple[Side, str], ...] = (("when", "w"), ("do", "d"))
 SETTINGS = (
     *("key", "name", "description", "timezone", "only_once", "accepting", "exit_on_unsubscribe"),
-    *("send_window", "respect_caps", "cap_action"),
+    *("send_window", "respect_caps", "cap_action", "goal"),
 )
 SETTING_LABELS = {
     "key": "Key",
@@ -45,6 +46,7 @@ SETTING_LABELS = {
     "send_window": "Send window",
     "respect_caps": "Frequency caps",
     "cap_action": "When a cap is reached",
+    "goal": "Goal",
 }
 CAP_ACTIONS = (("skip", "skip the email"), ("defer", "hold it until the cap allows it"))
 
@@ -93,6 +95,8 @@ class BuilderState:
     window: WindowForm = field(default_factory=WindowForm)  # the sequence's own send window (S27)
     respect_caps: bool = True  # S28
     cap_action: str = "skip"
+    goal_when: str = ""  # S24: the goal's events as JSON (web/builder_goal.py); empty: no goal
+    goal_exit: bool = False
     version: str = ""
     steps: list[StepState] = field(default_factory=list)
 
@@ -176,6 +180,7 @@ def from_definition(key: str, definition: Mapping[str, Any], version: int | str 
         cap_action=str(definition.get("cap_action") or "skip"),
         version=str(version),
     )
+    state.goal_when, state.goal_exit = goal_fields(definition)
     for step in definition.get("steps") or []:
         variants = []
         for variant in step.get("variants") or []:
@@ -244,6 +249,8 @@ def from_form(get: Getter, getlist: ListGetter, has: Checker, choices: Choices) 
         window=WindowForm.read(get, getlist),
         respect_caps=get("respect_caps") == "on" or not has("policy_shown"),  # a form without the fields: default
         cap_action=get("cap_action") or "skip",
+        goal_when=get("goal_when"),
+        goal_exit=get("goal_exit") == "on",
         version=get("version"),
     )
     s = 0
@@ -358,6 +365,8 @@ def to_document(state: BuilderState) -> tuple[dict[str, Any], list[Problem]]:
         doc["respect_caps"] = False
     if state.cap_action != "skip":
         doc["cap_action"] = state.cap_action
+    if (goal := goal_document(state.goal_when, state.goal_exit, problems)) is not None:
+        doc["goal"] = goal
     steps = []
     for s, step in enumerate(state.steps):
         variants = []
