@@ -115,12 +115,7 @@ def state_holds(
 
 def template_event(event: Event | None) -> dict[str, Any]:
     """The `event` variable templates see: a custom event's data, else its payload."""
-    if event is None:
-        return {}
-    if event.kind == "custom":
-        body = event.payload.get("data")
-        return dict(body) if isinstance(body, dict) else {}
-    return {k: v for k, v in event.payload.items() if k != "data"}
+    return {} if event is None else event.template_data()
 
 
 def same_keys_match(
@@ -146,3 +141,11 @@ def same_keys_match(
 
 def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def entry_data(entry: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The data of a stored entry event, or None when the run has none (or its data was dropped)."""
+    if not entry or entry.get("data_dropped"):
+        return None
+    data = entry.get("data")
+    return data if isinstance(data, Mapping) else None

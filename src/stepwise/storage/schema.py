@@ -171,6 +171,7 @@ runs = Table(
     Column("ended_at", Micros),
     Column("end_reason", String(32)),
     Column("version", Integer, nullable=False, server_default="1"),  # the sequence version it follows (S16)
+    Column("entry", Text),  # S25: the entry event as JSON (engine Event.entry); NULL: started by hand
     UniqueConstraint("account_id", "subscriber_id", "sequence_id", "pass_no"),
     Index(None, "account_id", "sequence_id", "status", "step", "id"),
     # S1 in the database: one active-or-paused run per subscriber and sequence.
