@@ -54,3 +54,12 @@ def test_s25_waits_do_not_take_same() -> None:
         SequenceDefinition.model_validate(
             _doc({"event": "never"}, {"event": "time_passed", "after": "1d", "same": ["a"]})
         )
+
+
+def test_s25_the_sequence_page_describes_a_keyed_wait() -> None:
+    from stepwise.web.describe import event
+
+    assert event({"event": "custom", "name": "purchase", "same": ["cart_id", "shop.id"]}) == (
+        "Event “purchase”, same cart_id, shop.id as the entry event"
+    )
+    assert event({"event": "custom", "name": "purchase"}) == "Event “purchase”"
