@@ -33,6 +33,7 @@ def template_context(email: str, job: MailJob | UrlCallJob, now: datetime) -> di
         "data": job.data,
         "sequence": job.sequence,
         "event": job.event,
+        "entry": getattr(job, "entry", {}),  # S25: confirmation emails have none
         "now": _EPOCH + timedelta(microseconds=job.at_us) if job.at_us else now.astimezone(UTC),
     }
 

@@ -116,7 +116,14 @@ def _count_tokens(env: SandboxEnvironment, source: str) -> int:
 
 
 def _trial_context() -> dict[str, Any]:
-    return {"email": "preview@example.com", "data": {}, "sequence": None, "event": {}, "now": datetime.now(UTC)}
+    return {
+        "email": "preview@example.com",
+        "data": {},
+        "sequence": None,
+        "event": {},
+        "entry": {},
+        "now": datetime.now(UTC),
+    }
 
 
 def check_template(source: str, *, html: bool = True) -> str | None:

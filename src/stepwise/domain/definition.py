@@ -29,17 +29,23 @@ JsonValue = StorableJson  # finite numbers, 64-bit integers, no NUL, bounded dep
 Scope = Literal["sequence", "any"]
 
 
-class SubscriberAdded(_Spec):
+class _Edge(_Spec):
+    """An edge event spec; `same` (S25, steps >= 2) keys it to the run's entry event."""
+
+    same: list[DataPath] | None = Field(default=None, min_length=1, max_length=16)
+
+
+class SubscriberAdded(_Edge):
     event: Literal["subscriber_added"]
     confirmed: bool | None = None
 
 
-class SubscriptionConfirmed(_Spec):
+class SubscriptionConfirmed(_Edge):
     event: Literal["subscription_confirmed"]
     method: Literal["link", "any"] = "link"
 
 
-class Unsubscribed(_Spec):
+class Unsubscribed(_Edge):
     event: Literal["unsubscribed"]
 
 
@@ -49,7 +55,7 @@ def _check_url_filter(value: str | None) -> str | None:
     return value
 
 
-class LinkClicked(_Spec):
+class LinkClicked(_Edge):
     event: Literal["link_clicked"]
     draft: Key | None = None
     url: str | None = None
@@ -61,64 +67,64 @@ class LinkClicked(_Spec):
         return _check_url_filter(value)
 
 
-class EmailOpened(_Spec):
+class EmailOpened(_Edge):
     event: Literal["email_opened"]
     draft: Key | None = None
     scope: Scope | None = None
 
 
-class EmailBounced(_Spec):
+class EmailBounced(_Edge):
     event: Literal["email_bounced"]
     type: Literal["hard", "soft"] | None = None
 
 
-class Complained(_Spec):
+class Complained(_Edge):
     event: Literal["complained"]
 
 
-class FormSubmitted(_Spec):
+class FormSubmitted(_Edge):
     event: Literal["form_submitted"]
     form: Key | None = None
 
 
-class FormConfirmed(_Spec):
+class FormConfirmed(_Edge):
     event: Literal["form_confirmed"]
     form: Key | None = None
 
 
-class ListJoined(_Spec):
+class ListJoined(_Edge):
     event: Literal["list_joined"]
     list: Key | None = None
 
 
-class ListLeft(_Spec):
+class ListLeft(_Edge):
     event: Literal["list_left"]
     list: Key | None = None
 
 
-class SegmentJoined(_Spec):
+class SegmentJoined(_Edge):
     event: Literal["segment_joined"]
     segment: Key | None = None
 
 
-class SegmentLeft(_Spec):
+class SegmentLeft(_Edge):
     event: Literal["segment_left"]
     segment: Key | None = None
 
 
-class DataChanged(_Spec):
+class DataChanged(_Edge):
     event: Literal["data_changed"]
     fields: list[DataPath] | None = Field(default=None, min_length=1)
     where: Predicate | None = None
 
 
-class CustomEvent(_Spec):
+class CustomEvent(_Edge):
     event: Literal["custom"]
     name: StorableText = Field(min_length=1, max_length=128)
     where: Predicate | None = None
 
 
-class Never(_Spec):
+class Never(_Edge):
     event: Literal["never"]
 
 

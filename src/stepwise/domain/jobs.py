@@ -6,7 +6,7 @@ shape written so far, so that rows stored by an earlier version are still delive
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, assert_never
 
 JobKind = Literal["email", "url", "webhook"]  # the outbox row's `kind` column
@@ -38,6 +38,7 @@ class EmailJob:
     sequence: str | None
     step: int | None
     at_us: int | None  # when the transition happened (the templates' `now`)
+    entry: dict[str, Any] = field(default_factory=dict)  # S25: the run's entry event (templates' `entry`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class UrlCallJob:
     sequence: str | None
     step: int | None
     at_us: int | None
+    entry: dict[str, Any] = field(default_factory=dict)  # S25: the run's entry event (templates' `entry`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ def encode_job(job: Job) -> dict[str, Any]:
                 "sequence": job.sequence,
                 "step": job.step,
                 "at": job.at_us,
+                **({"entry": job.entry} if job.entry else {}),
             }
         case ConfirmationJob():
             stored: dict[str, Any] = {
@@ -130,6 +133,7 @@ def encode_job(job: Job) -> dict[str, Any]:
                 "sequence": job.sequence,
                 "step": job.step,
                 "at": job.at_us,
+                **({"entry": job.entry} if job.entry else {}),
             }
         case WebhookJob():
             return {"message": job.message, "endpoint": job.endpoint}
@@ -148,6 +152,7 @@ def decode_job(kind: str, stored: dict[str, Any]) -> Job:
             sequence=stored.get("sequence"),
             step=stored.get("step"),
             at_us=stored.get("at"),
+            entry=_object(stored.get("entry")),
         )
     if kind == "webhook":
         message, endpoint = stored.get("message"), stored.get("endpoint")
@@ -176,6 +181,7 @@ def decode_job(kind: str, stored: dict[str, Any]) -> Job:
         sequence=stored.get("sequence"),
         step=stored.get("step"),
         at_us=stored.get("at"),
+        entry=_object(stored.get("entry")),
     )
 
 

@@ -59,6 +59,8 @@ def _check_event(spec: d.EventSpec, step: int, path: str, refs: References) -> l
         found.append(Problem(f"{path}.event", f"'{spec.event}' is a wait and cannot be used in step 1"))
     if step > 0 and spec.event in d.STEP_ONE_ONLY:
         found.append(Problem(f"{path}.event", f"'{spec.event}' can only be used in step 1"))
+    if step == 0 and getattr(spec, "same", None):
+        found.append(Problem(f"{path}.same", "'same' compares with the run's entry event and cannot be used in step 1"))
     match spec:
         case d.LinkClicked(draft=draft) | d.EmailOpened(draft=draft) if draft and draft not in refs.drafts:
             found.append(Problem(f"{path}.draft", f"unknown draft {draft!r}"))

@@ -73,6 +73,7 @@ def send_email(p: Processor, action: d.SendEmail, ctx: ActionContext) -> Summary
             event=template_event(ctx.event),
             data=p.data_snapshot(),
             at=ctx.at,
+            entry=ctx.run.entry or {},
             skip_reason=skip,
         )
     )
@@ -90,6 +91,7 @@ def call_url(p: Processor, action: d.CallUrl, ctx: ActionContext) -> Summary:
             event=template_event(ctx.event),
             data=p.data_snapshot(),
             at=ctx.at,
+            entry=ctx.run.entry or {},
         )
     )
     return {"action": "call_url", "url": action.url, "result": "queued"}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, assert_never
 
+import orjson
+
 from stepwise.domain import definition as d
-from stepwise.domain.paths import path_touches
+from stepwise.domain.paths import MISSING, get_path, path_touches
 from stepwise.domain.predicates import evaluate
 from stepwise.engine.model import Event
 
@@ -112,9 +115,37 @@ def state_holds(
 
 def template_event(event: Event | None) -> dict[str, Any]:
     """The `event` variable templates see: a custom event's data, else its payload."""
-    if event is None:
-        return {}
-    if event.kind == "custom":
-        body = event.payload.get("data")
-        return dict(body) if isinstance(body, dict) else {}
-    return {k: v for k, v in event.payload.items() if k != "data"}
+    return {} if event is None else event.template_data()
+
+
+def same_keys_match(
+    same: list[str] | None, event_data: Mapping[str, Any] | None, entry_data: Mapping[str, Any] | None
+) -> bool:
+    """S25: every listed field of the event's data equals the same field of the entry event's data.
+
+    No `same` list: always true. No entry event (a run started by hand), or a field missing or null
+    on either side: no match. Equality is JSON's (true is not 1; objects compare by content).
+    """
+    if not same:
+        return True
+    if event_data is None or entry_data is None:
+        return False
+    for field in same:
+        mine, theirs = get_path(event_data, field), get_path(entry_data, field)
+        if mine is MISSING or theirs is MISSING or mine is None or theirs is None:
+            return False
+        if _json(mine) != _json(theirs):
+            return False
+    return True
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def entry_data(entry: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The data of a stored entry event, or None when the run has none (or its data was dropped)."""
+    if not entry or entry.get("data_dropped"):
+        return None
+    data = entry.get("data")
+    return data if isinstance(data, Mapping) else None

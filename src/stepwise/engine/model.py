@@ -9,11 +9,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
+import orjson
+
 from stepwise.domain.definition import Schedule, SequenceDefinition, TimePassed
+from stepwise.domain.instants import iso
 from stepwise.domain.splits import split_weights
 from stepwise.domain.statuses import EndReason, RunStatus
 
 MAX_CHAIN = 20  # S10: transitions per subscriber caused by one outside input
+MAX_ENTRY_BYTES = 64 * 1024  # S25: larger entry data is not kept on the run (then `same` never matches)
 
 
 @dataclass(slots=True)
@@ -54,6 +58,7 @@ class Run:
     converted_at: datetime | None = None
     converted_step: int | None = None
     converted_variant: int | None = None
+    entry: dict[str, Any] | None = None  # S25: the event that started it (matching.entry_of); None: started by hand
 
     def copy(self) -> Run:
         """A copy to work on (several times faster than dataclasses.replace, which the engine does per run)."""
@@ -76,6 +81,7 @@ class Run:
             converted_at=self.converted_at,
             converted_step=self.converted_step,
             converted_variant=self.converted_variant,
+            entry=self.entry,
         )
 
 
@@ -155,6 +161,32 @@ class Event:
     occurred_at: datetime | None = None
     id: int | None = None  # inbox row, for outside events
 
+    def template_data(self) -> dict[str, Any]:
+        """The `event` variable templates see: a custom event's data, else its payload."""
+        if self.kind == "custom":
+            body = self.payload.get("data")
+            return dict(body) if isinstance(body, dict) else {}
+        return {k: v for k, v in self.payload.items() if k != "data"}
+
+    def entry(self) -> dict[str, Any]:
+        """S25: what a run keeps of the event that started it, and what templates see as `entry`.
+
+        `name` is a custom event's name (else the event type), `data` what templates see as `event`.
+        Data whose JSON exceeds MAX_ENTRY_BYTES is not kept: `data` is then empty, `data_dropped` true.
+        """
+        data = self.template_data()
+        entry: dict[str, Any] = {
+            "type": self.kind,
+            "name": self.payload.get("name") if self.kind == "custom" else self.kind,
+            "source": self.source,
+            "at": iso(self.at),
+            "occurred_at": iso(self.occurred_at or self.at),
+            "data": data,
+        }
+        if len(orjson.dumps(data)) > MAX_ENTRY_BYTES:
+            entry["data"], entry["data_dropped"] = {}, True
+        return entry
+
 
 # ---------------------------------------------------------------- inputs other than events
 
@@ -211,6 +243,7 @@ class EmailCommand:
     data: dict[str, Any]  # the profile as it was when the action ran (templates render with it)
     at: datetime
     skip_reason: str | None = None
+    entry: dict[str, Any] = field(default_factory=dict)  # S25: templates' `entry`
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +258,7 @@ class UrlCommand:
     event: dict[str, Any]
     data: dict[str, Any]
     at: datetime
+    entry: dict[str, Any] = field(default_factory=dict)  # S25: templates' `entry`
 
 
 Command = EmailCommand | UrlCommand

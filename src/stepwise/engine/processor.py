@@ -211,6 +211,7 @@ class Processor:
         if index is None or not self._allow(seq.key, event.at, {"step": 1}):
             return
         run = self._new_run(seq, event.at)
+        run.entry = event.entry()  # S25
         self.record(event.at, "entered", seq.key, {"pass": run.pass_no, "via": event.kind})
         self._transition(run, seq, index, event)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from stepwise.domain import definition as d
 from stepwise.domain.instants import iso
-from stepwise.engine.matching import edge_matches, state_holds
+from stepwise.engine.matching import edge_matches, entry_data, same_keys_match, state_holds, template_event
 from stepwise.engine.model import Event, Run, SequenceInfo, Subscriber
 
 STATE_CHANGES = ("data_changed", "list_joined", "list_left", "segment_joined", "segment_left")
@@ -27,11 +27,19 @@ def select_variant(run: Run, seq: SequenceInfo, event: Event, sub: Subscriber) -
                 relevant = _relevant(spec, event)
                 if state_change and relevant and state_holds(spec, sub.data, sub.lists, event.at, sub.segments):
                     return index
-            elif not isinstance(spec, d.TimePassed | d.Schedule) and edge_matches(
-                spec, event, step=run.step, sequence=seq.key, pass_no=run.pass_no, data=sub.data
+            elif (
+                not isinstance(spec, d.TimePassed | d.Schedule)
+                and edge_matches(spec, event, step=run.step, sequence=seq.key, pass_no=run.pass_no, data=sub.data)
+                and _same_entry(spec, event, run)
             ):
                 return index
     return None
+
+
+def _same_entry(spec: d.EventSpec, event: Event, run: Run) -> bool:
+    """S25: a keyed spec matches only an event whose listed fields equal the run's entry event's."""
+    same = getattr(spec, "same", None)
+    return not same or same_keys_match(same, template_event(event), entry_data(run.entry))
 
 
 def _relevant(spec: d.StateWait, event: Event) -> bool:

@@ -191,6 +191,7 @@ def preview(db: Database, account_id: int, key: str, raw_email: str, base_url: s
         "data": sub.data if sub else {},
         "sequence": None,
         "event": {},
+        "entry": {},  # S25: a preview has no run, so no entry event (renders as empty, like `event`)
         "now": now,
         "unsubscribe_url": f"{base_url}/t/u/preview",
         "confirm_url": f"{base_url}/t/confirm/preview",

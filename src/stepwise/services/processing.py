@@ -14,6 +14,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from stepwise.domain.jobs import EmailJob, UrlCallJob
@@ -178,6 +179,7 @@ def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
         converted_at=opt_from_us(row.converted_at),
         converted_step=row.converted_step,
         converted_variant=row.converted_variant,
+        entry=orjson.loads(row.entry) if row.entry else None,  # S25
     )
 
 
@@ -261,6 +263,7 @@ class _Writer:
                     to_us(run.entered_at),
                     state,
                     run.version or self.seqs.live_versions.get(sequence_id, 1),
+                    orjson.dumps(run.entry).decode() if run.entry is not None else None,
                 )
             )
         else:
@@ -292,7 +295,9 @@ class _Writer:
             )
             if command.skip_reason is not None:
                 return
-            job = EmailJob(command.draft, command.event, command.data, command.sequence, command.step, at)
+            job = EmailJob(
+                command.draft, command.event, command.data, command.sequence, command.step, at, command.entry
+            )
         else:
             job = UrlCallJob(
                 command.action,
@@ -302,6 +307,7 @@ class _Writer:
                 command.sequence,
                 command.step,
                 at,
+                command.entry,
             )
         self.outbox.append(NewOutboxRow(self.account_id, sub.id, seq_id, command.pass_no, issue_id, job, self.now_us))
 

@@ -160,6 +160,7 @@ def _subject(source: str, email: str, command: EmailCommand) -> str:
         "data": command.data,
         "sequence": command.sequence,
         "event": command.event,
+        "entry": command.entry,  # S25
         "now": command.at,
     }
     try:

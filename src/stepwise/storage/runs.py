@@ -39,6 +39,7 @@ class RunRow:
     converted_at: int | None = None
     converted_step: int | None = None
     converted_variant: int | None = None
+    entry: str | None = None  # S25: the entry event's JSON; None for runs started by hand
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
@@ -82,6 +83,7 @@ class NewRun:
     entered_at: int
     state: RunState
     version: int = 1  # the sequence version the run follows (S16)
+    entry: str | None = None  # S25: the entry event's JSON
 
 
 _STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values in this order (a unit test checks)
@@ -148,6 +150,7 @@ def _row(r: Any) -> RunRow:
         converted_at=r[17],
         converted_step=r[18],
         converted_variant=r[19],
+        entry=r[20],
     )
 
 
@@ -183,11 +186,20 @@ def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
     """Insert new runs."""
     values = [
-        (r.account_id, r.sequence_id, r.subscriber_id, r.pass_no, r.entered_at, *_state_values(r.state), r.version)
+        (
+            r.account_id,
+            r.sequence_id,
+            r.subscriber_id,
+            r.pass_no,
+            r.entered_at,
+            *_state_values(r.state),
+            r.version,
+            r.entry,
+        )
         for r in runs
     ]
     if values:
-        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version"], values)
+        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version", "entry"], values)
 
 
 def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:

@@ -176,6 +176,7 @@ runs = Table(
     Column("converted_at", Micros),
     Column("converted_step", Integer),
     Column("converted_variant", Integer),
+    Column("entry", Text),  # S25: the entry event as JSON (engine Event.entry); NULL: started by hand
     UniqueConstraint("account_id", "subscriber_id", "sequence_id", "pass_no"),
     Index(None, "account_id", "sequence_id", "status", "step", "id"),
     # S1 in the database: one active-or-paused run per subscriber and sequence.

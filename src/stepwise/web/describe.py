@@ -66,7 +66,12 @@ def _scope(spec: dict[str, Any]) -> str:
 
 
 def event(spec: dict[str, Any]) -> str:
-    """Describe an event or wait of a variant."""
+    """Describe an event or wait of a variant; a keyed one (S25) names the fields it shares with the entry event."""
+    same = spec.get("same")
+    return _event(spec) + (f", same {', '.join(map(str, same))} as the entry event" if same else "")
+
+
+def _event(spec: dict[str, Any]) -> str:
     kind = spec.get("event")
     where = f" where {predicate(spec['where'])}" if spec.get("where") else ""
     match kind:

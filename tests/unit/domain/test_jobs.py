@@ -77,3 +77,14 @@ def test_an_email_without_a_draft_is_no_job() -> None:
         decode_job("email", {"event": {}})
     with pytest.raises(InvalidJob):
         decode_job("email", {"draft": "x", "purpose": "confirmation", "template": {"html": 3}})
+
+
+def test_s25_the_entry_event_reads_back_and_older_jobs_have_none() -> None:
+    entry = {"type": "custom", "name": "cart_abandoned", "data": {"cart_id": "c1"}}
+    for job in (
+        EmailJob("d", {}, {}, "s", 2, 5, entry),
+        UrlCallJob({"url": "https://x/"}, {}, {}, "a@x.io", "s", 2, 5, entry),
+    ):
+        stored = encode_job(job)
+        assert stored["entry"] == entry and decode_job(job_kind(job), stored) == job
+    assert "entry" not in encode_job(EMAIL) and decode_job("email", encode_job(EMAIL)).entry == {}  # type: ignore[union-attr]

@@ -144,3 +144,46 @@ def test_S20_bad_events_name_each_problem(event: dict[str, Any], problem: str) -
     with pytest.raises(ScriptError) as caught:
         _script([item])
     assert any(problem in found for found in caught.value.problems), caught.value.problems
+
+
+def test_s25_the_simulator_renders_entry_and_keys_waits_to_the_entry_event() -> None:
+    seq = sequence(
+        "cart",
+        on({"event": "custom", "name": "cart_abandoned"}, do=send("first")),
+        [
+            on({"event": "custom", "name": "purchase", "same": ["cart_id"]}, do=send("thanks")),
+            on(after("1d"), do=send("reminder")),
+        ],
+    )
+    cart = {"at": "+1h", "email": "anna@example.com", "event": "custom", "name": "cart_abandoned"}
+    script = _script(
+        [
+            {**cart, "data": {"cart_id": "c1"}},
+            {
+                "at": "+2h",
+                "email": "anna@example.com",
+                "event": "custom",
+                "name": "purchase",
+                "data": {"cart_id": "c2"},
+            },
+            {**cart, "email": "boris@example.com", "data": {"cart_id": "c2"}},
+            {
+                "at": "+3h",
+                "email": "boris@example.com",
+                "event": "custom",
+                "name": "purchase",
+                "data": {"cart_id": "c2"},
+            },
+        ]
+    )
+    drafts = {
+        "first": "Cart {{ entry.data.cart_id }}",
+        "thanks": "Paid {{ entry.data.cart_id }}",
+        "reminder": "Still {{ entry.name }}",
+    }
+    result = simulate(catalog(seq), drafts, script)
+    subjects = {email: [e["subject"] for e in t if e["kind"] == "email"] for email, t in result.timelines.items()}
+    assert subjects == {
+        "anna@example.com": ["Cart c1", "Still cart_abandoned"],
+        "boris@example.com": ["Cart c2", "Paid c2"],
+    }
