@@ -1,6 +1,7 @@
 """Date triggers (SPEC S26): the instant a profile date plus an offset reaches, at a local time.
 
-Pure arithmetic only; finding due subscribers and entering them is not built yet.
+Pure arithmetic and the `date_reached` spec. At step >= 2 it is a wait fixed on arrival (the engine's
+deadlines.py); at step 1 (the indexed finder of due subscribers) it is not built yet.
 The zone is chosen by the caller: the spec's `timezone`, else the profile's valid
 `base.timezone`, else the sequence/account zone (see `choose_zone`).
 """
@@ -9,10 +10,19 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import Field, field_validator
+
+from stepwise.domain.durations import InvalidDuration, parse_duration
+from stepwise.domain.paths import MISSING, DataPath, get_path
 from stepwise.domain.schedules import InvalidSchedule, zone
+from stepwise.domain.spec_base import Spec
+from stepwise.domain.spec_types import ZoneName
 
 DEFAULT_AT = "09:00"
 _AT = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -92,3 +102,65 @@ def due_at(
         if moment is not None and moment > after:
             return moment
     return None
+
+
+def signed_duration(text: object) -> timedelta:
+    """A duration that may be negative ("-7d"); raise InvalidDuration."""
+    if not isinstance(text, str):
+        raise InvalidDuration("must be a duration such as '7d' or '-7d'")
+    raw = text.strip()
+    if raw.startswith("-"):
+        return -parse_duration(raw[1:])
+    return parse_duration(raw[1:] if raw.startswith("+") else raw)
+
+
+class DateReached(Spec):
+    """S26: fires at local `at` on the date in the profile `field` plus `offset`."""
+
+    event: Literal["date_reached"]
+    field: DataPath
+    offset: str | None = Field(default=None, max_length=65)
+    at: str | None = Field(default=None, max_length=5)
+    every_year: bool = False
+    timezone: ZoneName | None = None
+
+    @field_validator("offset")
+    @classmethod
+    def _valid_offset(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                signed_duration(value)
+            except InvalidDuration as exc:
+                raise ValueError(f"offset {exc} (a leading '-' means before the date)") from exc
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _valid_at(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_at(value)  # InvalidAt is a ValueError: pydantic reports it at `at`
+        return value
+
+    @cached_property
+    def shift(self) -> timedelta:
+        return signed_duration(self.offset) if self.offset is not None else timedelta(0)
+
+    @cached_property
+    def local_time(self) -> time:
+        return parse_at(self.at or DEFAULT_AT)
+
+    def value(self, data: Mapping[str, Any]) -> object:
+        """The profile value the spec reads (MISSING when absent)."""
+        return get_path(data, self.field)
+
+    def due(self, data: Mapping[str, Any], fallback_zone: str, after: datetime) -> datetime | None:
+        """The first firing instant strictly after `after` for this profile, or None."""
+        tz = choose_zone(self.timezone, get_path(data, "base.timezone"), fallback_zone)
+        return due_at(self.value(data), self.shift, self.local_time, tz, every_year=self.every_year, after=after)
+
+    def unparsable(self, data: Mapping[str, Any]) -> object:
+        """The profile value when present but not a date (to note on the timeline), else None."""
+        value = self.value(data)
+        if value is MISSING or value is None or value == "" or profile_date(value) is not None:
+            return None
+        return value

@@ -27,7 +27,7 @@ def select_variant(run: Run, seq: SequenceInfo, event: Event, sub: Subscriber) -
                 relevant = _relevant(spec, event)
                 if state_change and relevant and state_holds(spec, sub.data, sub.lists, event.at, sub.segments):
                     return index
-            elif not isinstance(spec, d.TimePassed | d.Schedule) and edge_matches(
+            elif not isinstance(spec, d.TimePassed | d.Schedule | d.DateReached) and edge_matches(
                 spec, event, step=run.step, sequence=seq.key, pass_no=run.pass_no, data=sub.data
             ):
                 return index

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from stepwise.domain.dates import (
+    DateReached,
     InvalidAt,
     choose_zone,
     due_at,
     in_year,
     parse_at,
     profile_date,
+    signed_duration,
 )
+from stepwise.domain.durations import InvalidDuration
 from stepwise.domain.schedules import InvalidSchedule, zone
 
 BERLIN = zone("Europe/Berlin")
@@ -90,3 +94,39 @@ def test_s26_zone_is_spec_then_valid_profile_zone_then_fallback() -> None:
     assert choose_zone(None, 42, "America/New_York").key == "America/New_York"
     with pytest.raises(InvalidSchedule):
         choose_zone("Nowhere/Place", None, "UTC")
+
+
+def test_s26_offset_may_be_negative() -> None:
+    assert signed_duration("-7d") == timedelta(days=-7)
+    assert signed_duration("+1d12h") == timedelta(days=1, hours=12)
+    with pytest.raises(InvalidDuration):
+        signed_duration("-")
+
+
+def test_s26_spec_reads_field_zone_and_defaults() -> None:
+    spec = DateReached(event="date_reached", field="renewal", offset="-7d")
+    data = {"renewal": "2026-04-02", "base": {"timezone": "Europe/Berlin"}}
+    after = datetime(2026, 1, 1, tzinfo=UTC)
+    assert spec.local_time == NINE
+    assert spec.due(data, "UTC", after) == datetime(2026, 3, 26, 8, 0, tzinfo=UTC)
+    assert spec.due({"renewal": "2026-04-02"}, "UTC", after) == datetime(2026, 3, 26, 9, 0, tzinfo=UTC)
+    assert spec.unparsable(data) is None
+    assert spec.unparsable({}) is None  # missing is no match, not a bad date
+    assert spec.unparsable({"renewal": "soon"}) == "soon"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"field": "a b"},
+        {"field": "x", "offset": "-"},
+        {"field": "x", "offset": "7 days"},
+        {"field": "x", "at": "9:00"},
+        {"field": "x", "timezone": "Mars/Olympus"},
+        {"field": "x", "extra": 1},
+        {},
+    ],
+)
+def test_s26_bad_specs_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        DateReached.model_validate({"event": "date_reached", **bad})
