@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ModelWrapValidatorHandler, field_validator, model_validator
 
+from stepwise.domain.dates import DateReached
 from stepwise.domain.jsonvalues import StorableJson, StorableText, checked_document
 from stepwise.domain.keys import Key
 from stepwise.domain.paths import DataPath
@@ -19,7 +20,7 @@ from stepwise.domain.spec_types import Weekday, ZoneName
 from stepwise.domain.splits import Split
 from stepwise.domain.waits import DataMatches, ListMatches, Schedule, SegmentMatches, TimePassed
 
-__all__ = ["DataMatches", "ListMatches", "Schedule", "SegmentMatches", "Split", "TimePassed", "Weekday"]
+__all__ = ["DataMatches", "DateReached", "ListMatches", "Schedule", "SegmentMatches", "Split", "TimePassed", "Weekday"]
 
 JsonValue = StorableJson  # finite numbers, 64-bit integers, no NUL, bounded depth
 
@@ -151,7 +152,7 @@ EdgeSpec = (
 )
 TimeWait = TimePassed | Schedule
 StateWait = DataMatches | ListMatches | SegmentMatches
-EventSpec = Annotated[EdgeSpec | TimeWait | StateWait | Split, Field(discriminator="event")]
+EventSpec = Annotated[EdgeSpec | TimeWait | StateWait | Split | DateReached, Field(discriminator="event")]
 WAIT_EVENTS = frozenset({"time_passed", "schedule", "data_matches", "list_matches", "segment_matches", "split"})
 STEP_ONE_ONLY = frozenset({"subscriber_added", "never"})
 

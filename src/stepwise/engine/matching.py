@@ -67,6 +67,7 @@ def edge_matches(
             | d.ListMatches()
             | d.SegmentMatches()
             | d.Split()
+            | d.DateReached()
         ):
             return False  # `never` never happens; waits are not edge events
         case _:

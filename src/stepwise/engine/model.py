@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import orjson
 
-from stepwise.domain.definition import Schedule, SequenceDefinition, TimePassed
+from stepwise.domain.definition import DateReached, Schedule, SequenceDefinition, TimePassed
 from stepwise.domain.instants import iso
 from stepwise.domain.splits import split_weights
 from stepwise.domain.statuses import EndReason, RunStatus
@@ -130,6 +130,19 @@ class SequenceInfo:
                 for index, variant in enumerate(step.variants)
                 for spec in variant.when
                 if isinstance(spec, TimePassed | Schedule)
+            )
+            for step in self.definition.steps
+        )
+
+    @cached_property
+    def date_waits(self) -> tuple[tuple[tuple[int, DateReached], ...], ...]:
+        """Per step, (variant index, wait) for every date_reached wait (S26), in listed order."""
+        return tuple(
+            tuple(
+                (index, spec)
+                for index, variant in enumerate(step.variants)
+                for spec in variant.when
+                if isinstance(spec, DateReached)
             )
             for step in self.definition.steps
         )

@@ -14,7 +14,7 @@ from typing import Any, assert_never
 from stepwise.domain.jsonvalues import copy_json
 from stepwise.domain.statuses import EndReason
 from stepwise.engine.actions import ActionContext, run_action
-from stepwise.engine.deadlines import due_wait, has_state_waits, step_deadline
+from stepwise.engine.deadlines import date_notes, earliest_due, has_state_waits, step_deadline
 from stepwise.engine.goals import offer_goal
 from stepwise.engine.model import (
     MAX_CHAIN,
@@ -271,8 +271,9 @@ class Processor:
         run.arrival_no = self._next()
         run.recheck = False
         run.resumed_at = None
-        deadline = step_deadline(seq, step, at)
+        deadline = step_deadline(seq, step, at, self.sub.data)  # S26: date waits fixed on arrival
         run.wake_at = deadline[0] if deadline else None
+        self.out.timeline += date_notes(seq, step, self.sub.data, run.pass_no, at)
         self._touch(run)
         self.out.counters[(seq.key, "on_step", step, 0)] += 1
         if run.status == "active" and self._movable(run) and has_state_waits(seq, step):
@@ -292,7 +293,7 @@ class Processor:
 
     def _fire_deadline(self, run: Run, until: datetime) -> None:
         seq = self.sequences[run.sequence].for_version(run.version)
-        deadline = due_wait(seq, run.step, run.step_entered_at)
+        deadline = earliest_due(seq, run, self.sub.data)
         if deadline is None or deadline[0] > until:
             # The definition changed since the deadline was stored: follow the new one.
             run.wake_at = deadline[0] if deadline else None

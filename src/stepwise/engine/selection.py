@@ -28,7 +28,7 @@ def select_variant(run: Run, seq: SequenceInfo, event: Event, sub: Subscriber) -
                 if state_change and relevant and state_holds(spec, sub.data, sub.lists, event.at, sub.segments):
                     return index
             elif (
-                not isinstance(spec, d.TimePassed | d.Schedule)
+                not isinstance(spec, d.TimePassed | d.Schedule | d.DateReached)
                 and edge_matches(spec, event, step=run.step, sequence=seq.key, pass_no=run.pass_no, data=sub.data)
                 and _same_entry(spec, event, run)
             ):

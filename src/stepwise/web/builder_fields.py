@@ -74,6 +74,7 @@ EVENT_KINDS: tuple[Kind, ...] = (
     Kind("list_matches", "Wait: until list membership", "later"),
     Kind("split", "Random split: a share of subscribers (A/B)", "later"),
     Kind("segment_matches", "Wait: until segment membership", "later"),
+    Kind("date_reached", "Wait: until a date in the profile", "later"),
 )
 ACTION_KINDS: tuple[Kind, ...] = (
     Kind("send_email", "Send an email"),
@@ -244,6 +245,30 @@ EVENT_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
             typ="int",
             default="50",
             help="Every variant of this step must be a split: each fires for weight ÷ total of the subscribers.",
+        ),
+    ),
+    "date_reached": (
+        FieldSpec(
+            "field", "Date field", "text", placeholder="custom.renewal", help="A profile field holding YYYY-MM-DD."
+        ),
+        FieldSpec(
+            "offset", "Offset", "duration", placeholder="-7d", help="Before (-7d) or after (2d) the date; empty: on it."
+        ),
+        FieldSpec("at", "At", "time", placeholder="09:00", help="Local time; empty: 09:00."),
+        FieldSpec(
+            "every_year",
+            "Repeat",
+            "select",
+            typ="bool",
+            choices=(("false", "once, on that date"), ("true", "every year (the year is ignored)")),
+            default="false",
+        ),
+        FieldSpec(
+            "timezone",
+            "Time zone",
+            "text",
+            placeholder="the profile's base.timezone, else the sequence's",
+            help="An IANA name.",
         ),
     ),
     "segment_matches": (

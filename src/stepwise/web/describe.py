@@ -126,7 +126,18 @@ def _event(spec: dict[str, Any]) -> str:
             return f"When {'in' if member else 'not in'} list {spec.get('list', '?')}"
         case "split":
             return f"Random split, weight {spec.get('weight', '?')}"
+        case "date_reached":
+            return _date_reached(spec)
     return str(kind)
+
+
+def _date_reached(spec: dict[str, Any]) -> str:
+    offset = str(spec.get("offset") or "")
+    shift = f"{offset[1:]} before " if offset.startswith("-") else f"{offset.lstrip('+')} after " if offset else ""
+    zone = f" ({spec['timezone']})" if spec.get("timezone") else ""
+    yearly = "every year " if spec.get("every_year") else ""
+    text = f"{yearly}{shift}the date in {spec.get('field', '?')}, at {spec.get('at') or '09:00'}{zone}"
+    return text[0].upper() + text[1:]
 
 
 def _schedule(spec: dict[str, Any]) -> str:
