@@ -14,7 +14,7 @@ from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
 from stepwise.domain.definition import MAX_STEPS, SequenceDefinition
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
-from stepwise.services import version_stats
+from stepwise.services import stats_reset, version_stats
 from stepwise.services.runs import Run, RunPage
 from stepwise.services.sequences import Sequence, SequencesOut, SequenceStats
 
@@ -79,6 +79,12 @@ def stats(
 ) -> SequenceStats:
     """Entered, on steps, completed, stopped by reason, per-step and per-variant counts, and per version."""
     return version_stats.stats(app.db, account.id, key, version)
+
+
+@router.post("/{key}/stats/reset", response_model=SequenceStats)
+def reset_stats(key: KeyPath, account: Account, app: App) -> SequenceStats:
+    """S19: history counters (entered, completed, stopped, fired, email figures) start from zero; `on_step` stays."""
+    return stats_reset.reset(app.db, account.id, key, app.clock())
 
 
 @router.get("/{key}/runs", response_model=RunPage)
