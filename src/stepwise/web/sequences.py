@@ -20,6 +20,7 @@ from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
 from stepwise.services import segments as segment_service
 from stepwise.services import sequences as service
+from stepwise.services import stats_reset
 from stepwise.services.issues import StepIssueStats
 from stepwise.services.journey_stats import variant_mail
 from stepwise.services.sequences import Sequence, SequenceStats
@@ -142,6 +143,14 @@ def delete(page: PageDep, form: FormDep, key: str) -> Response:
     """Delete a sequence with its runs and statistics."""
     service.get(page.stepwise.db, page.account.id, key)  # 404 for another account's sequence
     return page.delete("Sequence", key, service.delete, "sequences")
+
+
+@router.post("/sequences/{key}/stats/reset")
+def reset_stats(page: PageDep, form: FormDep, key: str) -> Response:
+    """S19: history counters start from zero; current positions stay (editors and up, by the role check)."""
+    stats_reset.reset(page.stepwise.db, page.account.id, key, page.now())
+    page.flash("Statistics reset.")
+    return page.redirect(f"/sequences/{key}")
 
 
 @router.post("/sequences/{key}/start")
