@@ -105,8 +105,10 @@ def runs(
 
 @router.post("/{key}/runs", response_model=Run, status_code=201)
 def start_run(key: KeyPath, body: schemas.RunStart, account: Account, app: App) -> Run:
-    """Put a subscriber into the sequence bypassing its step-1 event."""
-    return run_service.control(app.db, app.catalog, account.id, key, body.email, "start", app.clock())
+    """Put a subscriber into the sequence bypassing its step-1 event; `"test": true` starts a test run (S19):
+    its emails go to the capture mailbox only, it is exempt from caps and send windows, calls no URL, sends no
+    webhook and is left out of every statistic."""
+    return run_service.control(app.db, app.catalog, account.id, key, body.email, "start", app.clock(), test=body.test)
 
 
 def _control(action: str) -> Any:

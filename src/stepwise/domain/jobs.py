@@ -38,6 +38,7 @@ class EmailJob:
     sequence: str | None
     step: int | None
     at_us: int | None  # when the transition happened (the templates' `now`)
+    test: bool = False  # of a test run (S19): capture mailbox only, exempt from caps and send windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ def encode_job(job: Job) -> dict[str, Any]:
                 "sequence": job.sequence,
                 "step": job.step,
                 "at": job.at_us,
-            }
+            } | ({"test": True} if job.test else {})
         case ConfirmationJob():
             stored: dict[str, Any] = {
                 "purpose": _CONFIRMATION,
@@ -176,6 +177,7 @@ def decode_job(kind: str, stored: dict[str, Any]) -> Job:
         sequence=stored.get("sequence"),
         step=stored.get("step"),
         at_us=stored.get("at"),
+        test=stored.get("test") is True,
     )
 
 

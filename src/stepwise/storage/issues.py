@@ -51,6 +51,7 @@ class IssueRow:
     bounced_at: int | None = None
     complained_at: int | None = None
     deliver_after: int | None = None
+    test: bool = False  # an email of a test run (S19)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class RunRow:
     end_reason: EndReason | None
     resumed_at: int | None = None
     version: int = 1  # the sequence version it follows (S16)
+    test: bool = False  # a test run (S19): capture mailbox only, left out of every statistic
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
@@ -74,6 +75,7 @@ class NewRun:
     entered_at: int
     state: RunState
     version: int = 1  # the sequence version the run follows (S16)
+    test: bool = False  # a test run (S19)
 
 
 _STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values in this order (a unit test checks)
@@ -128,6 +130,7 @@ def _row(r: Any) -> RunRow:
         end_reason=r[13],
         resumed_at=r[14],
         version=r[15],
+        test=bool(r[16]),
     )
 
 
@@ -163,11 +166,20 @@ def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
     """Insert new runs."""
     values = [
-        (r.account_id, r.sequence_id, r.subscriber_id, r.pass_no, r.entered_at, *_state_values(r.state), r.version)
+        (
+            r.account_id,
+            r.sequence_id,
+            r.subscriber_id,
+            r.pass_no,
+            r.entered_at,
+            *_state_values(r.state),
+            r.version,
+            r.test,
+        )
         for r in runs
     ]
     if values:
-        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version"], values)
+        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version", "test"], values)
 
 
 def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:
