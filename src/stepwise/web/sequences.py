@@ -155,15 +155,16 @@ def reset_stats(page: PageDep, form: FormDep, key: str) -> Response:
 
 @router.post("/sequences/{key}/start")
 def start_run(page: PageDep, form: FormDep, key: str) -> Response:
-    """Put a subscriber into the sequence bypassing its step-1 event (S9)."""
+    """Put a subscriber into the sequence bypassing its step-1 event (S9); `test=1` starts a test run (S19)."""
     service.get(page.stepwise.db, page.account.id, key)
-    email = text_of(form, "email").strip()
+    email, test = text_of(form, "email").strip(), text_of(form, "test") == "1"
+    stepwise = page.stepwise
     try:
-        run_service.control(page.stepwise.db, page.stepwise.catalog, page.account.id, key, email, "start", page.now())
+        run_service.control(stepwise.db, stepwise.catalog, page.account.id, key, email, "start", page.now(), test=test)
     except AppError as exc:
         page.flash(_problem_text(exc), "error")
     else:
-        page.flash(f"{email} started in {key}.")
+        page.flash(f"{email} started in {key}{' as a test run' if test else ''}.")
     return page.redirect(f"/sequences/{key}")
 
 
