@@ -107,7 +107,7 @@ def test_S19_test_run_refuses_bad_input_and_conflicts_like_a_real_start(api: Api
     for bad in ({"email": "anna@example.com", "test": "yes"}, {"email": "anna@example.com", "test": 1}):
         refused = api.client.post("/sequences/hello/runs", json=bad)
         assert refused.status_code == 422, refused.text
-        assert refused.json()["error"]["code"]
+        assert refused.json()["error"]["code"] == "invalid"
     unknown_key = api.client.post("/sequences/nope/runs", json={"email": "anna@example.com", "test": True})
     assert unknown_key.status_code == 404
     unknown_email = api.client.post("/sequences/hello/runs", json={"email": "zed@example.com", "test": True})
