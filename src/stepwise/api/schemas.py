@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag
 
 from stepwise.domain.emails import EMAIL_SCHEMA
 from stepwise.domain.jsonvalues import StorableText
@@ -39,6 +39,7 @@ class PreviewRequest(Input):
 
 class RunStart(Input):
     email: str = Field(max_length=320, json_schema_extra=EMAIL_SCHEMA)
+    test: StrictBool = False  # S19: a test run (capture mailbox only, in no statistic)
 
 
 class EventBatch(Input):

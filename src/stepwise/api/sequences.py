@@ -14,7 +14,7 @@ from stepwise.api.common import Cursor, EmailPath, KeyPath, Limit, page_by_key
 from stepwise.domain.definition import MAX_STEPS, SequenceDefinition
 from stepwise.services import runs as run_service
 from stepwise.services import sequences as service
-from stepwise.services import version_stats
+from stepwise.services import stats_reset, version_stats
 from stepwise.services.runs import Run, RunPage
 from stepwise.services.sequences import Sequence, SequencesOut, SequenceStats
 
@@ -81,6 +81,12 @@ def stats(
     return version_stats.stats(app.db, account.id, key, version)
 
 
+@router.post("/{key}/stats/reset", response_model=SequenceStats)
+def reset_stats(key: KeyPath, account: Account, app: App) -> SequenceStats:
+    """S19: history counters (entered, completed, stopped, fired, email figures) start from zero; `on_step` stays."""
+    return stats_reset.reset(app.db, account.id, key, app.clock())
+
+
 @router.get("/{key}/runs", response_model=RunPage)
 def runs(
     key: KeyPath,
@@ -99,8 +105,10 @@ def runs(
 
 @router.post("/{key}/runs", response_model=Run, status_code=201)
 def start_run(key: KeyPath, body: schemas.RunStart, account: Account, app: App) -> Run:
-    """Put a subscriber into the sequence bypassing its step-1 event."""
-    return run_service.control(app.db, app.catalog, account.id, key, body.email, "start", app.clock())
+    """Put a subscriber into the sequence bypassing its step-1 event; `"test": true` starts a test run (S19):
+    its emails go to the capture mailbox only, it is exempt from caps and send windows, calls no URL, sends no
+    webhook and is left out of every statistic."""
+    return run_service.control(app.db, app.catalog, account.id, key, body.email, "start", app.clock(), test=body.test)
 
 
 def _control(action: str) -> Any:

@@ -39,6 +39,7 @@ class EmailJob:
     step: int | None
     at_us: int | None  # when the transition happened (the templates' `now`)
     entry: dict[str, Any] = field(default_factory=dict)  # S25: the run's entry event (templates' `entry`)
+    test: bool = False  # of a test run (S19): capture mailbox only, exempt from caps and send windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ def encode_job(job: Job) -> dict[str, Any]:
                 "step": job.step,
                 "at": job.at_us,
                 **({"entry": job.entry} if job.entry else {}),
-            }
+            } | ({"test": True} if job.test else {})
         case ConfirmationJob():
             stored: dict[str, Any] = {
                 "purpose": _CONFIRMATION,
@@ -182,6 +183,7 @@ def decode_job(kind: str, stored: dict[str, Any]) -> Job:
         step=stored.get("step"),
         at_us=stored.get("at"),
         entry=_object(stored.get("entry")),
+        test=stored.get("test") is True,
     )
 
 

@@ -49,6 +49,7 @@ class Issue(BaseModel):
     bounced_at: str | None = None
     complained_at: str | None = None
     deliver_after: str | None = None  # a deferred email is held until then (send window or cap)
+    test: bool = False  # an email of a test run (S19): captured only, in no statistic
 
 
 # A page of the archive, newest first, and the cursor of the next one.
@@ -148,6 +149,7 @@ def view(row: IssueRow) -> Issue:
         bounced_at=_time(row.bounced_at),
         complained_at=_time(row.complained_at),
         deliver_after=_time(row.deliver_after),
+        test=row.test,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stepwise.storage import counters as counter_store
 from stepwise.storage import issues as issue_store
+from stepwise.storage import sequences as sequence_store
 from stepwise.storage.database import Database
 
 
@@ -26,7 +28,9 @@ class VariantMail:
 
 
 def variant_mail(db: Database, account_id: int, sequence: str) -> dict[tuple[int, int], VariantMail]:
-    """Emails sent, opened and clicked by (step, variant) of one sequence."""
+    """Emails sent, opened and clicked by (step, variant) of one sequence (S19: since its last stats reset)."""
     with db.read() as conn:
-        rows = issue_store.variant_counts(conn, account_id, sequence)
+        row = sequence_store.get(conn, account_id, sequence)
+        since = counter_store.reset_moment(conn, account_id, row.id) if row is not None else None
+        rows = issue_store.variant_counts(conn, account_id, sequence, since)
     return {(step, variant): VariantMail(sent, opened, clicked) for step, variant, sent, opened, clicked in rows}

@@ -83,11 +83,13 @@ def process_locked(
     extra: Mapping[int, Sequence[Input]] | None = None,
     *,
     upto: int | None = None,
+    test_starts: Mapping[int, frozenset[str]] | None = None,
 ) -> BatchResult:
     """Process subscribers whose rows this transaction holds; write everything in this transaction.
 
     `upto` limits the events taken to those with an id up to it (0: none), for processing one event at
-    a time after a batch failed (worker/isolation.py).
+    a time after a batch failed (worker/isolation.py). `test_starts` names, per subscriber, the sequences
+    whose run started now by `extra` is a test run (S19).
     """
     result = BatchResult()
     subs = subscriber_store.by_ids(conn, subscriber_ids)
@@ -104,26 +106,25 @@ def process_locked(
         seqs = catalog.for_account(conn, account_id)
         if seqs.broken:  # recorded once; the worker treats them as paused (services/quarantine.py)
             quarantine.note_broken_sequences(conn, account_id, seqs.broken, to_us(now))
-        _process_account(conn, account_id, seqs, members, events, now, extra or {}, result)
+        writer = _Writer(account_id, seqs, now, test_starts or {})
+        _process_account(conn, writer, members, events, extra or {}, result)
     return result
 
 
 def _process_account(
     conn: Connection,
-    account_id: int,
-    seqs: AccountSequences,
+    writer: _Writer,
     members: list[SubscriberRow],
     events: Mapping[int, Sequence[inbox_store.InboxRow]],
-    now: datetime,
     extra: Mapping[int, Sequence[Input]],
     result: BatchResult,
 ) -> None:
+    account_id, seqs, now = writer.account_id, writer.seqs, from_us(writer.now_us)
     ids = [s.id for s in members]
     memberships = subscriber_store.list_keys(conn, account_id, ids)
     in_segments = segment_upkeep.segment_keys(conn, account_id, ids)
     open_runs = run_store.open_runs(conn, account_id, ids)
     passes = run_store.passes(conn, account_id, ids)
-    writer = _Writer(account_id, seqs, now)
     for sub in members:
         pending = events.get(sub.id, [])
         if any(e.error is not None for e in pending):  # cannot be decoded: set aside, the others go on
@@ -151,7 +152,8 @@ def _process_account(
             writer.hold(row for row in rows.values() if row.sequence_id in seqs.broken)
         sub_passes = {seqs.keys[sid]: n for sid, n in passes.get(sub.id, {}).items() if sid in seqs.keys}
         outcome = process(subscriber, runs, sub_passes, seqs.infos, inputs, now)
-        writer.collect(sub, outcome, [e.id for e in pending])
+        tests = {seqs.keys[r.sequence_id] for r in rows.values() if r.test and r.sequence_id in seqs.keys}
+        writer.collect(sub, outcome, [e.id for e in pending], frozenset(tests))
         result.subscribers += 1
         result.events += len(pending)
         result.transitions += outcome.transitions
@@ -186,8 +188,11 @@ def _to_run(row: RunRow, seqs: AccountSequences) -> Run:
 class _Writer:
     """Gathers one account's outcomes and writes them with a few bulk statements."""
 
-    def __init__(self, account_id: int, seqs: AccountSequences, now: datetime) -> None:
+    def __init__(
+        self, account_id: int, seqs: AccountSequences, now: datetime, test_starts: Mapping[int, frozenset[str]]
+    ) -> None:
         self.account_id = account_id
+        self.test_starts = test_starts
         self.seqs = seqs
         self.now_us = to_us(now)
         self.data: list[tuple[int, dict[str, Any]]] = []
@@ -210,7 +215,10 @@ class _Writer:
             if row.claimable_at is not None:
                 self.changed_runs.append(RunChange(row.id, run_store.state_of(row, claimable_at=None)))
 
-    def collect(self, sub: SubscriberRow, outcome: Outcome, inbox_ids: list[int]) -> None:
+    def collect(self, sub: SubscriberRow, outcome: Outcome, inbox_ids: list[int], tests: frozenset[str]) -> None:
+        """Gather one subscriber's outcome; `tests` are the sequences where its open run is a test run (S19)."""
+        starts = self.test_starts.get(sub.id, frozenset())
+        tests = tests | starts
         self.inbox_done.extend(inbox_ids)
         self.emails[sub.id] = sub.email
         if outcome.deleted:
@@ -220,18 +228,18 @@ class _Writer:
         self.joined.extend((sub.id, key) for key in sorted(outcome.lists_joined))
         self.left.extend((sub.id, key) for key in sorted(outcome.lists_left))
         for run in outcome.runs.values():
-            self._run(sub.id, run)
+            self._run(sub.id, run, run.id is None and run.sequence in starts)
         for entry in outcome.timeline:
-            self.timeline.append(
-                NewEntry(self.account_id, sub.id, to_us(entry.at), entry.kind, entry.sequence, entry.detail)
-            )
+            test = entry.sequence in tests  # S19: marked on the timeline
+            detail = {**entry.detail, "test": True} if test else entry.detail
+            self.timeline.append(NewEntry(self.account_id, sub.id, to_us(entry.at), entry.kind, entry.sequence, detail))
         for command in outcome.commands:
-            self._command(sub, command)
+            self._command(sub, command, command.sequence in tests)
         for (seq_key, metric, step, variant), delta in outcome.counters.items():
-            if seq_key in self.seqs.ids:
+            if seq_key in self.seqs.ids and seq_key not in tests:  # S19: test runs are in no statistic
                 self.counters[(self.seqs.ids[seq_key], metric, step, variant)] += delta
 
-    def _run(self, subscriber_id: int, run: Run) -> None:
+    def _run(self, subscriber_id: int, run: Run, test: bool) -> None:
         seq = self.seqs.infos.get(run.sequence)
         open_ = run.status == "active" and seq is not None and seq.status == "active"
         claimable = None
@@ -264,13 +272,18 @@ class _Writer:
                     state,
                     run.version or self.seqs.live_versions.get(sequence_id, 1),
                     orjson.dumps(run.entry).decode() if run.entry is not None else None,
+                    test,
                 )
             )
         else:
             self.changed_runs.append(RunChange(run.id, state))
 
-    def _command(self, sub: SubscriberRow, command: EmailCommand | UrlCommand) -> None:
+    def _command(self, sub: SubscriberRow, command: EmailCommand | UrlCommand, test: bool) -> None:
         seq_id, at = self.seqs.ids[command.sequence], to_us(command.at)
+        if test and isinstance(command, UrlCommand):  # S19: a test run calls no URL; the timeline says so
+            detail = {"step": command.step, "reason": "test_run", "test": True}
+            self.timeline.append(NewEntry(self.account_id, sub.id, at, "url_skipped", command.sequence, detail))
+            return
         job: EmailJob | UrlCallJob
         issue_id = None
         if isinstance(command, EmailCommand):
@@ -287,16 +300,17 @@ class _Writer:
                     "step": command.step,
                     "variant": command.variant,
                     "pass_no": command.pass_no,
-                    "group_name": "transactional",
+                    "group_name": "test" if test else "transactional",  # S19: group `test` is in no statistic
                     "status": "skipped" if command.skip_reason else "queued",
                     "reason": command.skip_reason,
                     "created_at": at,
+                    "test": test,
                 }
             )
             if command.skip_reason is not None:
                 return
             job = EmailJob(
-                command.draft, command.event, command.data, command.sequence, command.step, at, command.entry
+                command.draft, command.event, command.data, command.sequence, command.step, at, command.entry, test
             )
         else:
             job = UrlCallJob(
@@ -330,7 +344,10 @@ class _Writer:
         issue_store.add(conn, self.issues)
         outbox_store.add(conn, self.outbox)
         if self.timeline or self.issues:  # S29: webhook messages in the same transaction (nothing if no endpoint)
-            facts = chain(webhook_facts.run_facts(self.timeline, self.emails), webhook_facts.issue_facts(self.issues))
+            # S19: nothing of a test run reaches webhooks
+            entries = [e for e in self.timeline if not e.detail.get("test")]
+            issues = [i for i in self.issues if not i["test"]]
+            facts = chain(webhook_facts.run_facts(entries, self.emails), webhook_facts.issue_facts(issues))
             webhook_facts.emit(conn, self.account_id, facts)
         counter_store.add_deltas(
             conn,

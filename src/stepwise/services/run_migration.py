@@ -97,8 +97,13 @@ def migrate_range(
     counter_store.add_deltas(
         conn, [CounterDelta(account_id, seq_id, metric, step, 0, delta) for (metric, step), delta in deltas.items()]
     )
-    if one_by_one:
-        found = run_moves.ids_on_steps(conn, account_id, seq_id, number, lo, hi, one_by_one)
+    # Runs of steps that need per-run work, and test runs (S19: moved like the others, counted nowhere),
+    # which the set-based statements leave out.
+    found = sorted(
+        set(run_moves.ids_on_steps(conn, account_id, seq_id, number, lo, hi, one_by_one) if one_by_one else [])
+        | set(run_moves.test_ids(conn, account_id, seq_id, number, lo, hi))
+    )
+    if found:
         page = [r for r in run_store.open_by_ids(conn, found) if r.version < number]
         if page:
             skipped = migrate_page(conn, account_id, page, info, step_map, number, now_us)
@@ -131,24 +136,28 @@ def migrate_page(
             skipped += 1
             continue
         detail = {"from_version": run.version, "to_version": number, "from_step": run.step, "to_step": target}
+        marked = {"test": True} if run.test else {}  # S19: a test run is marked, and counted nowhere
+        weight = 0 if run.test else 1
+        detail |= marked
         entries.append(NewEntry(account_id, run.subscriber_id, now_us, "migrated", info.key, detail))
         if target == "stop":
             updates.append(_stopped(run, number, now_us))
-            stop = {"pass": run.pass_no, "step": run.step, "reason": "edited"}
+            stop = {"pass": run.pass_no, "step": run.step, "reason": "edited"} | marked
             stopped.append(NewEntry(account_id, run.subscriber_id, now_us, "stopped", info.key, stop))
-            deltas[("on_step", run.step)] -= 1
-            deltas[("stopped:edited", 0)] += 1
+            deltas[("on_step", run.step)] -= weight
+            deltas[("stopped:edited", 0)] += weight
             continue
         updates.append(moved_values(run, target, info, number, now_us))
         if target != run.step:
-            deltas[("on_step", run.step)] -= 1
-            deltas[("on_step", target)] += 1
+            deltas[("on_step", run.step)] -= weight
+            deltas[("on_step", target)] += weight
     run_store.update_many(conn, [row for row in updates if row["status"] == "stopped"])
     version_store.move_runs(conn, [row for row in updates if row["status"] != "stopped"])
     timeline_store.add_entries(conn, entries + stopped)
     if stopped:  # S29: a stopped run is a webhook fact, as when the engine stops one
         emails = {sub.id: sub.email for sub in subscriber_store.by_ids(conn, [e.subscriber_id for e in stopped])}
-        webhook_facts.emit(conn, account_id, webhook_facts.run_facts(stopped, emails))
+        facts = webhook_facts.run_facts([e for e in stopped if not e.detail.get("test")], emails)
+        webhook_facts.emit(conn, account_id, facts)
     seq_id = page[0].sequence_id
     counter_store.add_deltas(
         conn, [CounterDelta(account_id, seq_id, metric, step, 0, delta) for (metric, step), delta in deltas.items()]

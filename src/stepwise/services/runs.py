@@ -49,6 +49,7 @@ class Run(BaseModel):
     converted_at: str | None = None  # S24: when a goal event converted it
     converted_step: int | None = None
     converted_variant: int | None = None
+    test: bool = False  # a test run (S19): capture mailbox only, left out of every statistic
 
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
@@ -84,6 +85,7 @@ def view(run: RunRow, sequence: str, email: str) -> Run:
         converted_at=_time(run.converted_at),
         converted_step=run.converted_step,
         converted_variant=run.converted_variant,
+        test=run.test,
     )
 
 
@@ -112,9 +114,17 @@ def of_sequence(
 
 
 def control(
-    db: Database, catalog: SequenceCatalog, account_id: int, key: str, raw_email: str, action: str, now: datetime
+    db: Database,
+    catalog: SequenceCatalog,
+    account_id: int,
+    key: str,
+    raw_email: str,
+    action: str,
+    now: datetime,
+    *,
+    test: bool = False,
 ) -> Run:
-    """Start (S9), stop, pause or resume one subscriber's run; return the run afterwards."""
+    """Start (S9; a test run with `test`, S19), stop, pause or resume one subscriber's run; return it afterwards."""
     with db.write() as conn:
         seq = sequence_store.get(conn, account_id, key)
         if seq is None:
@@ -138,7 +148,8 @@ def control(
                 "resume": ResumeRun(sequence=key, at=now),
             }
             command = commands[action]
-        result = process_locked(conn, catalog, [sub.id], now, extra={sub.id: [command]})
+        tests = {sub.id: frozenset({key})} if test else None
+        result = process_locked(conn, catalog, [sub.id], now, extra={sub.id: [command]}, test_starts=tests)
         outcome = result.outcomes.get(sub.id)
         rows = run_store.of_subscriber(conn, account_id, sub.id)
     mine = [r for r in rows if r.sequence_id == seq.id]

@@ -110,6 +110,8 @@ class SequenceStats(BaseModel):
     # S16: per version, counted from the runs (services/version_stats.py); `version` when the stats are of one.
     versions: list[VersionStats] = []
     version: int | None = None
+    # S19: when the history counters were last reset (services/stats_reset.py); null until then.
+    reset_at: str | None = None
 
 
 def view(row: SequenceRow) -> Sequence:
@@ -362,6 +364,9 @@ def stats(db: Database, account_id: int, key: str) -> SequenceStats:
         steps=steps,
         converted=total("converted"),
         conversion_rate=conversion_rate(total("converted"), total("entered")),
+        reset_at=iso(from_us(counts[(counter_store.RESET_AT, 0, 0)]))
+        if (counter_store.RESET_AT, 0, 0) in counts
+        else None,
     )
 
 

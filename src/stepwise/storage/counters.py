@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from stepwise.storage import schema as t
 from stepwise.storage.dialects import add_to_counters
@@ -64,3 +64,35 @@ def read(conn: Connection, account_id: int, sequence_id: int) -> dict[tuple[str,
     for metric, step, variant, value in conn.execute(stmt):
         totals[(metric, step, variant)] = int(value)
     return totals
+
+
+# S19: the moment a sequence's statistics were last reset is kept as one more counter row, so it goes
+# with the sequence's other counters (and is deleted with them); add() never writes this metric.
+RESET_AT = "reset_at"
+KEPT_ON_RESET = ("on_step", "subscribers")
+
+
+def reset_history(conn: Connection, account_id: int, sequence_id: int, at_us: int) -> None:
+    """Delete every history counter of a sequence (all but current positions and distinct subscribers)
+    and record the reset moment (microseconds) in shard 0."""
+    c = t.counters.c
+    conn.execute(
+        delete(t.counters).where(
+            c.account_id == account_id, c.sequence_id == sequence_id, c.metric.not_in(KEPT_ON_RESET)
+        )
+    )
+    conn.execute(
+        insert(t.counters).values(
+            account_id=account_id, sequence_id=sequence_id, metric=RESET_AT, step=0, variant=0, shard=0, value=at_us
+        )
+    )
+
+
+def reset_moment(conn: Connection, account_id: int, sequence_id: int) -> int | None:
+    """When the sequence's statistics were last reset (microseconds), or None."""
+    c = t.counters.c
+    stmt = select(func.max(c.value)).where(
+        c.account_id == account_id, c.sequence_id == sequence_id, c.metric == RESET_AT
+    )
+    value = conn.execute(stmt).scalar()
+    return int(value) if value is not None else None

@@ -51,6 +51,7 @@ class IssueRow:
     bounced_at: int | None = None
     complained_at: int | None = None
     deliver_after: int | None = None
+    test: bool = False  # an email of a test run (S19)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +228,11 @@ def _columns(change: IssueChange) -> dict[str, Any]:
     return values
 
 
-def variant_counts(conn: Connection, account_id: int, sequence: str) -> list[tuple[int, int, int, int, int]]:
-    """Per (step, variant) of one sequence: emails sent, unique opens, unique clicks (S23: splits side by side)."""
+def variant_counts(
+    conn: Connection, account_id: int, sequence: str, since_us: int | None = None
+) -> list[tuple[int, int, int, int, int]]:
+    """Per (step, variant) of one sequence: emails sent, unique opens, unique clicks (S23: splits side by side);
+    with `since_us`, only emails queued from that moment on (S19: after a stats reset)."""
     c = t.issues.c
     stmt = (
         select(
@@ -244,6 +248,7 @@ def variant_counts(conn: Connection, account_id: int, sequence: str) -> list[tup
             c.step.is_not(None),
             c.variant.is_not(None),
             c.group_name.not_in(("test", "team")),
+            c.created_at >= (since_us or 0),
         )
         .group_by(c.step, c.variant)
         .order_by(c.step, c.variant)

@@ -48,6 +48,13 @@ def ids_on_steps(
     return [int(row[0]) for row in conn.execute(sql, params)]
 
 
+def test_ids(conn: Connection, account_id: int, sequence_id: int, number: int, lo: int, hi: int) -> list[int]:
+    """Ids of the test runs (S19) behind version `number` in [lo, hi]: the set-based moves leave them out."""
+    sql = text(f"SELECT id FROM runs WHERE {_RANGE} AND test ORDER BY id")
+    params = {"account_id": account_id, "sequence_id": sequence_id, "number": number, "lo": lo, "hi": hi}
+    return [int(row[0]) for row in conn.execute(sql, params)]
+
+
 def lock_range(conn: Connection, account_id: int, sequence_id: int, number: int, lo: int, hi: int) -> None:
     """PostgreSQL: lock the subscribers of the runs in [lo, hi] in id order, as the worker does.
 
@@ -94,7 +101,7 @@ def move_step(
     }
     tail = dumps({"to_version": number, "from_step": move.step, "to_step": move.to_step})
     params["tail"] = "," + tail[1:]
-    where = f"{_RANGE} AND step = :step"
+    where = f"{_RANGE} AND step = :step AND NOT test"  # test runs (S19) move one by one: counted nowhere
     conn.execute(
         text(
             "INSERT INTO timeline (account_id, subscriber_id, at, kind, sequence, detail) "

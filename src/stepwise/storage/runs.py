@@ -40,6 +40,7 @@ class RunRow:
     converted_step: int | None = None
     converted_variant: int | None = None
     entry: str | None = None  # S25: the entry event's JSON; None for runs started by hand
+    test: bool = False  # a test run (S19): capture mailbox only, left out of every statistic
 
 
 _COLS = tuple(t.runs.c[name] for name in RunRow.__dataclass_fields__)
@@ -84,6 +85,7 @@ class NewRun:
     state: RunState
     version: int = 1  # the sequence version the run follows (S16)
     entry: str | None = None  # S25: the entry event's JSON
+    test: bool = False  # a test run (S19)
 
 
 _STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values in this order (a unit test checks)
@@ -151,6 +153,7 @@ def _row(r: Any) -> RunRow:
         converted_step=r[18],
         converted_variant=r[19],
         entry=r[20],
+        test=bool(r[21]),
     )
 
 
@@ -195,11 +198,12 @@ def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
             *_state_values(r.state),
             r.version,
             r.entry,
+            r.test,
         )
         for r in runs
     ]
     if values:
-        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version", "entry"], values)
+        insert_tuples(conn, t.runs, [*_NEW, *_STATE, "version", "entry", "test"], values)
 
 
 def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:

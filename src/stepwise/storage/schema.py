@@ -177,6 +177,7 @@ runs = Table(
     Column("converted_step", Integer),
     Column("converted_variant", Integer),
     Column("entry", Text),  # S25: the entry event as JSON (engine Event.entry); NULL: started by hand
+    Column("test", Boolean, nullable=False, server_default=text("false")),  # a test run (S19)
     UniqueConstraint("account_id", "subscriber_id", "sequence_id", "pass_no"),
     Index(None, "account_id", "sequence_id", "status", "step", "id"),
     # S1 in the database: one active-or-paused run per subscriber and sequence.
@@ -274,6 +275,7 @@ issues = Table(
     Column("unsubscribed_at", Micros),
     *(Column(name, Micros) for name in ("bounced_at", "complained_at")),  # reports about it (SPEC S30)
     Column("deliver_after", Micros),  # a deferred email is held until then (SPEC S27, S28)
+    Column("test", Boolean, nullable=False, server_default=text("false")),  # an email of a test run (S19)
     Index(None, "account_id", "id"),
     Index(None, "account_id", "email_key", "id"),
     Index(None, "account_id", "sequence", "id"),

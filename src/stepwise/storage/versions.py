@@ -197,7 +197,7 @@ def run_counts(conn: Connection, account_id: int, sequence_id: int) -> list[tupl
     r = t.runs.c
     stmt = (
         select(r.version, r.status, r.end_reason, r.step, func.count())
-        .where(r.account_id == account_id, r.sequence_id == sequence_id)
+        .where(r.account_id == account_id, r.sequence_id == sequence_id, r.test.is_(False))  # S19: not test runs
         .group_by(r.version, r.status, r.end_reason, r.step)
     )
     return [(int(a), str(b), c, int(d), int(e)) for a, b, c, d, e in conn.execute(stmt)]
@@ -207,7 +207,7 @@ def subscribers_on(conn: Connection, account_id: int, sequence_id: int, number: 
     """Distinct subscribers with a run on version `number`."""
     r = t.runs.c
     stmt = select(func.count(func.distinct(r.subscriber_id))).where(
-        r.account_id == account_id, r.sequence_id == sequence_id, r.version == number
+        r.account_id == account_id, r.sequence_id == sequence_id, r.version == number, r.test.is_(False)
     )
     return int(conn.execute(stmt).scalar_one())
 

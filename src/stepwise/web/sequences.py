@@ -20,6 +20,7 @@ from stepwise.services import lists as list_service
 from stepwise.services import runs as run_service
 from stepwise.services import segments as segment_service
 from stepwise.services import sequences as service
+from stepwise.services import stats_reset
 from stepwise.services.issues import StepIssueStats
 from stepwise.services.journey_stats import variant_mail
 from stepwise.services.sequences import Sequence, SequenceStats
@@ -148,17 +149,26 @@ def delete(page: PageDep, form: FormDep, key: str) -> Response:
     return page.delete("Sequence", key, service.delete, "sequences")
 
 
+@router.post("/sequences/{key}/stats/reset")
+def reset_stats(page: PageDep, form: FormDep, key: str) -> Response:
+    """S19: history counters start from zero; current positions stay (editors and up, by the role check)."""
+    stats_reset.reset(page.stepwise.db, page.account.id, key, page.now())
+    page.flash("Statistics reset.")
+    return page.redirect(f"/sequences/{key}")
+
+
 @router.post("/sequences/{key}/start")
 def start_run(page: PageDep, form: FormDep, key: str) -> Response:
-    """Put a subscriber into the sequence bypassing its step-1 event (S9)."""
+    """Put a subscriber into the sequence bypassing its step-1 event (S9); `test=1` starts a test run (S19)."""
     service.get(page.stepwise.db, page.account.id, key)
-    email = text_of(form, "email").strip()
+    email, test = text_of(form, "email").strip(), text_of(form, "test") == "1"
+    stepwise = page.stepwise
     try:
-        run_service.control(page.stepwise.db, page.stepwise.catalog, page.account.id, key, email, "start", page.now())
+        run_service.control(stepwise.db, stepwise.catalog, page.account.id, key, email, "start", page.now(), test=test)
     except AppError as exc:
         page.flash(_problem_text(exc), "error")
     else:
-        page.flash(f"{email} started in {key}.")
+        page.flash(f"{email} started in {key}{' as a test run' if test else ''}.")
     return page.redirect(f"/sequences/{key}")
 
 

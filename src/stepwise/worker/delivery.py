@@ -234,8 +234,8 @@ class Deliverer:
             return Result(item, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False))
 
     async def _send(self, item: Prepared) -> Result:
-        if item.outgoing is None or item.handed_over:
-            return Result(item)
+        if item.outgoing is None or item.handed_over or getattr(item.row.job, "test", False):
+            return Result(item)  # S19: a test run's email is kept for the capture mailbox only, never sent
         assert self._email_slots is not None
         async with self._email_slots:
             try:

@@ -64,6 +64,7 @@ class Preparer:
                 item.outgoing is None
                 or item.handed_over
                 or not isinstance(job, EmailJob)
+                or job.test  # S28: test runs are exempt from caps
                 or not account
                 or not account.caps
             ):
@@ -122,7 +123,7 @@ class Preparer:
         if inputs.suppressed and _suppressed(inputs, row.account_id, recipient.email):
             item.skip = "suppressed"  # S31: whatever the subscriber's status
             return item
-        if isinstance(job, EmailJob):
+        if isinstance(job, EmailJob) and not job.test:  # S19: a test run's emails ignore send windows
             opening = _held_until(inputs, row.account_id, job, now)
             if opening is not None:
                 item.defer = (opening, "send_window")  # S27: the run does not wait for it

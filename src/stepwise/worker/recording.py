@@ -145,7 +145,7 @@ def _email_record(result: Result, policy: Policy, now_us: int) -> Record:
         detail = {**base, "reason": str(error)[:500], "bounced": error.bounce}
         failed = IssueChange("failed", str(error)[:2000])
         return Record(row, "email_failed", detail, failed, bounced=bool(error.bounce), poison=item.poison)
-    detail = {**base, "transport": policy.transport}
+    detail = {**base, "transport": _transport(item, policy)}
     return Record(row, "email_sent", detail, _sent(item, policy, now_us), poison=item.poison)
 
 
@@ -163,12 +163,19 @@ def _sent(item: Prepared, policy: Policy, now_us: int) -> IssueChange:
             text=out.text,
             links=item.links,
         )
-    return IssueChange("sent", None, item.row.accepted_at or now_us, policy.transport, message)
+    return IssueChange("sent", None, item.row.accepted_at or now_us, _transport(item, policy), message)
+
+
+def _transport(item: Prepared, policy: Policy) -> str:
+    """The transport an email went through: a test run's emails are captured only (S19)."""
+    return "capture" if getattr(item.row.job, "test", False) else policy.transport
 
 
 def email_detail(item: Prepared) -> dict[str, Any]:
     job = item.row.job
     draft = job.draft if isinstance(job, EmailJob | ConfirmationJob) else None
+    if isinstance(job, EmailJob) and job.test:  # S19: the timeline marks a test run's emails
+        return {"issue": item.row.issue_id or "", "draft": draft, "test": True}
     return {"issue": item.row.issue_id or "", "draft": draft}
 
 
