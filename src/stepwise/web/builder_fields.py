@@ -322,8 +322,23 @@ ACTION_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
 }
 
 
+# S25: an edge event at a later step may match only the entry event's values of some fields.
+_SAME = FieldSpec(
+    "same",
+    "Same as the entry event",
+    "paths",
+    placeholder="cart_id",
+    help="Later steps only: match only when these fields of the event's data equal the entry event's.",
+)
+_NOT_KEYED = frozenset(
+    {"never", "time_passed", "data_matches", "list_matches", "segment_matches", "split", "date_reached"}
+)
+
+
 def event_fields(kind: str, values: Mapping[str, object]) -> tuple[FieldSpec, ...]:
     """Return the inputs of an event kind; a schedule's inputs depend on how often it repeats."""
+    if kind not in ("schedule", *_NOT_KEYED) and kind in EVENT_FIELDS:
+        return (*EVENT_FIELDS[kind], _SAME)
     if kind != "schedule":
         return EVENT_FIELDS.get(kind, ())
     every = str(values.get("every") or "day")

@@ -88,6 +88,7 @@ EVERYTHING: dict[str, Any] = {
                             "where": {"field": "custom.score", "op": "gt", "value": {"now": "-7d"}},
                         },
                         {"event": "list_matches", "list": "vip", "member": False},
+                        {"event": "custom", "name": "purchase", "same": ["cart_id", "shop.id"]},  # S25
                         {
                             "event": "date_reached",
                             "field": "custom.renewal",
