@@ -5,18 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.e2e.conftest import Api
+from tests.e2e.test_versions_api import SEQUENCE  # the same three steps
 from tests.support.waiting import eventually
-
-NOTHING = [{"action": "nothing"}]
-SEQUENCE: dict[str, Any] = {
-    "name": "Steps",
-    "status": "active",
-    "steps": [
-        {"variants": [{"when": [{"event": "subscriber_added"}], "do": NOTHING}]},
-        {"variants": [{"when": [{"event": "custom", "name": "next"}], "do": NOTHING}]},
-        {"variants": [{"when": [{"event": "custom", "name": "last"}], "do": NOTHING}]},
-    ],
-}
 
 
 def _settled(api: Api) -> dict[str, Any] | None:
