@@ -77,7 +77,7 @@ class SendWindow(Spec):
 
 
 class Cap(Spec):
-    emails: int = Field(ge=1, le=1_000_000, strict=True)
+    emails: int = Field(ge=1, le=1_000_000)
     per: Duration
 
     @cached_property

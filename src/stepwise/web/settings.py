@@ -137,7 +137,7 @@ class SettingsForm:
         for name in ("default_from_email", "default_from_name", "reply_to"):
             doc[name] = self.texts[name] or None
         if self.texts["soft_bounce_limit"]:
-            doc["soft_bounce_limit"] = self.texts["soft_bounce_limit"]
+            doc["soft_bounce_limit"] = _number(self.texts["soft_bounce_limit"])
         window = self.window.document()
         if window is not None:
             doc[WINDOW] = window
@@ -146,8 +146,14 @@ class SettingsForm:
         return doc, rows
 
 
-def _cap(emails: str, per: str) -> dict[str, str]:
-    return {key: value for key, value in (("emails", emails), ("per", per)) if value}
+def _number(text: str) -> int | str:
+    """A whole number typed in a form is sent as one (the settings take JSON integers only)."""
+    stripped = text.strip()
+    return int(stripped) if stripped.lstrip("-").isdigit() and len(stripped) < 12 else text
+
+
+def _cap(emails: str, per: str) -> dict[str, int | str]:
+    return {key: value for key, value in (("emails", _number(emails)), ("per", per)) if value != ""}
 
 
 def place(problems: list[Problem], rows: list[int]) -> FormErrors:
