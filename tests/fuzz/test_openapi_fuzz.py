@@ -262,6 +262,9 @@ def write_findings(path: Path, summary: dict[str, Any], failures: list[dict[str,
     path.write_text("\n".join(lines) + "\n")
 
 
+# SQLite here; PostgreSQL in test_openapi_fuzz_postgresql.py, a file of its own so that pytest-xdist
+# (`--dist loadfile`) runs the two databases' runs on two workers side by side.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_every_operation_of_the_openapi_document(fuzz_target: FuzzTarget) -> None:
     reports = ARTIFACTS / "fuzz" / fuzz_target.dialect
     shutil.rmtree(reports, ignore_errors=True)
