@@ -99,10 +99,7 @@ def migrate_range(
     )
     # Runs of steps that need per-run work, and test runs (S19: moved like the others, counted nowhere),
     # which the set-based statements leave out.
-    found = sorted(
-        set(run_moves.ids_on_steps(conn, account_id, seq_id, number, lo, hi, one_by_one) if one_by_one else [])
-        | set(run_moves.test_ids(conn, account_id, seq_id, number, lo, hi))
-    )
+    found = run_moves.ids_one_by_one(conn, account_id, seq_id, number, lo, hi, one_by_one)
     if found:
         page = [r for r in run_store.open_by_ids(conn, found) if r.version < number]
         if page:

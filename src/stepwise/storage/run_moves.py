@@ -38,19 +38,13 @@ def behind(conn: Connection, account_id: int, sequence_id: int, number: int) -> 
     return sorted(int(row[0]) for row in rows), sorted({int(row[1]) for row in rows})
 
 
-def ids_on_steps(
+def ids_one_by_one(
     conn: Connection, account_id: int, sequence_id: int, number: int, lo: int, hi: int, steps: list[int]
 ) -> list[int]:
-    """Ids of the runs behind version `number` in [lo, hi] at one of `steps` (those moved one by one)."""
-    marks = ", ".join(str(int(step)) for step in steps)
-    sql = text(f"SELECT id FROM runs WHERE {_RANGE} AND step IN ({marks}) ORDER BY id")
-    params = {"account_id": account_id, "sequence_id": sequence_id, "number": number, "lo": lo, "hi": hi}
-    return [int(row[0]) for row in conn.execute(sql, params)]
-
-
-def test_ids(conn: Connection, account_id: int, sequence_id: int, number: int, lo: int, hi: int) -> list[int]:
-    """Ids of the test runs (S19) behind version `number` in [lo, hi]: the set-based moves leave them out."""
-    sql = text(f"SELECT id FROM runs WHERE {_RANGE} AND test ORDER BY id")
+    """Ids of the runs behind version `number` in [lo, hi] that move one by one: those at one of `steps`,
+    and test runs (S19), which the set-based statements leave out. One query."""
+    on_steps = f"step IN ({', '.join(str(int(step)) for step in steps)}) OR " if steps else ""
+    sql = text(f"SELECT id FROM runs WHERE {_RANGE} AND ({on_steps}test) ORDER BY id")
     params = {"account_id": account_id, "sequence_id": sequence_id, "number": number, "lo": lo, "hi": hi}
     return [int(row[0]) for row in conn.execute(sql, params)]
 
