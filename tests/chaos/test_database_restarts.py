@@ -265,3 +265,25 @@ def test_rows_claimed_just_before_the_database_went_away_are_sent_when_it_return
     finally:
         probe.dispose()
         shop.close()
+
+
+def test_a_worker_started_while_postgresql_restarts_waits_for_it_and_then_runs(
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    """A supervisor may start a worker while the database is down or restarting: it waits, it does not exit."""
+    database_url = _database_on(private_postgres)
+    Shop(database_url, ACCOUNT, onboarding(wait="2s"), tmp_path).close()  # the schema and the account exist
+    private_postgres.stop()
+    fleet = Fleet(env_for(database_url), None, tmp_path / "logs")
+    try:
+        (name,) = fleet.start(1)
+        eventually(lambda: "trying again" in fleet.output(name), timeout=30, interval=0.1)
+        time.sleep(1.0)
+        assert fleet.exited() == [], fleet.tails()
+        private_postgres.start()
+        eventually(lambda: fleet.ready(name), timeout=30, interval=0.1)
+        assert fleet.exited() == [], fleet.tails()
+    finally:
+        if not private_postgres.running():
+            private_postgres.start()
+        fleet.stop_all()

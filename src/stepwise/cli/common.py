@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,10 +67,18 @@ def shown_url(url: str) -> str:
         return "(an unreadable database URL)"
 
 
-def open_app(settings: Settings, *, migrate: bool = True, create: bool = False, unreachable: int = 1) -> Any:
+# How long the long-running commands (serve, worker) wait for a database that is restarting or not up
+# yet before giving up: a supervisor starting a worker beside a restarting PostgreSQL must not lose it.
+START_PATIENCE = 60.0
+
+
+def open_app(
+    settings: Settings, *, migrate: bool = True, create: bool = False, unreachable: int = 1, patience: float = 0.0
+) -> Any:
     """Open the database named by the settings; a new SQLite file only with `create` (serve, migrate, --create).
 
-    A database that cannot be reached ends the command with exit status `unreachable`.
+    A database that cannot be reached is tried again, with growing pauses, for `patience` seconds;
+    after that the command ends with exit status `unreachable`.
     """
     from stepwise.bootstrap import build
     from stepwise.services.transient import is_transient
@@ -81,13 +90,22 @@ def open_app(settings: Settings, *, migrate: bool = True, create: bool = False, 
     if file is not None and not file.exists() and not create:
         raise fail(f"no database at {file}; run `stepwise serve` or `stepwise migrate` first, or pass --create")
     err.print(f"using database {shown_url(settings.database_url)}", highlight=False)
-    try:
-        return build(settings, migrate=migrate)
-    except AppError:
-        raise
-    except Exception as exc:
-        code = unreachable if is_transient(exc) else 1
-        raise fail(f"cannot open the database {shown_url(settings.database_url)}: {exc}", code) from exc
+    deadline = time.monotonic() + patience
+    pause = 0.25
+    while True:
+        try:
+            return build(settings, migrate=migrate)
+        except AppError:
+            raise
+        except Exception as exc:
+            transient = is_transient(exc)
+            if transient and time.monotonic() + pause < deadline:
+                err.print(f"the database is unreachable ({type(exc).__name__}); trying again in {pause:g} s")
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            code = unreachable if transient else 1
+            raise fail(f"cannot open the database {shown_url(settings.database_url)}: {exc}", code) from exc
 
 
 def account_id(stepwise: Any, name: str) -> int:

@@ -12,6 +12,7 @@ import typer
 
 from stepwise import __version__
 from stepwise.cli.common import (
+    START_PATIENCE,
     CreateOption,
     DatabaseOption,
     _logging,
@@ -55,7 +56,7 @@ def serve(
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         settings = settings.model_copy(update={"base_url": f"http://{shown}:{port}"})
     _logging(settings.log_level)
-    stepwise = open_app(settings, create=True)
+    stepwise = open_app(settings, create=True, patience=START_PATIENCE)
     _first_start(stepwise, settings)
     console.print(
         f"Stepwise {__version__} on {stepwise.db.dialect}; "
@@ -92,7 +93,7 @@ def worker(database_url: DatabaseOption = None, create: CreateOption = False) ->
 
     settings = settings_with(database_url)
     _logging(settings.log_level)
-    stepwise = open_app(settings, create=create)
+    stepwise = open_app(settings, create=create, patience=START_PATIENCE)
     workers = stepwise.worker()
     stop = threading.Event()
 
