@@ -71,3 +71,16 @@ def account(stepwise: Stepwise) -> tuple[int, str]:
     """(account id, API key) of a fresh account named `acme`."""
     row, key = create_account(stepwise.db, "acme", "UTC", stepwise.clock())
     return row.id, key
+
+
+# The longest files first: `scripts/test` runs two pytest-xdist workers taking a file at a time in
+# collection order, so a long file collected last would run alone at the end. The fuzzing tier
+# (minutes per database) starts at once; everything else keeps its order.
+LONGEST_FIRST = ("tests/fuzz/test_openapi_fuzz.py", "tests/fuzz/test_openapi_fuzz_postgresql.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)
