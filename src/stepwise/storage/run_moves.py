@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 from stepwise.storage.codec import dumps
 
@@ -26,6 +27,7 @@ _RANGE = (
 )
 # ANALYZE the runs table before a migration when this share of its rows changed since the last one.
 STALE_SHARE = 0.2
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,16 @@ def refresh_statistics(conn: Connection) -> None:
             "FROM pg_stat_user_tables WHERE relid = 'runs'::regclass"
         )
     ).first()
-    if row is not None and (row[2] or row[1] > STALE_SHARE * max(row[0], 1)):
-        conn.execute(text("ANALYZE runs"))
+    if row is None or not (row[2] or row[1] > STALE_SHARE * max(row[0], 1)):
+        return
+    try:
+        with conn.begin_nested():
+            # Autovacuum at work on the table holds the lock ANALYZE needs (and samples it too): let it be.
+            conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            conn.execute(text("ANALYZE runs"))
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
 
 
 def ids_one_by_one(
