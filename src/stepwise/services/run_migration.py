@@ -1,8 +1,8 @@
 """Moving open runs to a new version (S17 `migrate`), set-based where it can be (SPEC §21).
 
 The runs of one old step all go to the same new step. When that step's time waits are fixed delays
-(or it has none) and it is not `"stop"`, they move with one INSERT ... SELECT (their `migrated` entries)
-and one UPDATE (deadline from `step_entered_at` in SQL, re-test flagged): storage/run_moves.py. The
+(or it has none) and it is not `"stop"`, the runs of each old step and version move in SQL, deadline
+from `step_entered_at`, re-test flagged, `migrated` entries written: storage/run_moves.py. The
 others (a calendar schedule to compute per run, `"stop"` with its `stopped` entries and webhook facts)
 move one by one (`migrate_page`), in the same transaction.
 """
@@ -61,22 +61,23 @@ def migrate_range(
     *,
     number: int,
     ids: tuple[int, int],
-    steps: list[int],
+    steps: list[tuple[int, int]],
     now_us: int,
 ) -> tuple[int, int]:
-    """Move the open runs of the sequence behind version `number` with ids in `ids` = [lo, hi], at `steps`.
+    """Move the open runs of the sequence behind version `number` with ids in `ids` = [lo, hi], at `steps`
+    ((step, version) pairs: `run_moves.behind`).
 
-    A step no run of the range is on costs one index probe per statement.
+    A pair no run of the range is on costs one scan of the range's ids.
     Return (runs moved, runs left on their version: on a removed step the map leaves out).
     """
     lo, hi = ids
     moved, skipped = 0, 0
     deltas: Counter[tuple[str, int]] = Counter()
-    one_by_one = []
-    for step in steps:
+    one_by_one: set[int] = set()
+    for step, from_version in steps:
         move = set_based_move(info, step_map, step)
         if move is None:
-            one_by_one.append(step)
+            one_by_one.add(step)
             continue
         n = run_moves.move_step(
             conn,
@@ -85,6 +86,7 @@ def migrate_range(
             key=info.key,
             number=number,
             move=move,
+            from_version=from_version,
             lo=lo,
             hi=hi,
             now_us=now_us,
@@ -99,7 +101,7 @@ def migrate_range(
     )
     # Runs of steps that need per-run work, and test runs (S19: moved like the others, counted nowhere),
     # which the set-based statements leave out.
-    found = run_moves.ids_one_by_one(conn, account_id, seq_id, number, lo, hi, one_by_one)
+    found = run_moves.ids_one_by_one(conn, account_id, seq_id, number, lo, hi, sorted(one_by_one))
     if found:
         page = [r for r in run_store.open_by_ids(conn, found) if r.version < number]
         if page:

@@ -184,6 +184,9 @@ def finish_migrations(
     figures = BatchFigures(limit=max_batches)
     with db.read() as conn:
         pending = version_store.unfinished(conn, account_id)
+    if pending:
+        with db.write() as conn:
+            run_moves.refresh_statistics(conn)  # a batch then costs the same whatever the table's size
     for seq_id, number, published_at in pending:
         _finish_one(db, account_id, (seq_id, number), now, batch or BATCH, figures)
         if figures.finished and to_us(now) - published_at >= SETTLE * 1_000_000:
@@ -222,7 +225,7 @@ def _finish_one(
     db: Database, account_id: int, publication: tuple[int, int], now: datetime, batch: int, figures: BatchFigures
 ) -> None:
     seq_id, number = publication
-    figures.finished = False
+    figures.finished, skipped = False, 0
     while not figures.cut_short:
         with db.read() as conn:
             ids, steps = run_moves.behind(conn, account_id, seq_id, number)

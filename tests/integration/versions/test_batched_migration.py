@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from stepwise.bootstrap import Stepwise
-from stepwise.services import sequences, versions
+from stepwise.services import publishing, sequences, versions
 from stepwise.services.events import PostedEvent, ingest
+from stepwise.services.publishing import PublishIn
 from stepwise.services.runs import of_subscriber
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.services.timeline import page as timeline_page
@@ -67,3 +68,34 @@ def test_S17_a_large_migration_moves_runs_in_batches_and_old_runs_follow_their_v
     assert [e.kind for e in items].count("migrated") == 1
     stats = sequences.stats(stepwise.db, account_id, "flow")
     assert (stats.entered, stats.on_steps, [s.on_step for s in stats.steps]) == (7, 7, [0, 4, 3])
+
+
+def test_S17_runs_on_two_old_versions_moved_in_batches_each_record_the_version_they_left(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id, _ = account
+    monkeypatch.setattr(versions, "INLINE", 0)  # every migration is a large one
+    monkeypatch.setattr(versions, "BATCH", 2)
+    sequences.put(stepwise.db, account_id, "flow", V1, clock())
+    for email in EMAILS[:3]:  # step 2 of version 1
+        edit_one(stepwise.db, account_id, email, Edit(), source="api", now=clock(), create=True)
+        _send(stepwise, account_id, clock, email, "go")
+    publishing.put_draft(stepwise.db, account_id, "flow", {**V1, "name": "Pinned"}, clock())
+    publishing.publish(stepwise.db, account_id, "flow", PublishIn(mode="pin"), clock())
+    for email in EMAILS[3:]:  # step 2 of version 2
+        edit_one(stepwise.db, account_id, email, Edit(), source="api", now=clock(), create=True)
+        _send(stepwise, account_id, clock, email, "go")
+    _send(stepwise, account_id, clock, EMAILS[3], "a")  # step 3 of version 2
+    v3 = {**V1, "steps": [_on("go"), _on("x"), _on("b")]}
+    assert sequences.put(stepwise.db, account_id, "flow", v3, clock())[0].version == 3
+    versions.finish_migrations(stepwise.db, account_id, clock())
+    for number, email in enumerate(EMAILS):
+        runs = of_subscriber(stepwise.db, account_id, email)
+        assert [(r.version, r.step) for r in runs] == [(3, 3 if email == EMAILS[3] else 2)]
+        items, _ = timeline_page(stepwise.db, account_id, email, cursor=None, limit=100)
+        migrated = [e.model_dump() for e in items if e.kind == "migrated"]
+        assert [(m["from_version"], m["to_version"], m["from_step"]) for m in migrated] == [
+            (1 if number < 3 else 2, 3, 3 if email == EMAILS[3] else 2)
+        ]
+    stats = sequences.stats(stepwise.db, account_id, "flow")
+    assert (stats.entered, stats.on_steps, [s.on_step for s in stats.steps]) == (7, 7, [0, 6, 1])
