@@ -196,3 +196,44 @@ def test_settings_default_sender_fills_drafts_without_one(shop: Shop, smtp: Smtp
     assert received.sender == "team@shop.example"
     assert received.message["From"] == "Shop <team@shop.example>"
     assert received.message["Reply-To"] == "help@shop.example"
+
+
+GO_THEN_WAIT = [{"when": [{"event": "custom", "name": "go"}], "do": [{"action": "send_email", "draft": "hello"}]}]
+NEVER = [{"when": [{"event": "custom", "name": "never"}], "do": [{"action": "nothing"}]}]
+
+
+def test_S27_S28_test_runs_are_exempt_from_the_send_window_and_take_no_cap_slot(
+    shop: Shop, smtp: SmtpServer, clock: FakeClock
+) -> None:
+    from stepwise.services import runs
+
+    clock.set(SATURDAY)  # outside the window
+    _settings(shop, send_window=WORKDAYS, caps=[{"emails": 1, "per": "1d"}])
+    shop.draft("hello")
+    shop.sequence("hello", GO_THEN_WAIT, NEVER)
+    shop.sequence("other", GO_THEN_WAIT, NEVER)
+    shop.subscriber("anna@example.com")
+    for key in ("hello", "other"):  # two test runs the same day: neither window nor the one-a-day cap holds them
+        runs.control(
+            shop.stepwise.db,
+            shop.stepwise.catalog,
+            shop.account_id,
+            key,
+            "anna@example.com",
+            "start",
+            clock(),
+            test=True,
+        )
+    settle(shop, _smtp(shop, smtp))
+    tests = shop.issues()
+    assert sorted((i.status, i.transport, i.test) for i in tests) == [("sent", "capture", True)] * 2
+    assert not shop.timeline("email_deferred") and not shop.timeline("email_skipped")
+    assert smtp.recorder.received == []  # captured only (S19)
+
+    _settings(shop, caps=[{"emails": 1, "per": "1d"}])  # the same day, no window: the day's one slot is still free
+    shop.sequence("real", GO_THEN_WAIT, NEVER)
+    _go(shop)
+    settle(shop, _smtp(shop, smtp))
+    real = [i for i in shop.issues() if not i.test]
+    assert [(i.status, i.reason) for i in real] == [("sent", None)]
+    assert len(smtp.recorder.received) == 1
