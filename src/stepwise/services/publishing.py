@@ -18,6 +18,7 @@ from stepwise.domain.instants import iso
 from stepwise.domain.validation import check_sequence
 from stepwise.errors import Conflict, NotFound, Unprocessable
 from stepwise.services import audit, impact, sequences, versions
+from stepwise.services.catalog import read_definition
 from stepwise.services.impact import Impact
 from stepwise.services.references import gather
 from stepwise.storage import sequence_drafts as draft_store
@@ -98,6 +99,25 @@ def store_draft(conn: Connection, account_id: int, row: SequenceRow, document: A
 def put_draft(db: Database, account_id: int, key: str, document: Any, now: datetime) -> DraftOut:
     with db.write() as conn:
         row = _row(conn, account_id, key, for_update=True)
+        store_draft(conn, account_id, row, document, now)
+        draft = draft_store.get(conn, row.id)
+    assert draft is not None
+    return _out(key, row, draft)
+
+
+def save_draft(db: Database, account_id: int, key: str, document: Any, now: datetime) -> DraftOut | None:
+    """The editors' save (builder, JSON page): store the draft, unless it equals the live version.
+
+    Content equal to the live version leaves no draft (an earlier one is thrown away) and makes no
+    version: there is nothing to publish. Returns the draft, or None in that case.
+    """
+    with db.write() as conn:
+        row = _row(conn, account_id, key, for_update=True)
+        stored = sequences.parse(document).dump()
+        stored.pop("status", None)
+        if read_definition(row)[0] is not None and row.definition == stored:
+            draft_store.remove(conn, row.id)
+            return None
         store_draft(conn, account_id, row, document, now)
         draft = draft_store.get(conn, row.id)
     assert draft is not None

@@ -17,10 +17,10 @@ from stepwise.services import drafts as draft_service
 from stepwise.services import forms as form_service
 from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
+from stepwise.services import publishing, stats_reset
 from stepwise.services import runs as run_service
 from stepwise.services import segments as segment_service
 from stepwise.services import sequences as service
-from stepwise.services import stats_reset
 from stepwise.services.issues import StepIssueStats
 from stepwise.services.journey_stats import variant_mail
 from stepwise.services.sequences import Sequence, SequenceStats
@@ -252,8 +252,10 @@ def new_form(page: Page) -> Response:
 def edit_form(page: Page, key: str) -> Response:
     """Render the builder of a stored sequence."""
     seq = service.get(page.stepwise.db, page.account.id, key)
-    state = builder.from_definition(key, seq.definition, seq.version)
-    return _render_builder(page, state, choices(page), existing=seq)
+    draft = draft_of(page, key)
+    state = builder.from_definition(key, draft.definition if draft else seq.definition, seq.version)
+    notice = "You are editing the draft; the live version runs unchanged until you publish." if draft else None
+    return _render_builder(page, state, choices(page), existing=seq, notice=notice)
 
 
 def builder_post(page: Page, form: FormData, key: str | None) -> Response:
@@ -301,18 +303,15 @@ def _save(page: Page, state: builder.BuilderState, options: builder.Choices, exi
             seen = [p.path for p in local]
             problems += [d for d in exc.details or [] if not _covered(str(d["path"]), str(d["message"]), seen)]
     else:
-        if existing is not None and existing.status == "active":
-            document["status"] = "active"
         try:
+            if existing is not None:  # a live sequence: the change goes to its draft (S17)
+                return _saved_draft(page, state.key, document)
             seq, _ = service.put(db, account_id, state.key, document, page.now())
         except Unprocessable as exc:
             problems = list(exc.details or [])
         except AppError as exc:
             problems = [{"path": "$", "message": exc.message}]
         else:
-            if existing is not None and seq.version == existing.version:
-                page.flash("No changes to save.")
-                return page.redirect(f"/sequences/{seq.key}")
             page.flash(f"Sequence {seq.name} saved.")
             return page.redirect(f"/sequences/{seq.key}")
     placed = builder_errors.place(state, problems)
@@ -324,17 +323,28 @@ def _covered(path: str, message: str, seen: list[str]) -> bool:
     return any(path.startswith(s) or (s == f"{path}.weekdays" and "weekdays" in message) for s in seen)
 
 
+def _saved_draft(page: Page, key: str, document: Any) -> Response:
+    """Store an editor's content as the draft (none when it equals the live version); back to the sequence."""
+    draft = publishing.save_draft(page.stepwise.db, page.account.id, key, document, page.now())
+    if draft is None:
+        page.flash("No changes: the content equals the live version, so there is no draft to publish.")
+    else:
+        page.flash("Draft saved. The live version runs unchanged until you publish the draft.")
+    return page.redirect(f"/sequences/{key}")
+
+
 @router.get("/sequences/{key}/json")
 def json_editor(page: PageDep, key: str) -> Response:
-    """Show a sequence's definition as JSON, as the API and definition files take it."""
+    """Show the draft (or, without one, the live version) as JSON, as the API and definition files take it."""
     seq = service.get(page.stepwise.db, page.account.id, key)
-    text = json.dumps({**seq.definition, "status": seq.status}, indent=2, ensure_ascii=False)
-    return page.render("sequences/json.html", nav="sequences", seq=seq, text=text, problems=[])
+    draft = draft_of(page, key)
+    text = json.dumps(draft.definition if draft else seq.definition, indent=2, ensure_ascii=False)
+    return page.render("sequences/json.html", nav="sequences", seq=seq, text=text, problems=[], draft=draft)
 
 
 @router.post("/sequences/{key}/json")
 def json_save(page: PageDep, form: FormDep, key: str) -> Response:
-    """Save a definition typed as JSON, with the API's validation."""
+    """Save a definition typed as JSON as the draft, with the API's validation."""
     seq = service.get(page.stepwise.db, page.account.id, key)
     text = text_of(form, "definition")
     try:
@@ -343,13 +353,13 @@ def json_save(page: PageDep, form: FormDep, key: str) -> Response:
         problems = [{"path": "$", "message": f"not valid JSON: {exc}"}]
     else:
         try:
-            service.put(page.stepwise.db, page.account.id, key, document, page.now())
+            return _saved_draft(page, key, document)
         except AppError as exc:
             problems = exc.details if isinstance(exc.details, list) else [{"path": "$", "message": exc.message}]
-        else:
-            page.flash("Definition saved.")
-            return page.redirect(f"/sequences/{key}")
-    return page.render("sequences/json.html", status=422, nav="sequences", seq=seq, text=text, problems=problems)
+    draft = draft_of(page, key)
+    return page.render(
+        "sequences/json.html", status=422, nav="sequences", seq=seq, text=text, problems=problems, draft=draft
+    )
 
 
 @router.get("/sequences/{key}/edit")

@@ -106,6 +106,15 @@ class Browser:
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_url(re.compile(r".*/sequences$"))
 
+    def save_and_publish(self, key: str) -> None:
+        """In the builder or the JSON page of a live sequence: save the draft, then publish it (mode migrate)."""
+        self.page.get_by_role("button", name="Save draft").click()
+        self.page.wait_for_url(re.compile(rf".*/sequences/{key}$"))
+        self.page.get_by_role("link", name="Publish…").click()
+        self.page.get_by_role("button", name="Publish", exact=True).click()
+        self.page.wait_for_url(re.compile(rf".*/sequences/{key}/versions$"))
+        self.goto(f"/sequences/{key}")
+
     def shot(self, name: str, *, narrow: bool = False) -> None:
         """Save a full-page screenshot as test-artifacts/screenshots/<name>.png (and a narrow one if asked)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -91,16 +91,22 @@ def test_saving_unchanged_content_keeps_the_version(ui: Browser) -> None:
     ui.sign_in()
     page = ui.page
     ui.goto("/sequences/same/edit")
-    page.get_by_role("button", name="Save sequence").click()
+    page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(r".*/sequences/same$"))
-    expect(page.get_by_text("No changes to save.")).to_be_visible()
+    expect(page.get_by_text("No changes: the content equals the live version")).to_be_visible()
     ui.shot("builder-no-changes")
     assert sequences.get(stepwise.db, ui.account_id, "same").version == first.version
+    expect(page.get_by_test_id("draft-info")).to_contain_text("No draft")  # and nothing to publish
 
     ui.goto("/sequences/same/edit")
     page.get_by_label("Name").fill("Same, renamed")
-    page.get_by_role("button", name="Save sequence").click()
+    page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(r".*/sequences/same$"))
+    assert sequences.get(stepwise.db, ui.account_id, "same").version == first.version  # the live version runs on
+    expect(page.get_by_test_id("draft-info")).to_contain_text("Draft (based on v1")
+    ui.goto("/sequences/same/edit")  # the builder opens the draft
+    expect(page.get_by_label("Name")).to_have_value("Same, renamed")
+    ui.save_and_publish("same")
     assert sequences.get(stepwise.db, ui.account_id, "same").version != first.version
 
 
@@ -120,6 +126,5 @@ def test_subscriber_added_with_a_double_opt_in_form_is_warned_about(ui: Browser)
     ui.goto("/sequences/same/edit")
     expect(page.locator("#opt-in-warning")).to_be_visible()
     page.locator("#f-s0-v0-w0-confirmed").select_option("true")
-    page.get_by_role("button", name="Save sequence").click()
-    page.wait_for_url(re.compile(r".*/sequences/same$"))
+    ui.save_and_publish("same")
     expect(page.locator("#opt-in-warning")).to_have_count(0)

@@ -40,8 +40,7 @@ def test_S24_a_goal_is_added_in_the_builder_and_kept_on_edit(ui: Browser) -> Non
     expect(page.locator("#f-goal_exit")).to_be_checked()
     assert json.loads(page.locator("#f-goal_when").input_value()) == PURCHASE
     page.locator("#f-goal_exit").uncheck()
-    page.get_by_role("button", name="Save sequence").click()
-    page.wait_for_url(re.compile(r".*/sequences/trial$"))
+    ui.save_and_publish("trial")
     assert sequences.get(db, ui.account_id, "trial").definition["goal"] == {"when": PURCHASE, "exit": False}
 
 
