@@ -168,6 +168,10 @@ def publish(
     ids, steps = run_moves.behind(conn, account_id, row.id, number)
     if ids:
         span = (ids[0], ids[-1])
+        # Lock the runs' subscribers first, as each batch of finish_migrations does: a worker that holds
+        # one is mid-way through moving that run, and would otherwise write the step it read over the
+        # move (PostgreSQL; found by tests/integration/versions/test_concurrent_publish.py).
+        run_moves.lock_range(conn, account_id, row.id, number, *span)
         migrate_range(conn, account_id, row.id, info, pub.step_map, number=number, ids=span, steps=steps, now_us=now_us)
     return number
 
