@@ -33,6 +33,13 @@ def _send(stepwise: Stepwise, account_id: int, clock: FakeClock, email: str, nam
     settle(stepwise)
 
 
+def _enter(stepwise: Stepwise, account_id: int, clock: FakeClock, emails: list[str]) -> None:
+    """New subscribers who start the sequence (step 2 of the live version)."""
+    for email in emails:
+        edit_one(stepwise.db, account_id, email, Edit(), source="api", now=clock(), create=True)
+        _send(stepwise, account_id, clock, email, "go")
+
+
 def test_S17_a_large_migration_moves_runs_in_batches_and_old_runs_follow_their_version_meanwhile(
     stepwise: Stepwise, account: tuple[int, str], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -40,9 +47,7 @@ def test_S17_a_large_migration_moves_runs_in_batches_and_old_runs_follow_their_v
     monkeypatch.setattr(versions, "INLINE", 0)  # every migration is a large one
     monkeypatch.setattr(versions, "BATCH", 2)
     sequences.put(stepwise.db, account_id, "flow", V1, clock())
-    for email in EMAILS:
-        edit_one(stepwise.db, account_id, email, Edit(), source="api", now=clock(), create=True)
-        _send(stepwise, account_id, clock, email, "go")
+    _enter(stepwise, account_id, clock, EMAILS)
     _send(stepwise, account_id, clock, EMAILS[0], "a")  # p0 waits at step 3
 
     finish = versions.finish_migrations
@@ -77,14 +82,10 @@ def test_S17_runs_on_two_old_versions_moved_in_batches_each_record_the_version_t
     monkeypatch.setattr(versions, "INLINE", 0)  # every migration is a large one
     monkeypatch.setattr(versions, "BATCH", 2)
     sequences.put(stepwise.db, account_id, "flow", V1, clock())
-    for email in EMAILS[:3]:  # step 2 of version 1
-        edit_one(stepwise.db, account_id, email, Edit(), source="api", now=clock(), create=True)
-        _send(stepwise, account_id, clock, email, "go")
+    _enter(stepwise, account_id, clock, EMAILS[:3])  # step 2 of version 1
     publishing.put_draft(stepwise.db, account_id, "flow", {**V1, "name": "Pinned"}, clock())
     publishing.publish(stepwise.db, account_id, "flow", PublishIn(mode="pin"), clock())
-    for email in EMAILS[3:]:  # step 2 of version 2
-        edit_one(stepwise.db, account_id, email, Edit(), source="api", now=clock(), create=True)
-        _send(stepwise, account_id, clock, email, "go")
+    _enter(stepwise, account_id, clock, EMAILS[3:])  # step 2 of version 2
     _send(stepwise, account_id, clock, EMAILS[3], "a")  # step 3 of version 2
     v3 = {**V1, "steps": [_on("go"), _on("x"), _on("b")]}
     assert sequences.put(stepwise.db, account_id, "flow", v3, clock())[0].version == 3
