@@ -72,6 +72,14 @@ class VariantStats(BaseModel):
     variant: int
     fired: int
     converted: int = 0  # S24: conversions whose last fired variant was this one
+    conversion_rate: float | None = None  # converted ÷ fired; None when it never fired
+    # Emails of the variant (S23: a split's variants side by side), since the last stats reset; the
+    # rates are unique opens and clicks ÷ sent, None when none was sent (services/journey_stats.py).
+    sent: int = 0
+    opened: int = 0
+    clicked: int = 0
+    open_rate: float | None = None
+    click_rate: float | None = None
 
 
 class StepStats(BaseModel):

@@ -13,6 +13,7 @@ from stepwise.domain.statuses import END_REASONS
 from stepwise.errors import NotFound
 from stepwise.services import sequences
 from stepwise.services.catalog import read_definition
+from stepwise.services.journey_stats import variant_mail, with_rates
 from stepwise.services.sequences import SequenceStats, StepStats, VersionStats
 from stepwise.storage import sequences as sequence_store
 from stepwise.storage import versions as version_store
@@ -41,7 +42,7 @@ def stats(db: Database, account_id: int, key: str, version: int | None = None) -
         per[number]["completed"] += n if status == "completed" else 0
     listed = [VersionStats(version=n, **per[n]) for n in sorted(known, reverse=True)]
     if version is None:
-        return whole.model_copy(update={"versions": listed})
+        return with_rates(whole, variant_mail(db, account_id, key)).model_copy(update={"versions": listed})
     mine = [c for c in counts if c[0] == version]
     stopped_by = {reason: sum(n for _, s, r, _, n in mine if s == "stopped" and r == reason) for reason in END_REASONS}
     on_step: dict[int, int] = defaultdict(int)

@@ -144,3 +144,11 @@ def test_S23_email_rates_per_variant_side_by_side(
     assert a.open_rate == a.click_rate == round(100 / sent[1], 1)
     assert b.open_rate == b.click_rate == 0.0
     assert variant_mail(stepwise.db, account_id, "nothing-here") == {}
+
+    from stepwise.services import version_stats  # what GET /sequences/{key}/stats answers
+
+    [step_2] = [s for s in version_stats.stats(stepwise.db, account_id, "promo").steps if s.step == 2]
+    shown = {v.variant: (v.sent, v.opened, v.clicked, v.open_rate, v.click_rate) for v in step_2.variants}
+    rate_a = round(1 / sent[1], 4)
+    assert shown == {1: (sent[1], 1, 1, rate_a, rate_a), 2: (sent[2], 0, 0, 0.0, 0.0)}
+    assert {v.conversion_rate for v in step_2.variants} == {0.0}  # fired, no goal reached
