@@ -145,6 +145,8 @@ BENCH_FIGURES = [
     "ratio_to_floor",
     "forecast_1k_30d_s",
     "simulator_10k_90d_s",
+    "segment_upkeep_changes_per_s",
+    "segment_count_ms",
 ]
 
 

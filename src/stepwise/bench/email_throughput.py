@@ -132,7 +132,8 @@ async def emails_per_second(
     With `workers` > 1, that many processes drain the same outbox (the scale-out setup of SPEC §10);
     the clock starts when all of them are ready. With `policy`, the account has two frequency caps
     and a send window in force (SPEC §21), generous enough that every email goes: the figure is
-    the cost of checking them.
+    the cost of checking them; 20 segments are in force too (SPEC §21), whose activity ones each
+    send moves.
     """
     from stepwise.bootstrap import build as build_app
     from stepwise.config import Settings
@@ -254,9 +255,11 @@ def _plant(app: Any, count: int, *, policy: bool = False) -> None:
         now,
     )
     if policy:
+        from stepwise.bench.policy_workload import define_segments
         from stepwise.services import settings
 
         settings.put(app.db, account.id, settings.AccountSettings.model_validate(POLICY), now)
+        define_segments(app, account.id)  # 20 segments in force: each send updates the activity ones
     with app.db.write() as conn:
         plant_queued_emails(conn, account.id, "welcome", {"base": {"firstName": "Anna"}}, count, to_us(now))
 

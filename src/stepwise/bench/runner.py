@@ -51,6 +51,8 @@ def run(
     report["webhooks"] = _webhooks(database_url, min(subscribers, 10_000))
     say("simulation: a forecast of 1,000 subscribers over 30 days; the offline simulator, 10,000 over 90 days")
     report["simulation"] = _simulation(database_url)
+    say(f"policy: 20 segments kept current through profile changes; a segment of {waiting_runs:,} members counted")
+    report["policy"] = _policy(database_url, min(subscribers, 10_000), waiting_runs)
     say(f"publish_migrate: a new version published in mode migrate over {waiting_runs:,} open runs")
     with scratch_database(database_url) as url:
         report["publish_migrate"] = publish_migrate(url, waiting_runs)
@@ -105,6 +107,8 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
             report["deadline_lateness"]["worker_peak_rss_mb"],
         ),
         "stats_ms": report["stats"]["stats_ms_p50"],
+        "segment_upkeep_changes_per_s": report["policy"]["segment_upkeep_changes_per_s"],
+        "segment_count_ms": report["policy"]["segment_count_ms"],
         "floor_writes_per_s": floor,
         "ratio_to_floor": round(events_per_s / floor, 3) if floor else None,
     }
@@ -143,6 +147,16 @@ def _webhooks(database_url: str | None, messages: int) -> dict[str, Any]:
 
     with scratch_database(database_url) as url, hook_receiver() as receiver:
         return webhooks_per_second(url, receiver, count=messages)
+
+
+def _policy(database_url: str | None, subscribers: int, members: int) -> dict[str, Any]:
+    """SPEC §21 policy figures: segment upkeep (goal ≥ 5,000 changes/s on SQLite) and the count of a big segment."""
+    from stepwise.bench.policy_workload import segment_count, segment_upkeep
+
+    with scratch_database(database_url) as url:
+        upkeep = segment_upkeep(url, subscribers)
+    with scratch_database(database_url) as url:
+        return upkeep | segment_count(url, members)
 
 
 def _simulation(database_url: str | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
@@ -25,6 +26,11 @@ def split_path(path: str) -> tuple[str, ...]:
     """Split and validate a dotted path."""
     if not isinstance(path, str) or not path:
         raise InvalidPath("must be a non-empty dotted path such as 'base.firstName'")
+    return _split(path)
+
+
+@functools.lru_cache(maxsize=4096)  # segments and conditions test the same few paths for every subscriber
+def _split(path: str) -> tuple[str, ...]:
     parts = tuple(path.split("."))
     if len(parts) > MAX_DEPTH:
         raise InvalidPath(f"is deeper than {MAX_DEPTH} levels")
