@@ -53,7 +53,15 @@ def test_welcome_email_appears_in_the_archive_once_the_worker_has_run(api: Api) 
     assert stats["steps"][0] == {
         "step": 1,
         "on_step": 0,
-        "variants": [{"variant": 1, "fired": 1, "converted": 0}],
+        "variants": [
+            {
+                "variant": 1,
+                "fired": 1,
+                "converted": 0,
+                "conversion_rate": 0.0,
+                **{"sent": 1, "opened": 0, "clicked": 0, "open_rate": 0.0, "click_rate": 0.0},  # its email
+            }
+        ],
         "converted": 0,  # S24: no goal, no conversions
     }
     assert (stats["converted"], stats["conversion_rate"]) == (0, 0.0)
@@ -67,9 +75,10 @@ def test_welcome_email_appears_in_the_archive_once_the_worker_has_run(api: Api) 
 
     stats = eventually(completed)
     assert stats["on_steps"] == 0
+    no_mail = {"sent": 0, "opened": 0, "clicked": 0, "open_rate": None, "click_rate": None}
     assert stats["steps"][1]["variants"] == [
-        {"variant": 1, "fired": 1, "converted": 0},
-        {"variant": 2, "fired": 0, "converted": 0},
+        {"variant": 1, "fired": 1, "converted": 0, "conversion_rate": 0.0, **no_mail},
+        {"variant": 2, "fired": 0, "converted": 0, "conversion_rate": None, **no_mail},
     ]
     runs = api.client.get("/subscribers/anna@example.com/runs").json()["items"]
     assert [(r["status"], r["pass"], r["step"]) for r in runs] == [("completed", 1, 2)]
