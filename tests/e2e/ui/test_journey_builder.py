@@ -53,6 +53,7 @@ def test_S23_a_split_with_one_variant_is_refused_at_its_step(ui: Browser) -> Non
     page.get_by_label("Name").fill("Lonely split")
     page.get_by_role("button", name="+ Step").click()
     page.locator("#f-s1-v0-w0-kind").select_option("split")
+    expect(page.locator("#f-s1-v0-w0-weight")).to_have_value("50")  # the form is drawn again for a split
     pick_first_emails(page)
     page.get_by_role("button", name="Save sequence").click()
     expect(page.locator("#f-s1-variants-error")).to_have_text("a split step needs at least two variants")
