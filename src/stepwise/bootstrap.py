@@ -10,7 +10,7 @@ from stepwise.delivery.hook_client import HookClient
 from stepwise.delivery.tokens import TokenSigner
 from stepwise.delivery.webhooks import UrlCaller
 from stepwise.metrics import observe_accepted, observe_batch, observe_delivery
-from stepwise.services import segments, versions
+from stepwise.services import date_triggers, segments, versions
 from stepwise.services.advancing_store import DatabaseAdvanceStore
 from stepwise.services.context import Context
 from stepwise.services.delivery_store import DatabaseDeliveryStore
@@ -34,7 +34,7 @@ class Stepwise(Context):
         advancer = Advancer(
             DatabaseAdvanceStore(self.db, self.catalog), self.clock, batch_size=self.settings.batch_size
         )
-        advancer.segment_retest = partial(segments.retest_due, self.db)
+        advancer.timed = [partial(segments.retest_due, self.db), partial(date_triggers.fire_due, self.db)]
         deliverer = Deliverer(
             DatabaseDeliveryStore(self.db, self.secret, self.catalog),
             self.transport(),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from stepwise.bootstrap import Stepwise
+from stepwise.services import date_triggers
 from stepwise.services.advancing_store import DatabaseAdvanceStore
 from stepwise.services.delivery_store import DatabaseDeliveryStore
 from stepwise.services.processing import BatchResult
@@ -17,6 +19,7 @@ def advance(stepwise: Stepwise, *, max_batches: int = 1000) -> BatchResult:
     advancer = Advancer(
         DatabaseAdvanceStore(stepwise.db, stepwise.catalog), stepwise.clock, batch_size=stepwise.settings.batch_size
     )
+    advancer.timed = [partial(date_triggers.fire_due, stepwise.db)]  # S26: step-1 dates due by the fake clock
     total = BatchResult()
     for _ in range(max_batches):
         result = advancer.run_once()

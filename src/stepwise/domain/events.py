@@ -22,6 +22,7 @@ EventKind = Literal[
     "email_bounced",
     "complained",
     "custom",
+    "date_reached",  # S26 step 1: queued by the due-date finder
 ]
 
 

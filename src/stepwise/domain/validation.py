@@ -61,10 +61,6 @@ def _check_event(spec: d.EventSpec, step: int, path: str, refs: References) -> l
         found.append(Problem(f"{path}.event", f"'{spec.event}' can only be used in step 1"))
     if step == 0 and getattr(spec, "same", None):
         found.append(Problem(f"{path}.same", "'same' compares with the run's entry event and cannot be used in step 1"))
-    if step == 0 and spec.event == "date_reached":  # S26 step 1 (the due-date finder) is not built yet
-        found.append(
-            Problem(f"{path}.event", "'date_reached' in step 1 is not supported yet; use it in step 2 or later")
-        )
     match spec:
         case d.LinkClicked(draft=draft) | d.EmailOpened(draft=draft) if draft and draft not in refs.drafts:
             found.append(Problem(f"{path}.draft", f"unknown draft {draft!r}"))

@@ -11,6 +11,7 @@ import orjson
 from stepwise.domain import definition as d
 from stepwise.domain.paths import MISSING, get_path, path_touches
 from stepwise.domain.predicates import evaluate
+from stepwise.engine.date_entry import spec_key
 from stepwise.engine.model import Event
 
 
@@ -59,6 +60,8 @@ def edge_matches(
                 body = p.get("data")
                 return evaluate(where, data, event.at, body if isinstance(body, dict) else {})
             return True
+        case d.DateReached():  # S26 step 1: the finder's event for this sequence and this very spec
+            return p.get("sequence") == sequence and p.get("spec") == spec_key(spec)
         case (
             d.Never()
             | d.TimePassed()
@@ -67,7 +70,6 @@ def edge_matches(
             | d.ListMatches()
             | d.SegmentMatches()
             | d.Split()
-            | d.DateReached()
         ):
             return False  # `never` never happens; waits are not edge events
         case _:

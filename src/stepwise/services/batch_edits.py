@@ -16,7 +16,7 @@ from stepwise.domain.edits import NO_LISTS, Edit, SubscriberState, changed_anyth
 from stepwise.domain.emails import Email
 from stepwise.domain.events import Happened, new_event
 from stepwise.domain.segments import EVERYTHING, Touch
-from stepwise.services import segment_upkeep
+from stepwise.services import date_triggers, segment_upkeep
 from stepwise.services.subscribers import resolve_lists
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import lists as list_store
@@ -113,6 +113,7 @@ def apply_edits(
         p.sub.id for p in pending.values() if p.sub.id and (p.new or p.dirty or p.state.lists != p.initial_lists)
     ]
     segment_upkeep.refresh(conn, account_id, touched, now, touch_of(outcomes), emit=emit)  # S22: same transaction
+    date_triggers.refresh(conn, account_id, touched, now, touch_of(outcomes))  # S26: the next step-1 dates
     return outcomes
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stepwise.services.sequences import SequenceStats, conversion_rate
+from stepwise.domain.rates import conversion_rate
+from stepwise.services.sequences import SequenceStats
 from stepwise.storage import counters as counter_store
 from stepwise.storage import issues as issue_store
 from stepwise.storage import sequences as sequence_store

@@ -21,7 +21,7 @@ from stepwise.domain.jobs import EmailJob, UrlCallJob
 from stepwise.engine.model import EmailCommand, Event, Input, Outcome, Run, Subscriber, UrlCommand
 from stepwise.engine.processor import process
 from stepwise.ids import new_id
-from stepwise.services import quarantine, segment_upkeep, webhook_facts
+from stepwise.services import date_triggers, quarantine, segment_upkeep, webhook_facts
 from stepwise.services.catalog import AccountSequences, SequenceCatalog
 from stepwise.storage import claims as claim_store
 from stepwise.storage import counters as counter_store
@@ -360,6 +360,8 @@ class _Writer:
             subscriber_store.delete_one(conn, self.account_id, subscriber_id)
         touched = {s for s, _ in self.data} | {s for s, _ in self.joined + self.left}  # S22: segments follow
         segment_upkeep.refresh(conn, self.account_id, sorted(touched - set(self.deleted)), from_us(self.now_us))
+        changed = sorted({s for s, _ in self.data} - set(self.deleted))  # S26: set_data may move a step-1 date
+        date_triggers.refresh(conn, self.account_id, changed, from_us(self.now_us))
 
 
 def forget_orphans(conn: Connection, candidate_ids: Sequence[int], locked: Sequence[int]) -> None:

@@ -11,12 +11,13 @@ from sqlalchemy import Connection
 from stepwise.domain.definition import SequenceDefinition
 from stepwise.domain.instants import iso
 from stepwise.domain.problems import Problem, from_validation_error
+from stepwise.domain.rates import conversion_rate
 from stepwise.domain.statuses import END_REASONS, SequenceStatus
 from stepwise.domain.validation import References, check_sequence, referenced
 from stepwise.engine.deadlines import has_state_waits
 from stepwise.engine.model import SequenceInfo
 from stepwise.errors import Conflict, NotFound, Unprocessable
-from stepwise.services import audit, versions
+from stepwise.services import audit, date_triggers, versions
 from stepwise.services import settings as account_settings
 from stepwise.services.audit import current_actor
 from stepwise.services.catalog import read_definition
@@ -224,6 +225,8 @@ def save(
     quarantine_store.forget(conn, account_id, "sequence", key)  # readable now: no longer set aside
     row = sequence_store.get(conn, account_id, key)
     assert row is not None
+    if existing is None or row.version != existing.version:  # S26: step-1 dates follow the live version
+        date_triggers.sync(conn, row, now)
     audit.record(conn, account_id, "sequence", key, "create" if created else "update", before, _audited(row))
     return row, created
 
@@ -300,6 +303,8 @@ def set_status(db: Database, account_id: int, key: str, status: SequenceStatus, 
             else:
                 _apply_status(conn, account_id, row.id, info_of(conn, account_id, key, definition, status), status, now)
         fresh = sequence_store.get(conn, account_id, key)
+        if fresh is not None and fresh.status != row.status:
+            date_triggers.sync(conn, fresh, now)
     assert fresh is not None
     return view(fresh)
 
@@ -376,11 +381,6 @@ def stats(db: Database, account_id: int, key: str) -> SequenceStats:
         if (counter_store.RESET_AT, 0, 0) in counts
         else None,
     )
-
-
-def conversion_rate(converted: int, entered: int) -> float | None:
-    """S24: converted ÷ entered, rounded to 4 places; None when nobody entered."""
-    return round(converted / entered, 4) if entered else None
 
 
 def stored_steps(db: Database, account_id: int, key: str) -> list[Any]:

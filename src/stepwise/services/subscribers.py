@@ -23,7 +23,7 @@ from stepwise.domain.segments import EVERYTHING, Touch
 from stepwise.domain.statuses import SUBSCRIBER_STATUSES, SubscriberStatus
 from stepwise.engine.model import DeleteSubscriber
 from stepwise.errors import NotFound, Unprocessable, UnreadableRow
-from stepwise.services import cursors, segment_upkeep
+from stepwise.services import cursors, date_triggers, segment_upkeep
 from stepwise.services.catalog import SequenceCatalog
 from stepwise.services.processing import process_locked
 from stepwise.storage import inbox as inbox_store
@@ -123,6 +123,7 @@ def apply_edit(
     changed, joined, left = list(plan.changed), list(plan.joined), list(plan.left)
     touch = EVERYTHING if plan.created else Touch(frozenset(changed), bool(joined or left), plan.status_changed)
     segment_upkeep.refresh(conn, account_id, [sub.id], now, touch, emit=emit)  # S22: in the change's transaction
+    date_triggers.refresh(conn, account_id, [sub.id], now, touch)  # S26: the next step-1 dates follow the profile
     return EditResult(sub, plan.created, changed, joined, left, len(plan.events) if emit else 0)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from stepwise.domain.rates import conversion_rate
 from stepwise.domain.statuses import END_REASONS
 from stepwise.errors import NotFound
 from stepwise.services import sequences
@@ -64,6 +65,6 @@ def stats(db: Database, account_id: int, key: str, version: int | None = None) -
             "versions": listed,
             "version": version,
             "converted": converted,
-            "conversion_rate": sequences.conversion_rate(converted, per[version]["entered"]),
+            "conversion_rate": conversion_rate(converted, per[version]["entered"]),
         }
     )

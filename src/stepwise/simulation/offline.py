@@ -37,7 +37,7 @@ def simulate(sequences: Mapping[str, SequenceInfo], subjects: Mapping[str, str],
     """Play the script: each event at its virtual time (deadlines due before it fire first), then run to `until`."""
     world = World(sequences, subjects)
     for person in script.subscribers:
-        world.add(person.email, person.status, person.data, set(person.lists))
+        world.add(person.email, person.status, person.data, set(person.lists), at=script.start)
     for happening in script.events:
         if happening.kind == "tick":
             for life in world.lives.values():

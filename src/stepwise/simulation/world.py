@@ -17,8 +17,11 @@ from stepwise.delivery.rendering import render_string
 from stepwise.domain.instants import iso
 from stepwise.domain.jsonvalues import copy_json
 from stepwise.domain.paths import changed_paths, set_path
+from stepwise.engine.date_entry import entry_payload, has_date_entry, next_entry
 from stepwise.engine.model import EmailCommand, Event, Input, Outcome, Run, SequenceInfo, StartRun, Subscriber
 from stepwise.engine.processor import process
+
+MAX_DATES = 100  # step-1 dates of one sequence offered per call (a century of birthdays)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Life:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     emails: list[tuple[str, str, int]] = field(default_factory=list)  # (draft, sequence, pass) sent, in order
     keep: bool = True  # keep the timeline
+    seen: datetime | None = None  # S26: step-1 dates up to here were offered
 
 
 class World:
@@ -50,8 +54,18 @@ class World:
         self.counters: defaultdict[tuple[str, str, int, int], int] = defaultdict(int)
         self.emails: defaultdict[str, int] = defaultdict(int)
 
-    def add(self, email: str, status: str, data: dict[str, Any], lists: set[str], *, keep: bool = True) -> Life:
-        life = Life(Subscriber(len(self.lives) + 1, email, status, copy_json(data), set(lists)), keep=keep)
+    def add(
+        self,
+        email: str,
+        status: str,
+        data: dict[str, Any],
+        lists: set[str],
+        *,
+        keep: bool = True,
+        at: datetime | None = None,
+    ) -> Life:
+        """A subscriber who exists from `at` (their step-1 dates after it enter them, S26)."""
+        life = Life(Subscriber(len(self.lives) + 1, email, status, copy_json(data), set(lists)), keep=keep, seen=at)
         self.lives[email.lower()] = life
         return life
 
@@ -59,6 +73,9 @@ class World:
 
     def step(self, life: Life, inputs: list[Input], now: datetime) -> Outcome:
         """Run the engine for one subscriber up to `now` and keep what it decided."""
+        dated = self._dates(life, now)
+        if dated:
+            inputs = sorted([*dated, *inputs], key=lambda i: i.at)  # stable: a date before an input of its moment
         out = process(life.sub, life.runs.values(), life.passes, self.sequences, inputs, now)
         life.sub = out.subscriber
         for (key, pass_no), run in out.runs.items():
@@ -72,6 +89,24 @@ class World:
             self.counters[counter] += delta
         self._keep(life, out)
         return out
+
+    def _dates(self, life: Life, now: datetime) -> list[Input]:
+        """S26: the `date_reached` events of step-1 dates due since the last call, as the finder queues them."""
+        since, life.seen = life.seen, now
+        if since is None:
+            return []
+        found: list[Input] = []
+        for info in self.sequences.values():
+            if info.status != "active" or not has_date_entry(info):
+                continue
+            after = since
+            for _ in range(MAX_DATES):
+                due = next_entry(info, life.sub.data, after)
+                if due is None or due[0] > now:
+                    break
+                found.append(Event("date_reached", entry_payload(info, due, life.sub.data), "simulation", due[0]))
+                after = due[0]
+        return found
 
     def start(self, life: Life, sequence: str, at: datetime) -> Outcome:
         """S9: enter `sequence` bypassing its step-1 event."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from stepwise.storage import (  # noqa: F401 - they declare tables on `metadata`
+    schema_dates,
     schema_deliverability,
     schema_policy,
     schema_segments,

@@ -11,6 +11,7 @@ from stepwise.domain.statuses import SequenceStatus
 from stepwise.storage import dialects
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps, loads
+from stepwise.storage.date_triggers import drop_sequence as drop_date_triggers
 from stepwise.storage.notify import WORK, notify
 from stepwise.storage.schema_versions import sequence_drafts, sequence_versions
 
@@ -137,3 +138,4 @@ def delete_sequence(conn: Connection, account_id: int, seq_id: int) -> None:
     conn.execute(delete(t.sequences).where(t.sequences.c.id == seq_id))
     conn.execute(delete(sequence_versions).where(sequence_versions.c.sequence_id == seq_id))
     conn.execute(delete(sequence_drafts).where(sequence_drafts.c.sequence_id == seq_id))
+    drop_date_triggers(conn, seq_id)

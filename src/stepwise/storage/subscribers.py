@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from stepwise.domain.statuses import SubscriberStatus
 from stepwise.errors import UnreadableRow
-from stepwise.storage import dialects, schema_segments
+from stepwise.storage import date_triggers, dialects, schema_segments
 from stepwise.storage import schema as t
 from stepwise.storage.codec import decoded_object, dumps
 from stepwise.storage.dialects import fast_update, insert_tuples, rows_in
@@ -150,6 +150,7 @@ def delete_one(conn: Connection, account_id: int, subscriber_id: int) -> None:
         .values(subscriber_id=None)
     )
     _leave_segments(conn, account_id, subscriber_id)
+    date_triggers.forget_subscriber(conn, account_id, subscriber_id)
     conn.execute(delete(t.subscribers).where(t.subscribers.c.id == subscriber_id))
 
 

@@ -13,8 +13,8 @@ from stepwise.worker.advance_port import AdvanceStore
 from stepwise.worker.isolation import Isolation
 
 log = logging.getLogger("stepwise.worker")
-SEGMENT_RETEST_EVERY = timedelta(seconds=10)  # S22 allows a minute
-SEGMENT_RETEST_BATCH = 1000
+TIMED_EVERY = timedelta(seconds=10)  # S22 allows a minute for segment re-tests; S26 dates fire within it too
+TIMED_BATCH = 1000
 
 
 @dataclass
@@ -24,9 +24,10 @@ class Advancer:
     store: AdvanceStore
     clock: Clock
     batch_size: int = 200
-    # S22: re-test segment members whose answer time alone may have changed (services/segments.py).
-    segment_retest: Callable[[datetime], int] | None = None
-    _next_retest: datetime | None = field(default=None, repr=False)
+    # Work that time alone makes due, each handling up to TIMED_BATCH items per call and saying how many:
+    # S22 re-tests of segment members (services/segments.py), S26 step-1 dates (services/date_triggers.py).
+    timed: list[Callable[[datetime], int]] = field(default_factory=list)
+    _next_timed: datetime | None = field(default=None, repr=False)
 
     def run_once(self) -> BatchResult:
         """Process one batch; return what it did (an empty result when idle).
@@ -35,7 +36,7 @@ class Advancer:
         still fails is set aside (worker/isolation.py): nothing stored stops processing for others.
         """
         now = self.clock()
-        self._retest_segments(now)
+        self._run_timed(now)
         if not self.store.has_work(now):
             return BatchResult()
         try:
@@ -45,14 +46,15 @@ class Advancer:
             log.warning("a batch of %d subscribers failed; processing them one by one", len(locked), exc_info=True)
             return Isolation(self.store).run(locked, now)
 
-    def _retest_segments(self, now: datetime) -> None:
-        """At most every SEGMENT_RETEST_EVERY, re-test the segment members that fell due (never fails the loop)."""
-        if self.segment_retest is None or (self._next_retest is not None and now < self._next_retest):
+    def _run_timed(self, now: datetime) -> None:
+        """At most every TIMED_EVERY, do the timed work that fell due (never fails the loop)."""
+        if not self.timed or (self._next_timed is not None and now < self._next_timed):
             return
-        try:
-            for _ in range(100):  # bounded: the advancing loop must go on
-                if self.segment_retest(now) < SEGMENT_RETEST_BATCH:
-                    break
-        except Exception:
-            log.exception("re-testing segment members failed; will retry")
-        self._next_retest = now + SEGMENT_RETEST_EVERY
+        for job in self.timed:
+            try:
+                for _ in range(100):  # bounded: the advancing loop must go on
+                    if job(now) < TIMED_BATCH:
+                        break
+            except Exception:
+                log.exception("timed work %s failed; will retry", getattr(job, "__name__", job))
+        self._next_timed = now + TIMED_EVERY

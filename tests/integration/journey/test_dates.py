@@ -138,14 +138,3 @@ def test_S26_bad_date_reached_specs_are_refused_with_their_path(
     assert any(p["path"].endswith(f".when[0].{path}") for p in caught.value.details), caught.value.details
     with pytest.raises(NotFound):
         sequences.stats(stepwise.db, account_id, "dates")
-
-
-def test_S26_date_reached_at_step_1_is_refused_until_the_due_date_finder_exists(
-    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock
-) -> None:
-    account_id, _ = account
-    body = _sequence({"event": "date_reached", "field": "birthday"})
-    body["steps"][0]["variants"][0]["when"] = [{"event": "date_reached", "field": "birthday"}]
-    with pytest.raises(Unprocessable) as caught:
-        sequences.put(stepwise.db, account_id, "dates", body, clock())
-    assert [p["path"] for p in caught.value.details] == ["$.steps[0].variants[0].when[0].event"]

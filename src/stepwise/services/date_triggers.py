@@ -1,0 +1,158 @@
+"""S26 at step 1: keep each subscriber's next date for the sequences that enter by a profile date.
+
+Three moments keep `date_triggers` true, each in the transaction of its change:
+- `sync` when a sequence is saved, published, activated or paused: an active sequence whose step 1 has
+  a `date_reached` variant gets every subscriber's next date (read in id order, a batch at a time);
+  any other loses its rows;
+- `refresh` when profiles change (edits, imports, bulk edits, `set_data` actions) and the change
+  touched a field such a sequence reads: those subscribers' next dates are written again;
+- `fire_due`, called by the worker every few seconds, reads only the rows that fell due (an index on
+  the instant, not a scan of everyone), queues the `date_reached` event that enters the sequence by that
+  variant, and writes the next date (next year's for `every_year`) or drops the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from stepwise.domain.events import Happened, NewEvent, new_event
+from stepwise.domain.instants import from_us, to_us
+from stepwise.domain.paths import path_touches
+from stepwise.domain.segments import EVERYTHING, Touch
+from stepwise.engine import date_entry
+from stepwise.engine.model import SequenceInfo
+from stepwise.services.catalog import read_definition
+from stepwise.storage import accounts as account_store
+from stepwise.storage import date_triggers as store
+from stepwise.storage import inbox as inbox_store
+from stepwise.storage import sequences as sequence_store
+from stepwise.storage import subscribers as subscriber_store
+from stepwise.storage.database import Database
+from stepwise.storage.sequences import SequenceRow
+from stepwise.storage.subscribers import SubscriberRow
+from stepwise.storage.timeline import NewEntry, add_entries
+
+BACKFILL_BATCH = 1000
+
+
+def _info(conn: Connection, row: SequenceRow) -> SequenceInfo | None:
+    """The live definition of an active sequence that enters by a date, else None."""
+    definition = read_definition(row)[0]
+    if row.status != "active" or definition is None:
+        return None
+    account = account_store.by_id(conn, row.account_id)
+    tz = definition.timezone or (account.timezone if account else "UTC")
+    info = SequenceInfo(row.key, "active", definition, tz, row.live_version, account_id=row.account_id)
+    return info if date_entry.has_date_entry(info) else None
+
+
+def sync(conn: Connection, row: SequenceRow, now: datetime) -> None:
+    """Rebuild the sequence's due dates from every subscriber of its account (or drop them)."""
+    info = _info(conn, row)
+    if info is None:
+        store.drop_sequence(conn, row.id)
+        return
+    store.put_sequence(conn, row.account_id, row.id, row.key)
+    after = 0
+    while True:
+        batch = subscriber_store.batch_after(conn, row.account_id, after, BACKFILL_BATCH, lock=False)
+        if not batch:
+            return
+        _write(conn, row.account_id, row.id, info, batch, now, fresh=True)
+        after = batch[-1].id
+
+
+def _write(
+    conn: Connection,
+    account_id: int,
+    sequence_id: int,
+    info: SequenceInfo,
+    subs: Sequence[SubscriberRow],
+    now: datetime,
+    *,
+    fresh: bool,
+    note: bool = True,
+) -> None:
+    due: dict[int, int | None] = {}
+    notes: list[NewEntry] = []
+    for sub in subs:
+        found = date_entry.next_entry(info, sub.data, now)
+        due[sub.id] = to_us(found[0]) if found else None
+        if note:
+            notes += [
+                NewEntry(account_id, sub.id, to_us(n.at), n.kind, n.sequence, n.detail)
+                for n in date_entry.unparsable_notes(info, sub.data, now)
+            ]
+    (store.add_due if fresh else store.set_due)(conn, account_id, sequence_id, due)
+    if notes:
+        add_entries(conn, notes)
+
+
+def refresh(
+    conn: Connection, account_id: int, subscriber_ids: Sequence[int], now: datetime, touch: Touch = EVERYTHING
+) -> None:
+    """Write again the next dates of these subscribers for the sequences whose date fields the change touched."""
+    if not subscriber_ids:
+        return
+    keys = store.sequences_of(conn, account_id)
+    if not keys:
+        return
+    infos = _infos(conn, list(keys))
+    wanted = {sid: info for sid, info in infos.items() if touch.everything or _touches(touch, info)}
+    if not wanted:
+        return
+    subs = [s for s in subscriber_store.by_ids(conn, sorted(set(subscriber_ids))) if s.account_id == account_id]
+    for sequence_id, info in wanted.items():
+        _write(conn, account_id, sequence_id, info, subs, now, fresh=False)
+
+
+def _touches(touch: Touch, info: SequenceInfo) -> bool:
+    return any(path_touches(sorted(touch.data), path) for path in date_entry.fields_read(info))
+
+
+def _infos(conn: Connection, sequence_ids: Sequence[int]) -> dict[int, SequenceInfo]:
+    found = {}
+    for row in sequence_store.by_ids(conn, list(sequence_ids)):
+        info = _info(conn, row)
+        if info is not None:
+            found[row.id] = info
+    return found
+
+
+def fire_due(db: Database, now: datetime, limit: int = 1000) -> int:
+    """Queue the `date_reached` events that fell due by `now`; return how many rows were handled."""
+    with db.write() as conn:
+        rows = store.due(conn, to_us(now), limit)
+        if not rows:
+            return 0
+        infos = _infos(conn, sorted({r.sequence_id for r in rows}))
+        subs = {s.id: s for s in subscriber_store.by_ids(conn, sorted({r.subscriber_id for r in rows}))}
+        events: list[NewEvent] = []
+        later: dict[tuple[int, int, int], int | None] = {}
+        for row in rows:
+            info, sub = infos.get(row.sequence_id), subs.get(row.subscriber_id)
+            moment = from_us(row.due_at)
+            if info is None or sub is None:
+                later[(row.account_id, row.sequence_id, row.subscriber_id)] = None
+                continue
+            due = date_entry.due_at(info, sub.data, moment)
+            if due is not None:
+                payload = date_entry.entry_payload(info, due, sub.data)
+                happened = Happened("date_reached", payload)
+                events.append(new_event(row.account_id, sub.id, happened, source="date", accepted_at=to_us(now)))
+            following = date_entry.next_entry(info, sub.data, max(moment, now))
+            later[(row.account_id, row.sequence_id, row.subscriber_id)] = to_us(following[0]) if following else None
+        inbox_store.add(conn, events)
+        _reschedule(conn, later)
+    return len(rows)
+
+
+def _reschedule(conn: Connection, later: Mapping[tuple[int, int, int], int | None]) -> None:
+    by_sequence: dict[tuple[int, int], dict[int, int | None]] = {}
+    for (account_id, sequence_id, subscriber_id), at in later.items():
+        by_sequence.setdefault((account_id, sequence_id), {})[subscriber_id] = at
+    for (account_id, sequence_id), due in by_sequence.items():
+        store.set_due(conn, account_id, sequence_id, due)
