@@ -1,7 +1,7 @@
 """Date triggers (SPEC S26): the instant a profile date plus an offset reaches, at a local time.
 
 Pure arithmetic and the `date_reached` spec. At step >= 2 it is a wait fixed on arrival (the engine's
-deadlines.py); at step 1 (the indexed finder of due subscribers) it is not built yet.
+deadlines.py); at step 1 it enters by the due-date finder (engine/date_entry.py, services/date_triggers.py).
 The zone is chosen by the caller: the spec's `timezone`, else the profile's valid
 `base.timezone`, else the sequence/account zone (see `choose_zone`).
 """

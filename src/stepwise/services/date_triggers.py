@@ -156,3 +156,16 @@ def _reschedule(conn: Connection, later: Mapping[tuple[int, int, int], int | Non
         by_sequence.setdefault((account_id, sequence_id), {})[subscriber_id] = at
     for (account_id, sequence_id), due in by_sequence.items():
         store.set_due(conn, account_id, sequence_id, due)
+
+
+def dates_ahead(db: Database, account_id: int, key: str) -> int | None:
+    """How many subscribers have a step-1 date ahead for the sequence; None when it does not enter by a date."""
+    with db.read() as conn:
+        found = [sid for sid, k in store.sequences_of(conn, account_id).items() if k == key]
+        return store.count(conn, found[0]) if found else None
+
+
+def resync_account(conn: Connection, account_id: int, now: datetime) -> None:
+    """Rebuild the due dates of every sequence of the account that enters by a date (its zone changed)."""
+    for row in sequence_store.by_ids(conn, sorted(store.sequences_of(conn, account_id))):
+        sync(conn, row, now)

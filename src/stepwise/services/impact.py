@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 
 from stepwise.engine.model import SequenceInfo
-from stepwise.services.run_migration import StepTarget, moved_values
+from stepwise.services.run_migration import StepTarget, moved_values, profiles_for
 from stepwise.services.versions import PAGE, Publication, step_map_problems
 from stepwise.storage import runs as run_store
 from stepwise.storage.sequences import SequenceRow
@@ -54,6 +54,7 @@ def preview(conn: Connection, account_id: int, row: SequenceRow, info: SequenceI
     total, after_id, now_us = 0, 0, 0
     while page := run_store.open_page(conn, account_id, row.id, after_id=after_id, limit=PAGE):
         after_id = page[-1].id
+        profiles = profiles_for(conn, page, info, pub.step_map or {}) if pub.mode == "migrate" else {}
         for run in page:
             total += 1
             tally = tallies.setdefault(run.step, _Tally())
@@ -66,7 +67,10 @@ def preview(conn: Connection, account_id: int, row: SequenceRow, info: SequenceI
                 tally.to, tally.stopped = "stop", tally.stopped + 1
             elif isinstance(target, int) and 2 <= target <= new_steps:
                 tally.to = target
-                tally.deadline_changes += moved_values(run, target, info, 0, now_us)["wake_at"] != run.wake_at
+                tally.deadline_changes += (
+                    moved_values(run, target, info, 0, now_us, profiles.get(run.subscriber_id))["wake_at"]
+                    != run.wake_at
+                )
     for step, tally in sorted(tallies.items()):
         if pub.mode == "migrate" and tally.to is None:
             problems.append(f"{tally.runs} run(s) wait on step {step}, which the new version removes: map it")

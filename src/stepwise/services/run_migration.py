@@ -43,6 +43,8 @@ def set_based_move(info: SequenceInfo, step_map: StepMap, step: int) -> run_move
     target = target_of(step_map, step)
     if target == "stop" or target > info.steps:
         return None
+    if target >= 2 and info.date_waits[target - 1]:
+        return None  # S26: a date wait's moment is read from each subscriber's profile
     waits = info.time_waits[target - 1] if target >= 2 else ()
     fixed = [spec.delay for _, spec in waits if isinstance(spec, TimePassed)]
     if len(fixed) < len(waits):
@@ -129,6 +131,7 @@ def migrate_page(
     deltas: Counter[tuple[str, int]] = Counter()
     skipped = 0
     stopped: list[NewEntry] = []
+    profiles = profiles_for(conn, page, info, step_map)
     for run in page:
         target = target_of(step_map, run.step)
         if target != "stop" and target > info.steps:
@@ -146,7 +149,7 @@ def migrate_page(
             deltas[("on_step", run.step)] -= weight
             deltas[("stopped:edited", 0)] += weight
             continue
-        updates.append(moved_values(run, target, info, number, now_us))
+        updates.append(moved_values(run, target, info, number, now_us, profiles.get(run.subscriber_id)))
         if target != run.step:
             deltas[("on_step", run.step)] -= weight
             deltas[("on_step", target)] += weight
@@ -164,6 +167,16 @@ def migrate_page(
     return skipped
 
 
+def profiles_for(conn: Connection, page: list[RunRow], info: SequenceInfo, step_map: StepMap) -> dict[int, Any]:
+    """S26: the profiles of the runs moving onto a step with date waits (their moment is read from them)."""
+    ids = set()
+    for run in page:
+        target = target_of(step_map, run.step)
+        if target != "stop" and 2 <= target <= info.steps and info.date_waits[target - 1]:
+            ids.add(run.subscriber_id)
+    return {sub.id: sub.data for sub in subscriber_store.by_ids(conn, sorted(ids))} if ids else {}
+
+
 def _stopped(run: RunRow, number: int, now_us: int) -> dict[str, Any]:
     return {
         "id": run.id,
@@ -179,9 +192,12 @@ def _stopped(run: RunRow, number: int, now_us: int) -> dict[str, Any]:
     }
 
 
-def moved_values(run: RunRow, step: int, info: SequenceInfo, number: int, now_us: int) -> dict[str, Any]:
-    """The run at `step` of the new version: deadline from its `step_entered_at`, state waits re-tested now."""
-    deadline = step_deadline(info, step, from_us(run.step_entered_at)) if step >= 2 else None
+def moved_values(
+    run: RunRow, step: int, info: SequenceInfo, number: int, now_us: int, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The run at `step` of the new version: deadline from its `step_entered_at` (date waits from the
+    profile `data`, when given), state waits re-tested now."""
+    deadline = step_deadline(info, step, from_us(run.step_entered_at), data) if step >= 2 else None
     wake = opt_to_us(deadline[0]) if deadline else None
     recheck = step >= 2 and has_state_waits(info, step)
     open_ = run.status == "active" and info.status == "active"

@@ -20,7 +20,7 @@ from stepwise.domain.jsonvalues import StorableText
 from stepwise.domain.policy import MAX_CAPS, Cap, SendWindow
 from stepwise.domain.spec_types import ZoneName
 from stepwise.errors import NotFound
-from stepwise.services import audit
+from stepwise.services import audit, date_triggers
 from stepwise.storage import accounts as account_store
 from stepwise.storage import policy as policy_store
 from stepwise.storage import schema as t
@@ -88,6 +88,8 @@ def put(db: Database, account_id: int, body: AccountSettings, now: datetime) -> 
         policy_store.put_settings(conn, account_id, orjson.dumps(document).decode(), to_us(now))
         after = read(conn, account_id)
         audit.record(conn, account_id, "settings", "account", "update", before, after)
+        if after.timezone != before.timezone:  # S26: step-1 dates without a zone of their own fall back to it
+            date_triggers.resync_account(conn, account_id, now)
         return after
 
 

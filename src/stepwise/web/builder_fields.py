@@ -74,7 +74,7 @@ EVENT_KINDS: tuple[Kind, ...] = (
     Kind("list_matches", "Wait: until list membership", "later"),
     Kind("split", "Random split: a share of subscribers (A/B)", "later"),
     Kind("segment_matches", "Wait: until segment membership", "later"),
-    Kind("date_reached", "Wait: until a date in the profile", "later"),
+    Kind("date_reached", "A date in the profile (birthday, renewal…)"),
 )
 ACTION_KINDS: tuple[Kind, ...] = (
     Kind("send_email", "Send an email"),

@@ -13,11 +13,11 @@ from stepwise.domain.keys import is_key
 from stepwise.domain.problems import Problem
 from stepwise.domain.statuses import SequenceStatus
 from stepwise.errors import AppError, NotFound, Unprocessable
+from stepwise.services import date_triggers, publishing, stats_reset
 from stepwise.services import drafts as draft_service
 from stepwise.services import forms as form_service
 from stepwise.services import issues as issue_service
 from stepwise.services import lists as list_service
-from stepwise.services import publishing, stats_reset
 from stepwise.services import runs as run_service
 from stepwise.services import segments as segment_service
 from stepwise.services import sequences as service
@@ -108,6 +108,7 @@ def sequence_view(
         forecast_error="",
         draft=draft_of(page, key),  # the draft beside the live version (web/publish.py)
         may_write=may_write(page, key),
+        dates_ahead=date_triggers.dates_ahead(db, account_id, key),  # S26: who step 1 will enter by a date
     )
 
 

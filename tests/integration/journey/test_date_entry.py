@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from stepwise.bootstrap import Stepwise
 from stepwise.services import sequences, timeline
+from stepwise.services import settings as account_settings
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.services.subscribers import delete as delete_subscriber
 from stepwise.storage import date_triggers as store
@@ -151,3 +152,29 @@ def test_S26_due_step_1_dates_are_read_by_an_index_on_the_instant(stepwise: Step
             sql = str(due.compile(conn, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(r[0]) for r in conn.execute(text(f"EXPLAIN {sql}")))
     assert "ix_date_triggers_due_at" in plan, plan
+
+
+def test_S26_step_1_dates_follow_a_change_of_the_account_zone(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock
+) -> None:
+    account_id, _ = account
+    sequences.put(stepwise.db, account_id, "birthday", _birthday(), clock())
+    _profile(stepwise, account_id, clock, {"birthday": "1990-03-10"})
+    current = account_settings.get(stepwise.db, account_id)
+    account_settings.put(stepwise.db, account_id, current.model_copy(update={"timezone": "America/New_York"}), clock())
+    nine_in_new_york = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)  # EDT (UTC-4) since 8 March
+    assert [d for _, d in _rows(stepwise)] == [int(nine_in_new_york.timestamp() * 1_000_000)]
+
+
+def test_S26_the_worker_of_a_process_finds_due_step_1_dates_by_itself(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock
+) -> None:
+    account_id, _ = account
+    sequences.put(stepwise.db, account_id, "birthday", _birthday({"every_year": False}), clock())
+    _profile(stepwise, account_id, clock, {"birthday": "2026-01-05"})  # 09:00 today: not after now, never
+    _profile(stepwise, account_id, clock, {"birthday": "2026-01-06"}, email="next@example.com")
+    advancer = stepwise.worker().advancer  # as `stepwise serve` and `stepwise worker` wire it
+    clock.set(datetime(2026, 1, 6, 9, 0, 5, tzinfo=UTC))
+    advancer.run_once()  # the timed work queues the event ...
+    advancer.run_once()  # ... and the batch enters the sequence
+    assert _entered(stepwise, account_id) == 1

@@ -138,3 +138,14 @@ def test_S26_bad_date_reached_specs_are_refused_with_their_path(
     assert any(p["path"].endswith(f".when[0].{path}") for p in caught.value.details), caught.value.details
     with pytest.raises(NotFound):
         sequences.stats(stepwise.db, account_id, "dates")
+
+
+def test_S26_a_run_migrated_onto_a_date_wait_gets_its_date_from_the_profile(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock
+) -> None:
+    account_id, _ = account
+    _enter(stepwise, account_id, clock, {"event": "time_passed", "after": "300d"}, {"renewal": "2026-03-01"})
+    edited = _sequence({"event": "date_reached", "field": "renewal", "offset": "-1d"})
+    sequences.put(stepwise.db, account_id, "dates", edited, clock())  # publish, migrating the waiting run
+    settle(stepwise)
+    assert _completed_at(stepwise, account_id, clock, datetime(2026, 2, 28, 9, 0, tzinfo=UTC)) == (0, 1)
