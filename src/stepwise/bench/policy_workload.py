@@ -75,11 +75,17 @@ def _profile(n: int, round_no: int) -> Edit:
     return Edit(data=data, lists_add=lists, lists_remove=["offers"] if k % 2 else ["news"])
 
 
-def _write(app: Any, account_id: int, emails: list[str], round_no: int) -> int:
+def _edits(emails: list[str], round_no: int) -> list[list[tuple[Any, Edit]]]:
+    """The profile changes of one round, in batches (built before the clock starts: they are the input)."""
+    return [
+        [(parse_email(e), _profile(start + i, round_no)) for i, e in enumerate(emails[start : start + BATCH])]
+        for start in range(0, len(emails), BATCH)
+    ]
+
+
+def _write(app: Any, account_id: int, batches: list[list[tuple[Any, Edit]]]) -> int:
     changed = 0
-    for start in range(0, len(emails), BATCH):
-        chunk = emails[start : start + BATCH]
-        items = [(parse_email(e), _profile(start + i, round_no)) for i, e in enumerate(chunk)]
+    for items in batches:
         with app.db.write() as conn:
             outcomes = apply_edits(conn, account_id, items, source="import", now=app.clock())
         changed += sum(1 for o in outcomes if o.changed)
@@ -93,9 +99,10 @@ def segment_upkeep(database_url: str, subscribers: int = 10_000) -> dict[str, An
         account, _ = create_account(app.db, "bench", "UTC", app.clock())
         define_segments(app, account.id)
         emails = [f"s{i}@example.com" for i in range(subscribers)]
-        _write(app, account.id, emails, 0)  # the subscribers exist (not timed)
+        _write(app, account.id, _edits(emails, 0))  # the subscribers exist (not timed)
+        batches = _edits(emails, 1)
         started = time.perf_counter()
-        changed = _write(app, account.id, emails, 1)  # every profile changes; memberships move
+        changed = _write(app, account.id, batches)  # every profile changes; memberships move
         seconds = time.perf_counter() - started
         with app.db.read() as conn:
             members = conn.execute(text("SELECT count(*) FROM segment_members")).scalar_one()

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from stepwise.domain.compiled_predicates import Check, compile_predicate
 from stepwise.domain.instants import parse_instant, parse_offset
 from stepwise.domain.paths import get_path
 from stepwise.domain.predicates import NowValue, Predicate, evaluate, problems, walk
@@ -98,9 +99,9 @@ def matches(predicate: Predicate, data: Mapping[str, Any], facts: Facts, now: da
     return evaluate(predicate, view_of(data, facts), now)
 
 
-def matches_view(predicate: Predicate, view: Mapping[str, Any], now: datetime) -> bool:
-    """`matches` on a view built once by `view_of` (a batch tests each subscriber against many segments)."""
-    return evaluate(predicate, view, now)
+def matcher(predicate: Predicate) -> Check:
+    """`matches` compiled once, for views built once by `view_of` (a batch tests many subscribers)."""
+    return compile_predicate(predicate)
 
 
 def next_change(predicate: Predicate, view: Mapping[str, Any], now: datetime) -> datetime | None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from sqlalchemy import Connection
 
-from stepwise.domain.events import Happened, new_event
+from stepwise.domain.events import NewEvent
 from stepwise.domain.instants import iso
 from stepwise.domain.predicates import Predicate
 from stepwise.domain.segments import (
@@ -23,7 +23,7 @@ from stepwise.domain.segments import (
     Facts,
     Touch,
     concerns,
-    matches_view,
+    matcher,
     needs_activity,
     next_change,
     parse_where,
@@ -99,7 +99,8 @@ def settle(
     changes: list[Change] = []
     for segment_id, predicate in segments:
         inside = members[segment_id]
-        wanted = {sid for sid, view in views if matches_view(predicate, view, now)}
+        check = matcher(predicate)
+        wanted = {sid for sid, view in views if check(view, now)}
         joined, left = sorted(wanted - inside), sorted(inside - wanted)
         store.change_members(conn, account_id, segment_id, joined, left, to_us(now))
         if uses_now(predicate):
@@ -114,7 +115,8 @@ def matching(
 ) -> int:
     """How many of these subscribers the predicate matches; nothing is written (the editor's live count)."""
     facts = _facts(conn, account_id, [(0, predicate)], rows)
-    return sum(1 for r in rows if matches_view(predicate, view_of(r.data, facts[r.id]), now))
+    check = matcher(predicate)
+    return sum(1 for r in rows if check(view_of(r.data, facts[r.id]), now))
 
 
 def refresh(
@@ -149,16 +151,19 @@ def queue_events(
 ) -> None:
     """Queue `segment_joined` / `segment_left` for these changes (filter `segment`, SPEC §15)."""
     now_us = to_us(now)
+    payloads = {sid: {"segment": key} for sid, key in keys.items()}  # one payload per segment, written once
     queued = [
-        new_event(
+        NewEvent(
             account_id,
             c.subscriber_id,
-            Happened("segment_joined" if c.joined else "segment_left", {"segment": keys[c.segment_id]}),
-            source="segment",
-            accepted_at=now_us,
+            "segment_joined" if c.joined else "segment_left",
+            payloads[c.segment_id],
+            "segment",
+            now_us,
+            now_us,
         )
         for c in changes
-        if c.segment_id in keys
+        if c.segment_id in payloads
     ]
     inbox_store.add(conn, queued)
 

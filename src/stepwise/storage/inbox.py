@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, insert, select
 from stepwise.domain.events import NewEvent
 from stepwise.storage import schema as t
 from stepwise.storage.codec import decoded_object, dumps
-from stepwise.storage.dialects import fast_delete, fast_insert, rows_in
+from stepwise.storage.dialects import fast_delete, insert_tuples, rows_in
 from stepwise.storage.notify import WORK, notify
 
 # Called with the number of events each add() queued (the process's metrics count accepted events).
@@ -38,21 +38,22 @@ class InboxRow:
     raw: str | None = None
 
 
+_COLUMNS = ("account_id", "subscriber_id", "kind", "payload", "source", "occurred_at", "accepted_at")
+
+
 def add(conn: Connection, events: Sequence[NewEvent]) -> None:
-    """Append accepted events (the only writer of inbox rows) and wake the advancing loop."""
-    rows = [
-        {
-            "account_id": e.account_id,
-            "subscriber_id": e.subscriber_id,
-            "kind": e.kind,
-            "payload": dumps(e.payload),
-            "source": e.source,
-            "occurred_at": e.occurred_at,
-            "accepted_at": e.accepted_at,
-        }
-        for e in events
-    ]
-    fast_insert(conn, t.inbox, rows)
+    """Append accepted events (the only writer of inbox rows) and wake the advancing loop.
+
+    Events often share one payload object (a segment's join events, say): it is serialised once.
+    """
+    texts: dict[int, str] = {}
+    rows = []
+    for e in events:
+        text = texts.get(id(e.payload))
+        if text is None:
+            text = texts[id(e.payload)] = dumps(e.payload)
+        rows.append((e.account_id, e.subscriber_id, e.kind, text, e.source, e.occurred_at, e.accepted_at))
+    insert_tuples(conn, t.inbox, _COLUMNS, rows)
     if rows:
         notify(conn, WORK)
         for listener in ADDED:

@@ -14,8 +14,8 @@ from stepwise.domain.segments import (
     concerns,
     list_keys,
     lower,
+    matcher,
     matches,
-    matches_view,
     needs_activity,
     next_change,
     parse_where,
@@ -122,4 +122,4 @@ def test_S22_a_change_concerns_only_segments_reading_what_it_touched() -> None:
     assert concerns(lists_, Touch(lists=True)) and not concerns(lists_, Touch(status=True))
     assert concerns(status, Touch(status=True)) and not concerns(status, Touch(lists=True))
     assert concerns(opened, Touch(activity=True)) and not concerns(opened, Touch(data=frozenset({"subscriber"})))
-    assert matches_view(city, view_of({"base": {"city": "Paris"}}, FACTS), NOW)
+    assert matcher(city)(view_of({"base": {"city": "Paris"}}, FACTS), NOW)
