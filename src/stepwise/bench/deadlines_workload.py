@@ -10,9 +10,11 @@ from stepwise.bench.scenario import plant_runs, prepare
 from stepwise.bench.workers import committed_at, run_workers
 
 
-def deadlines_throughput(database_url: str, subscribers: int, workers: int, batch_size: int) -> dict[str, Any]:
+def deadlines_throughput(
+    database_url: str, subscribers: int, workers: int, batch_size: int, *, segments: bool = False
+) -> dict[str, Any]:
     """deadlines_per_s: runs whose deadline is already due -> fired -> next step committed."""
-    scenario = prepare(database_url, subscribers, batch_size=batch_size)
+    scenario = prepare(database_url, subscribers, batch_size=batch_size, segments=segments)
     past = time.time() - 60
     plant_runs(scenario.stepwise.db, scenario, [past] * len(scenario.subscriber_ids))
     scenario.stepwise.close()

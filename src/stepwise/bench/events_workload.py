@@ -15,9 +15,11 @@ from stepwise.storage import outbox as outbox_store
 from stepwise.storage.database import Database
 
 
-def events_throughput(database_url: str, subscribers: int, workers: int, batch_size: int) -> dict[str, Any]:
+def events_throughput(
+    database_url: str, subscribers: int, workers: int, batch_size: int, *, segments: bool = False
+) -> dict[str, Any]:
     """events_per_s: queued custom events -> transition -> outbox rows committed, with N worker processes."""
-    scenario = prepare(database_url, subscribers, batch_size=batch_size)
+    scenario = prepare(database_url, subscribers, batch_size=batch_size, segments=segments)
     queued = len(queue_events(scenario.stepwise.db, scenario.account_id, scenario.subscriber_ids))
     scenario.stepwise.close()
     results = run_workers(database_url, workers, batch_size)

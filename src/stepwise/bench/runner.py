@@ -53,6 +53,8 @@ def run(
     report["simulation"] = _simulation(database_url)
     say(f"policy: 20 segments kept current through profile changes; a segment of {waiting_runs:,} members counted")
     report["policy"] = _policy(database_url, min(subscribers, 10_000), waiting_runs)
+    say("policy: events and deadlines again with the 20 segments in force")
+    report["policy"].update(_with_segments(database_url, subscribers, workers, batch_size, report))
     say(f"publish_migrate: a new version published in mode migrate over {waiting_runs:,} open runs")
     with scratch_database(database_url) as url:
         report["publish_migrate"] = publish_migrate(url, waiting_runs)
@@ -87,6 +89,14 @@ def _at_half_rates(
         report["deadline_lateness"]["waiting_runs"] = waiting_runs
 
 
+POLICY_FIGURES = (
+    "events_per_s_with_policy",
+    "events_policy_ratio",
+    "deadlines_per_s_with_policy",
+    "deadlines_policy_ratio",
+)
+
+
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     """The headline figures of a full report."""
     events_per_s = report["events"]["events_per_s"] or 0
@@ -109,6 +119,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "stats_ms": report["stats"]["stats_ms_p50"],
         "segment_upkeep_changes_per_s": report["policy"]["segment_upkeep_changes_per_s"],
         "segment_count_ms": report["policy"]["segment_count_ms"],
+        **{key: report["policy"][key] for key in POLICY_FIGURES},
         "floor_writes_per_s": floor,
         "ratio_to_floor": round(events_per_s / floor, 3) if floor else None,
     }
@@ -125,13 +136,20 @@ def _emails(database_url: str | None, messages: int, workers: int) -> dict[str, 
 
     from stepwise.bench.email_throughput import emails_per_second, smtp_sink
 
-    sinks = ["minimal"] + (["aiosmtpd"] if importlib.util.find_spec("aiosmtpd") else [])
-    figures: dict[str, dict[str, Any]] = {}
-    for sink in sinks:
+    def once(sink: str, policy: bool = False) -> dict[str, Any]:
         with scratch_database(database_url) as url, smtp_sink(sink) as smtp_url:
-            figures[sink] = asyncio.run(emails_per_second(url, smtp_url, count=messages, workers=workers))
-    with scratch_database(database_url) as url, smtp_sink("minimal") as smtp_url:
-        policy = asyncio.run(emails_per_second(url, smtp_url, count=messages, workers=workers, policy=True))
+            return asyncio.run(emails_per_second(url, smtp_url, count=messages, workers=workers, policy=policy))
+
+    def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return max(runs, key=lambda r: r.get("emails_per_second") or 0)
+
+    # Without and with the policy in turn, twice, best of each: one run of a few seconds varies by a
+    # fifth on a shared machine, more than the difference the ratio is about.
+    pairs = [(once("minimal"), once("minimal", policy=True)) for _ in range(2)]
+    figures = {"minimal": best([plain for plain, _ in pairs])}
+    policy = best([with_policy for _, with_policy in pairs])
+    if importlib.util.find_spec("aiosmtpd"):
+        figures["aiosmtpd"] = once("aiosmtpd")
     result = {**figures["minimal"], "sink": "minimal", "emails_per_s": figures["minimal"].get("emails_per_second")}
     plain = result["emails_per_s"] or 0
     result["emails_per_s_with_policy"] = policy.get("emails_per_second")  # two caps and a window in force
@@ -157,6 +175,26 @@ def _policy(database_url: str | None, subscribers: int, members: int) -> dict[st
         upkeep = segment_upkeep(url, subscribers)
     with scratch_database(database_url) as url:
         return upkeep | segment_count(url, members)
+
+
+def _with_segments(
+    database_url: str | None, subscribers: int, workers: int, batch_size: int, report: dict[str, Any]
+) -> dict[str, Any]:
+    """SPEC §21: the events and deadlines figures with 20 segments in force, and their ratio to without."""
+    with scratch_database(database_url) as url:
+        events = events_throughput(url, subscribers, workers, batch_size, segments=True)["events_per_s"]
+    with scratch_database(database_url) as url:
+        deadlines = deadlines_throughput(url, subscribers, workers, batch_size, segments=True)["deadlines_per_s"]
+
+    def ratio(value: float | None, without: float | None) -> float | None:
+        return round(value / without, 3) if value and without else None
+
+    return {
+        "events_per_s_with_policy": events,
+        "events_policy_ratio": ratio(events, report["events"]["events_per_s"]),
+        "deadlines_per_s_with_policy": deadlines,
+        "deadlines_policy_ratio": ratio(deadlines, report["deadlines"]["deadlines_per_s"]),
+    }
 
 
 def _simulation(database_url: str | None) -> dict[str, Any]:

@@ -55,8 +55,14 @@ def settings_for(database_url: str, batch_size: int) -> Settings:
     return Settings(database_url=database_url, secret_key="bench", batch_size=batch_size, log_level="warning")
 
 
-def prepare(database_url: str, subscribers: int, *, batch_size: int = 500, account: str = "bench") -> Scenario:
-    """Create an account, a draft, the bench sequences and `subscribers` subscribers (no events)."""
+def prepare(
+    database_url: str, subscribers: int, *, batch_size: int = 500, account: str = "bench", segments: bool = False
+) -> Scenario:
+    """Create an account, a draft, the bench sequences and `subscribers` subscribers (no events).
+
+    With `segments`, the twenty segments of the policy workload are defined afterwards (their members
+    found by the backfill), so that they are in force while the figure is measured (SPEC §21).
+    """
     stepwise = build(settings_for(database_url, batch_size))
     now = stepwise.clock()
     row, _ = create_account(stepwise.db, account, "UTC", now)
@@ -74,6 +80,10 @@ def prepare(database_url: str, subscribers: int, *, batch_size: int = 500, accou
         seeding.add_subscribers(conn, row.id, emails, '{"base":{"firstName":"User"}}', to_us(now), chunk=5000)
         ids = seeding.subscriber_ids(conn, row.id)
         seqs = seeding.sequence_ids(conn, row.id)
+    if segments:
+        from stepwise.bench.policy_workload import define_segments
+
+        define_segments(stepwise, row.id)
     return Scenario(stepwise, row.id, ids, seqs)
 
 

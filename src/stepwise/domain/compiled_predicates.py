@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from stepwise.domain.instants import parse_instant
+from stepwise.domain.instants import parse_instant, parse_offset
 from stepwise.domain.paths import MISSING, split_path
 from stepwise.domain.predicates import (
     AllOf,
@@ -30,6 +30,7 @@ from stepwise.domain.predicates import (
     _equal,
     _fold,
     _number,
+    _ordered,
 )
 
 Check = Callable[[Mapping[str, Any], datetime], bool]
@@ -102,10 +103,25 @@ def _equality(expected: Any, ignore_case: bool) -> Callable[[Any], bool]:
 
 def _comparison(c: Comparison) -> Check:
     get = _getter(c.field)
-    fast = None if c.fn is not None or isinstance(c.value, NowValue) else _fast(c, get)
+    if c.fn is None and isinstance(c.value, NowValue):
+        return _relative(c.op, get, parse_offset(c.value.now))
+    fast = None if c.fn is not None else _fast(c, get)
     if fast is not None:
         return fast
     return lambda data, now: _compare(c, get(data), now)
+
+
+def _relative(op: str, get: Getter, offset: timedelta) -> Check:
+    """A comparison with `{"now": offset}`: the field's instant against now plus the offset (parsed once)."""
+
+    def check(data: Mapping[str, Any], now: datetime) -> bool:
+        actual = get(data)
+        if actual is MISSING or actual is None:
+            return False
+        instant = parse_instant(actual)
+        return instant is not None and _ordered(op, instant, now + offset)
+
+    return check
 
 
 def _fast(c: Comparison, get: Getter) -> Check | None:

@@ -89,6 +89,11 @@ def list_keys(predicate: Predicate) -> frozenset[str]:
     return frozenset(str(c.value) for c in walk(predicate) if c.field == LISTS)
 
 
+def reads_lists(predicate: Predicate) -> bool:
+    """Whether the predicate reads `subscriber.lists` (which costs a query to gather)."""
+    return any(c.field == LISTS for c in walk(predicate))
+
+
 def needs_activity(predicate: Predicate) -> bool:
     """Whether the predicate reads activity instants (which cost a query to gather)."""
     return any(c.field in INSTANT_FIELDS - {f"{SUBSCRIBER}.created_at"} for c in walk(predicate))
@@ -150,11 +155,12 @@ class Touch:
     data: frozenset[str] = frozenset()
     lists: bool = False
     status: bool = False
-    activity: bool = False
+    activity: frozenset[str] = frozenset()  # which of last_sent_at, last_opened_at, last_clicked_at moved
     everything: bool = False
 
 
 EVERYTHING = Touch(everything=True)
+SENT, OPENED, CLICKED = "last_sent_at", "last_opened_at", "last_clicked_at"
 _FACT_OF = {f"{SUBSCRIBER}.lists": "lists", f"{SUBSCRIBER}.status": "status"}
 
 
@@ -168,7 +174,7 @@ def concerns(predicate: Predicate, touch: Touch) -> bool:
             if getattr(touch, fact):
                 return True
         elif c.field in INSTANT_FIELDS:
-            if touch.activity and c.field != f"{SUBSCRIBER}.created_at":
+            if c.field[len(SUBSCRIBER) + 1 :] in touch.activity:
                 return True
         elif any(c.field == p or c.field.startswith(p + ".") or p.startswith(c.field + ".") for p in touch.data):
             return True

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from stepwise.domain.deliveries import Inputs, IssueChange, Recipient, Record
 from stepwise.domain.jobs import ConfirmationJob, EmailJob, EmailTemplate, OutboxRow
 from stepwise.domain.policy import SequencePolicy, SlotRequest
+from stepwise.domain.segments import SENT
 from stepwise.services import segment_upkeep, settings, webhook_facts
 from stepwise.services.catalog import SequenceCatalog
 from stepwise.services.outbox_quarantine import quarantine_item
@@ -149,7 +150,9 @@ class DatabaseDeliveryStore:
                 entries.append(_timeline_entry(record, now_us))
                 written.append(record.kind)
             issue_store.apply_changes(conn, changes)
-            segment_upkeep.refresh_pairs(conn, [(r.account_id, r.subscriber_id) for r, _, _ in facts], from_us(now_us))
+            sent = [(r.account_id, r.subscriber_id) for r, _, _ in facts]  # S22: last_sent_at moved
+            bounced = any(b for _, _, b in facts)  # a refusal may have marked the subscriber bounced
+            segment_upkeep.refresh_pairs(conn, sent, from_us(now_us), (SENT,), status=bounced)
             timeline_store.add_entries(conn, entries)
             quarantine_store.add(conn, aside)
             policy_store.release_slots(conn, released)

@@ -19,7 +19,10 @@ from stepwise.domain.events import NewEvent
 from stepwise.domain.instants import iso
 from stepwise.domain.predicates import Predicate
 from stepwise.domain.segments import (
+    CLICKED,
     EVERYTHING,
+    OPENED,
+    SENT,
     Facts,
     Touch,
     concerns,
@@ -27,6 +30,7 @@ from stepwise.domain.segments import (
     needs_activity,
     next_change,
     parse_where,
+    reads_lists,
     uses_now,
     view_of,
 )
@@ -64,7 +68,9 @@ def _facts(
     conn: Connection, account_id: int, segments: Sequence[tuple[int, Predicate]], rows: Sequence[SubscriberRow]
 ) -> dict[int, Facts]:
     """The `subscriber.*` facts of a batch: lists in one query, activity in one more when a segment reads it."""
-    lists = subscriber_store.list_keys(conn, account_id, [r.id for r in rows])
+    lists: dict[int, set[str]] = {}
+    if any(reads_lists(p) for _, p in segments):
+        lists = subscriber_store.list_keys(conn, account_id, [r.id for r in rows])
     activity: dict[str, Activity] = {}
     if any(needs_activity(p) for _, p in segments):
         activity = store.activity(conn, account_id, [r.email_key for r in rows])
@@ -168,13 +174,24 @@ def queue_events(
     inbox_store.add(conn, queued)
 
 
-def refresh_pairs(conn: Connection, pairs: Iterable[tuple[int, int | None]], now: datetime) -> list[Change]:
-    """`refresh` for (account id, subscriber id) pairs of several accounts (activity recorded in a batch)."""
+def refresh_pairs(
+    conn: Connection,
+    pairs: Iterable[tuple[int, int | None]],
+    now: datetime,
+    activity: Iterable[str] = (SENT, OPENED, CLICKED),
+    *,
+    status: bool = True,
+) -> list[Change]:
+    """`refresh` for (account id, subscriber id) pairs of several accounts (activity recorded in a batch).
+
+    Only the segments reading the `activity` instants that moved (and the status, when it may have) are
+    re-tested: a batch of sends re-tests the segments on `last_sent_at`, not every activity segment.
+    """
     by_account: dict[int, set[int]] = defaultdict(set)
     for account_id, subscriber_id in pairs:
         if subscriber_id:
             by_account[account_id].add(subscriber_id)
-    touch = Touch(activity=True, status=True)  # a send may also mark the subscriber bounced
+    touch = Touch(activity=frozenset(activity), status=status)
     return [
         c for account_id, ids in sorted(by_account.items()) for c in refresh(conn, account_id, sorted(ids), now, touch)
     ]

@@ -16,6 +16,7 @@ from stepwise.delivery.tokens import Purpose
 from stepwise.domain.edits import Edit
 from stepwise.domain.emails import Email
 from stepwise.domain.events import EventKind, Happened, new_event
+from stepwise.domain.segments import CLICKED, OPENED
 from stepwise.services import segment_upkeep
 from stepwise.services.context import Context
 from stepwise.services.subscribers import apply_edit
@@ -75,7 +76,8 @@ def record_click(app: Context, token: str, now: datetime) -> str | None:
             return None
         url = str(links[index])
         issue_store.mark_first(conn, found.issue.account_id, found.issue.id, "clicked_at", to_us(now))
-        segment_upkeep.refresh_pairs(conn, [(found.issue.account_id, found.issue.subscriber_id)], now)
+        pair = (found.issue.account_id, found.issue.subscriber_id)
+        segment_upkeep.refresh_pairs(conn, [pair], now, (CLICKED, OPENED), status=False)
         _queue(conn, found, "link_clicked", {"url": url}, to_us(now))
     return url
 
@@ -88,7 +90,8 @@ def record_open(app: Context, token: str, now: datetime) -> bool:
             return False
         found, _ = hit
         issue_store.mark_first(conn, found.issue.account_id, found.issue.id, "opened_at", to_us(now))
-        segment_upkeep.refresh_pairs(conn, [(found.issue.account_id, found.issue.subscriber_id)], now)
+        pair = (found.issue.account_id, found.issue.subscriber_id)
+        segment_upkeep.refresh_pairs(conn, [pair], now, (OPENED,), status=False)
         _queue(conn, found, "email_opened", {}, to_us(now))
     return True
 

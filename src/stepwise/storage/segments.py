@@ -180,15 +180,23 @@ def batch_after(conn: Connection, account_id: int, segment_id: int, after_id: in
 
 
 def set_deadlines(conn: Connection, account_id: int, segment_id: int, due: Mapping[int, int | None]) -> None:
-    """Replace these subscribers' re-test moments for the segment (None: time alone changes nothing)."""
-    ids = sorted(due)
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
+    """Replace these subscribers' re-test moments for the segment (None: time alone changes nothing).
+
+    One upsert for the moments, and a delete only for the subscribers who have none any more.
+    """
+    gone = sorted(sid for sid, at in due.items() if at is None)
+    for start in range(0, len(gone), IN_CHUNK):
+        chunk = gone[start : start + IN_CHUNK]
         conn.execute(delete(D).where(D.c.segment_id == segment_id, D.c.subscriber_id.in_(chunk)))
-    base = {"account_id": account_id, "segment_id": segment_id}
-    rows = [{**base, "subscriber_id": sid, "due_at": at} for sid, at in sorted(due.items()) if at is not None]
+    rows = [(account_id, segment_id, sid, at) for sid, at in sorted(due.items()) if at is not None]
     if rows:
-        conn.execute(insert(D), rows)
+        mark = dialects.of(conn).mark
+        conn.exec_driver_sql(
+            "INSERT INTO segment_deadlines (account_id, segment_id, subscriber_id, due_at) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (segment_id, subscriber_id) DO UPDATE SET due_at = excluded.due_at",
+            rows,
+        )
 
 
 def due(conn: Connection, now_us: int, limit: int) -> list[tuple[int, int, int]]:

@@ -76,7 +76,7 @@ class Deliverer:
         url_per_host: int = 4,
         email_backoff: tuple[timedelta, ...] = EMAIL_BACKOFF,
         url_backoff: tuple[timedelta, ...] = URL_BACKOFF,
-        tick: float = 0.05,
+        tick: float = 0.1,  # finished deliveries are recorded in groups at least this often
     ) -> None:
         self.store = store
         self.transport = transport

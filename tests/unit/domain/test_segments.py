@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from stepwise.domain.segments import (
+    CLICKED,
     EVERYTHING,
+    OPENED,
+    SENT,
     Facts,
     Touch,
     concerns,
@@ -116,10 +119,16 @@ def test_S22_a_change_concerns_only_segments_reading_what_it_touched() -> None:
     status = parsed({"field": "subscriber.status", "op": "eq", "value": "active"})
     opened = parsed({"field": "subscriber.last_opened_at", "op": "exists"})
     created = parsed({"field": "subscriber.created_at", "op": "exists"})
-    assert concerns(created, EVERYTHING) and not concerns(created, Touch(activity=True, status=True))
+    assert concerns(created, EVERYTHING) and not concerns(
+        created, Touch(activity=frozenset({SENT, OPENED, CLICKED}), status=True)
+    )
     assert concerns(city, Touch(data=frozenset({"base"}))) and concerns(city, Touch(data=frozenset({"base.city.x"})))
     assert not concerns(city, Touch(data=frozenset({"base.cityx", "custom"}), lists=True, status=True))
     assert concerns(lists_, Touch(lists=True)) and not concerns(lists_, Touch(status=True))
     assert concerns(status, Touch(status=True)) and not concerns(status, Touch(lists=True))
-    assert concerns(opened, Touch(activity=True)) and not concerns(opened, Touch(data=frozenset({"subscriber"})))
+    assert (
+        concerns(opened, Touch(activity=frozenset({OPENED})))
+        and not concerns(opened, Touch(activity=frozenset({SENT})))
+        and not concerns(opened, Touch(data=frozenset({"subscriber"})))
+    )
     assert matcher(city)(view_of({"base": {"city": "Paris"}}, FACTS), NOW)
