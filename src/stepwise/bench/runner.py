@@ -54,7 +54,7 @@ def run(
     say(f"policy: 20 segments kept current through profile changes; a segment of {waiting_runs:,} members counted")
     report["policy"] = _policy(database_url, min(subscribers, 10_000), waiting_runs)
     say("policy: events and deadlines again with the 20 segments in force")
-    report["policy"].update(_with_segments(database_url, subscribers, workers, batch_size, report))
+    report["policy"].update(_with_segments(database_url, subscribers, workers, batch_size))
     say(f"publish_migrate: a new version published in mode migrate over {waiting_runs:,} open runs")
     with scratch_database(database_url) as url:
         report["publish_migrate"] = publish_migrate(url, waiting_runs)
@@ -177,24 +177,22 @@ def _policy(database_url: str | None, subscribers: int, members: int) -> dict[st
         return upkeep | segment_count(url, members)
 
 
-def _with_segments(
-    database_url: str | None, subscribers: int, workers: int, batch_size: int, report: dict[str, Any]
-) -> dict[str, Any]:
-    """SPEC §21: the events and deadlines figures with 20 segments in force, and their ratio to without."""
-    with scratch_database(database_url) as url:
-        events = events_throughput(url, subscribers, workers, batch_size, segments=True)["events_per_s"]
-    with scratch_database(database_url) as url:
-        deadlines = deadlines_throughput(url, subscribers, workers, batch_size, segments=True)["deadlines_per_s"]
+def _with_segments(database_url: str | None, subscribers: int, workers: int, batch_size: int) -> dict[str, Any]:
+    """SPEC §21: the events and deadlines figures with 20 segments in force, and their ratio to without.
 
-    def ratio(value: float | None, without: float | None) -> float | None:
-        return round(value / without, 3) if value and without else None
-
-    return {
-        "events_per_s_with_policy": events,
-        "events_policy_ratio": ratio(events, report["events"]["events_per_s"]),
-        "deadlines_per_s_with_policy": deadlines,
-        "deadlines_policy_ratio": ratio(deadlines, report["deadlines"]["deadlines_per_s"]),
-    }
+    Without and with in turn, twice, best of each (as for the emails): a single run varies more than
+    the difference measured.
+    """
+    found: dict[str, Any] = {}
+    for name, measure in (("events", events_throughput), ("deadlines", deadlines_throughput)):
+        best = {False: 0.0, True: 0.0}
+        for segments in (False, True, False, True):
+            with scratch_database(database_url) as url:
+                figure = measure(url, subscribers, workers, batch_size, segments=segments)[f"{name}_per_s"] or 0.0
+            best[segments] = max(best[segments], figure)
+        found[f"{name}_per_s_with_policy"] = best[True]
+        found[f"{name}_policy_ratio"] = round(best[True] / best[False], 3) if best[False] else None
+    return found
 
 
 def _simulation(database_url: str | None) -> dict[str, Any]:

@@ -157,6 +157,12 @@ class SequenceInfo:
         )
 
     @cached_property
+    def reads_segments(self) -> bool:
+        """Whether a `segment_matches` wait of this version or of a pinned one reads segment membership."""
+        own = any("segment_matches" in kinds for kinds in self.step_kinds)
+        return own or any(info.reads_segments for info in self.pinned.values())
+
+    @cached_property
     def split_steps(self) -> dict[int, tuple[int, ...]]:
         """S23: 1-based split steps and their weights."""
         found = {number: split_weights(step) for number, step in enumerate(self.definition.steps, start=1)}

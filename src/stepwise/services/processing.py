@@ -122,7 +122,9 @@ def _process_account(
     account_id, seqs, now = writer.account_id, writer.seqs, from_us(writer.now_us)
     ids = [s.id for s in members]
     memberships = subscriber_store.list_keys(conn, account_id, ids)
-    in_segments = segment_upkeep.segment_keys(conn, account_id, ids)
+    # S22: membership is read only when a segment_matches wait may need it (a query per batch otherwise)
+    reads = any(info.reads_segments for info in seqs.infos.values())
+    in_segments = segment_upkeep.segment_keys(conn, account_id, ids) if reads else {}
     open_runs = run_store.open_runs(conn, account_id, ids)
     passes = run_store.passes(conn, account_id, ids)
     for sub in members:
