@@ -8,7 +8,7 @@ laid over the profile under the reserved top-level name `subscriber`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from stepwise.domain.compiled_predicates import Check, compile_predicate
 from stepwise.domain.instants import parse_instant, parse_offset
-from stepwise.domain.paths import get_path
+from stepwise.domain.paths import get_path, split_path
 from stepwise.domain.predicates import NowValue, Predicate, evaluate, problems, walk
 from stepwise.domain.problems import Problem, from_validation_error
 
@@ -109,23 +109,30 @@ def matcher(predicate: Predicate) -> Check:
     return compile_predicate(predicate)
 
 
+def change_finder(predicate: Predicate) -> Callable[[Mapping[str, Any], datetime], datetime | None]:
+    """`next_change` with the predicate's relative comparisons read once (paths split, offsets parsed)."""
+    found = [(split_path(c.field), parse_offset(c.value.now)) for c in walk(predicate) if isinstance(c.value, NowValue)]
+
+    def first(view: Mapping[str, Any], now: datetime) -> datetime | None:
+        ahead = None
+        for path, offset in found:
+            instant = parse_instant(get_path(view, path))
+            if instant is not None:
+                moment = instant - offset
+                if moment > now and (ahead is None or moment < ahead):
+                    ahead = moment
+        return ahead
+
+    return first
+
+
 def next_change(predicate: Predicate, view: Mapping[str, Any], now: datetime) -> datetime | None:
     """The first moment after `now` at which time alone may change the answer (None: never).
 
     A comparison of an instant `v` with `{"now": off}` can only flip when `now + off` passes `v`,
     that is at `v - off`; the earliest such moment still ahead is when the member is re-tested.
     """
-    ahead: list[datetime] = []
-    for c in walk(predicate):
-        if not isinstance(c.value, NowValue):
-            continue
-        instant = parse_instant(get_path(view, c.field))
-        if instant is None:
-            continue
-        moment = instant - parse_offset(c.value.now)
-        if moment > now:
-            ahead.append(moment)
-    return min(ahead, default=None)
+    return change_finder(predicate)(view, now)
 
 
 def view_of(data: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
@@ -161,6 +168,7 @@ class Touch:
 
 EVERYTHING = Touch(everything=True)
 SENT, OPENED, CLICKED = "last_sent_at", "last_opened_at", "last_clicked_at"
+CREATED_AT = f"{SUBSCRIBER}.created_at"
 _FACT_OF = {f"{SUBSCRIBER}.lists": "lists", f"{SUBSCRIBER}.status": "status"}
 
 

@@ -17,18 +17,19 @@ from sqlalchemy import Connection
 
 from stepwise.domain.events import NewEvent
 from stepwise.domain.instants import iso
-from stepwise.domain.predicates import Predicate
+from stepwise.domain.predicates import Predicate, walk
 from stepwise.domain.segments import (
     CLICKED,
+    CREATED_AT,
     EVERYTHING,
     OPENED,
     SENT,
     Facts,
     Touch,
+    change_finder,
     concerns,
     matcher,
     needs_activity,
-    next_change,
     parse_where,
     reads_lists,
     uses_now,
@@ -74,13 +75,14 @@ def _facts(
     activity: dict[str, Activity] = {}
     if any(needs_activity(p) for _, p in segments):
         activity = store.activity(conn, account_id, [r.email_key for r in rows])
+    created = any(c.field == CREATED_AT for _, p in segments for c in walk(p))  # else left out: nobody reads it
     facts: dict[int, Facts] = {}
     for r in rows:
         act = activity.get(r.email_key)
         facts[r.id] = Facts(
             status=r.status,
             lists=frozenset(lists.get(r.id, ())),
-            created_at=iso(from_us(r.created_at)),
+            created_at=iso(from_us(r.created_at)) if created else "",
             last_sent_at=_when(act.sent) if act else None,
             last_opened_at=_when(act.opened) if act else None,
             last_clicked_at=_when(act.clicked) if act else None,
@@ -110,7 +112,8 @@ def settle(
         joined, left = sorted(wanted - inside), sorted(inside - wanted)
         store.change_members(conn, account_id, segment_id, joined, left, to_us(now))
         if uses_now(predicate):
-            due = {sid: next_change(predicate, view, now) for sid, view in views}
+            finder = change_finder(predicate)
+            due = {sid: finder(view, now) for sid, view in views}
             store.set_deadlines(conn, account_id, segment_id, {s: to_us(at) if at else None for s, at in due.items()})
         changes += [Change(segment_id, s, True) for s in joined] + [Change(segment_id, s, False) for s in left]
     return changes
