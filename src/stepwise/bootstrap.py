@@ -34,7 +34,11 @@ class Stepwise(Context):
         advancer = Advancer(
             DatabaseAdvanceStore(self.db, self.catalog), self.clock, batch_size=self.settings.batch_size
         )
-        advancer.timed = [partial(segments.retest_due, self.db), partial(date_triggers.fire_due, self.db)]
+        advancer.timed = [
+            partial(segments.retest_due, self.db),
+            partial(date_triggers.backfill, self.db),
+            partial(date_triggers.fire_due, self.db),
+        ]
         deliverer = Deliverer(
             DatabaseDeliveryStore(self.db, self.secret, self.catalog),
             self.transport(),

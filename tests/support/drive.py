@@ -19,7 +19,8 @@ def advance(stepwise: Stepwise, *, max_batches: int = 1000) -> BatchResult:
     advancer = Advancer(
         DatabaseAdvanceStore(stepwise.db, stepwise.catalog), stepwise.clock, batch_size=stepwise.settings.batch_size
     )
-    advancer.timed = [partial(date_triggers.fire_due, stepwise.db)]  # S26: step-1 dates due by the fake clock
+    # S26: step-1 dates found for a large account's other subscribers, and those due by the fake clock
+    advancer.timed = [partial(date_triggers.backfill, stepwise.db), partial(date_triggers.fire_due, stepwise.db)]
     total = BatchResult()
     for _ in range(max_batches):
         result = advancer.run_once()

@@ -2,8 +2,8 @@
 
 Three moments keep `date_triggers` true, each in the transaction of its change:
 - `sync` when a sequence is saved, published, activated or paused: an active sequence whose step 1 has
-  a `date_reached` variant gets every subscriber's next date (read in id order, a batch at a time);
-  any other loses its rows;
+  a `date_reached` variant gets every subscriber's next date, the first batch at once and the others
+  from the worker (`backfill`, a batch per transaction, in id order); any other loses its rows;
 - `refresh` when profiles change (edits, imports, bulk edits, `set_data` actions) and the change
   touched a field such a sequence reads: those subscribers' next dates are written again;
 - `fire_due`, called by the worker every few seconds, reads only the rows that fell due (an index on
@@ -50,19 +50,38 @@ def _info(conn: Connection, row: SequenceRow) -> SequenceInfo | None:
 
 
 def sync(conn: Connection, row: SequenceRow, now: datetime) -> None:
-    """Rebuild the sequence's due dates from every subscriber of its account (or drop them)."""
+    """Start rebuilding the sequence's due dates (or drop them): the first batch of subscribers now,
+    the others by the worker (`backfill`), so activating a sequence of a large account stays quick."""
     info = _info(conn, row)
     if info is None:
         store.drop_sequence(conn, row.id)
         return
     store.put_sequence(conn, row.account_id, row.id, row.key)
-    after = 0
-    while True:
-        batch = subscriber_store.batch_after(conn, row.account_id, after, BACKFILL_BATCH, lock=False)
-        if not batch:
-            return
-        _write(conn, row.account_id, row.id, info, batch, now, fresh=True)
-        after = batch[-1].id
+    _backfill_batch(conn, row.id, row.account_id, 0, info, now)
+
+
+def _backfill_batch(
+    conn: Connection, sequence_id: int, account_id: int, after: int, info: SequenceInfo, now: datetime
+) -> int:
+    """Find the dates of the next batch of subscribers (locked, as a profile change locks them)."""
+    batch = subscriber_store.batch_after(conn, account_id, after, BACKFILL_BATCH)
+    _write(conn, account_id, sequence_id, info, batch, now)
+    store.reached(conn, sequence_id, batch[-1].id if len(batch) == BACKFILL_BATCH else None)
+    return len(batch)
+
+
+def backfill(db: Database, now: datetime) -> int:
+    """Worker: find the dates of one more batch of subscribers of a sequence still being rebuilt."""
+    with db.write() as conn:
+        found = store.unfinished(conn)
+        if found is None:
+            return 0
+        sequence_id, account_id, after = found
+        info = _infos(conn, [sequence_id]).get(sequence_id)
+        if info is None:  # paused or deleted meanwhile: its rows were dropped with it
+            store.drop_sequence(conn, sequence_id)
+            return 0
+        return _backfill_batch(conn, sequence_id, account_id, after, info, now)
 
 
 def _write(
@@ -72,21 +91,17 @@ def _write(
     info: SequenceInfo,
     subs: Sequence[SubscriberRow],
     now: datetime,
-    *,
-    fresh: bool,
-    note: bool = True,
 ) -> None:
     due: dict[int, int | None] = {}
     notes: list[NewEntry] = []
     for sub in subs:
         found = date_entry.next_entry(info, sub.data, now)
         due[sub.id] = to_us(found[0]) if found else None
-        if note:
-            notes += [
-                NewEntry(account_id, sub.id, to_us(n.at), n.kind, n.sequence, n.detail)
-                for n in date_entry.unparsable_notes(info, sub.data, now)
-            ]
-    (store.add_due if fresh else store.set_due)(conn, account_id, sequence_id, due)
+        notes += [
+            NewEntry(account_id, sub.id, to_us(n.at), n.kind, n.sequence, n.detail)
+            for n in date_entry.unparsable_notes(info, sub.data, now)
+        ]
+    store.set_due(conn, account_id, sequence_id, due)
     if notes:
         add_entries(conn, notes)
 
@@ -106,7 +121,7 @@ def refresh(
         return
     subs = [s for s in subscriber_store.by_ids(conn, sorted(set(subscriber_ids))) if s.account_id == account_id]
     for sequence_id, info in wanted.items():
-        _write(conn, account_id, sequence_id, info, subs, now, fresh=False)
+        _write(conn, account_id, sequence_id, info, subs, now)
 
 
 def _touches(touch: Touch, info: SequenceInfo) -> bool:
@@ -158,11 +173,12 @@ def _reschedule(conn: Connection, later: Mapping[tuple[int, int, int], int | Non
         store.set_due(conn, account_id, sequence_id, due)
 
 
-def dates_ahead(db: Database, account_id: int, key: str) -> int | None:
-    """How many subscribers have a step-1 date ahead for the sequence; None when it does not enter by a date."""
+def dates_ahead(db: Database, account_id: int, key: str) -> tuple[int, bool] | None:
+    """(subscribers with a step-1 date ahead, whether some are still being read) for the sequence; None when it
+    does not enter by a date."""
     with db.read() as conn:
         found = [sid for sid, k in store.sequences_of(conn, account_id).items() if k == key]
-        return store.count(conn, found[0]) if found else None
+        return (store.count(conn, found[0]), store.is_unfinished(conn, found[0])) if found else None
 
 
 def resync_account(conn: Connection, account_id: int, now: datetime) -> None:

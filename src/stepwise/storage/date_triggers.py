@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from stepwise.storage import dialects
 from stepwise.storage.dialects import IN_CHUNK
@@ -22,9 +22,26 @@ class DueRow:
 
 
 def put_sequence(conn: Connection, account_id: int, sequence_id: int, key: str) -> None:
-    """Record that this sequence enters by a profile date, and forget its due instants (to be rebuilt)."""
+    """Record that this sequence enters by a profile date; its due instants are to be rebuilt from scratch."""
     drop_sequence(conn, sequence_id)
-    conn.execute(insert(S).values(sequence_id=sequence_id, account_id=account_id, key=key))
+    conn.execute(insert(S).values(sequence_id=sequence_id, account_id=account_id, key=key, backfill_after=0))
+
+
+def unfinished(conn: Connection) -> tuple[int, int, int] | None:
+    """(sequence id, account id, subscriber id reached) of a sequence whose dates are still being found."""
+    stmt = select(S.c.sequence_id, S.c.account_id, S.c.backfill_after).where(S.c.backfill_after.is_not(None))
+    row = conn.execute(dialects.for_update(conn, stmt.order_by(S.c.sequence_id).limit(1), skip_locked=True)).first()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def reached(conn: Connection, sequence_id: int, after: int | None) -> None:
+    """Move the sequence's backfill on to subscribers above `after` (None: every date is found)."""
+    conn.execute(update(S).where(S.c.sequence_id == sequence_id).values(backfill_after=after))
+
+
+def is_unfinished(conn: Connection, sequence_id: int) -> bool:
+    stmt = select(S.c.backfill_after).where(S.c.sequence_id == sequence_id)
+    return conn.execute(stmt).scalar_one_or_none() is not None
 
 
 def drop_sequence(conn: Connection, sequence_id: int) -> None:
@@ -45,11 +62,6 @@ def set_due(conn: Connection, account_id: int, sequence_id: int, due: Mapping[in
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
         conn.execute(delete(D).where(D.c.sequence_id == sequence_id, D.c.subscriber_id.in_(chunk)))
-    add_due(conn, account_id, sequence_id, due)
-
-
-def add_due(conn: Connection, account_id: int, sequence_id: int, due: Mapping[int, int | None]) -> None:
-    """Insert due instants for subscribers that have none yet for the sequence (None: skipped)."""
     base = {"account_id": account_id, "sequence_id": sequence_id}
     rows = [{**base, "subscriber_id": sid, "due_at": at} for sid, at in sorted(due.items()) if at is not None]
     if rows:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from stepwise.bootstrap import Stepwise
-from stepwise.services import sequences, timeline
+from stepwise.services import date_triggers, sequences, timeline
 from stepwise.services import settings as account_settings
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.services.subscribers import delete as delete_subscriber
@@ -178,3 +178,17 @@ def test_S26_the_worker_of_a_process_finds_due_step_1_dates_by_itself(
     advancer.run_once()  # the timed work queues the event ...
     advancer.run_once()  # ... and the batch enters the sequence
     assert _entered(stepwise, account_id) == 1
+
+
+def test_S26_a_large_account_s_dates_are_found_by_the_worker_a_batch_at_a_time(
+    stepwise: Stepwise, account: tuple[int, str], clock: FakeClock, monkeypatch: Any
+) -> None:
+    account_id, _ = account
+    monkeypatch.setattr(date_triggers, "BACKFILL_BATCH", 2)  # five subscribers stand for a large account
+    for n in range(5):
+        _profile(stepwise, account_id, clock, {"birthday": f"1985-04-0{n + 1}"}, email=f"s{n}@example.com")
+    sequences.put(stepwise.db, account_id, "birthday", _birthday(), clock())
+    assert len(_rows(stepwise)) == 2  # the first batch in the request that activated it
+    assert date_triggers.dates_ahead(stepwise.db, account_id, "birthday") == (2, True)
+    assert [date_triggers.backfill(stepwise.db, clock()) for _ in range(3)] == [2, 1, 0]
+    assert date_triggers.dates_ahead(stepwise.db, account_id, "birthday") == (5, False)

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("sequence_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("backfill_after", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("sequence_id", name=op.f("pk_date_trigger_sequences")),
     )
     op.create_index(op.f("ix_date_trigger_sequences_account_id"), "date_trigger_sequences", ["account_id"])
