@@ -14,6 +14,7 @@ from typing import Any
 
 from stepwise.domain.dates import DateReached
 from stepwise.domain.instants import iso
+from stepwise.engine.deadlines import date_notes
 from stepwise.engine.model import SequenceInfo, TimelineEntry
 
 Due = tuple[datetime, int, DateReached]  # (instant, 0-based variant, the spec)
@@ -58,14 +59,7 @@ def entry_payload(seq: SequenceInfo, due: Due, data: Mapping[str, Any]) -> dict[
 
 def unparsable_notes(seq: SequenceInfo, data: Mapping[str, Any], at: datetime) -> list[TimelineEntry]:
     """A timeline note per step-1 date variant whose profile value is present but not a date."""
-    notes = []
-    for _, spec in seq.date_waits[0]:
-        value = spec.unparsable(data)
-        if value is not None:
-            shown = value if isinstance(value, str | int | float) else repr(value)[:200]
-            detail = {"step": 1, "field": spec.field, "value": shown}
-            notes.append(TimelineEntry(at=at, kind="date_unparsable", sequence=seq.key, detail=detail))
-    return notes
+    return date_notes(seq, 1, data, None, at)
 
 
 def fields_read(seq: SequenceInfo) -> frozenset[str]:

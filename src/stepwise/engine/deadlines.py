@@ -78,15 +78,17 @@ def earliest_due(sequence: SequenceInfo, run: Run, data: Mapping[str, Any]) -> D
 
 
 def date_notes(
-    sequence: SequenceInfo, step: int, data: Mapping[str, Any], pass_no: int, at: datetime
+    sequence: SequenceInfo, step: int, data: Mapping[str, Any], pass_no: int | None, at: datetime
 ) -> list[TimelineEntry]:
-    """S26: a timeline note for each date wait of the step whose profile value is present but not a date."""
+    """S26: a timeline note for each date wait of the step whose profile value is present but not a date
+    (`pass_no` None: a step-1 date, noted before any run exists)."""
     notes = []
     for _, spec in sequence.date_waits[step - 1]:
         value = spec.unparsable(data)
         if value is not None:
             shown = value if isinstance(value, str | int | float) else repr(value)[:200]
-            detail = {"pass": pass_no, "step": step, "field": spec.field, "value": shown}
+            passed = {"pass": pass_no} if pass_no is not None else {}
+            detail = {**passed, "step": step, "field": spec.field, "value": shown}
             notes.append(TimelineEntry(at=at, kind="date_unparsable", sequence=sequence.key, detail=detail))
     return notes
 

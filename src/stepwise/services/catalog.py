@@ -146,3 +146,16 @@ def _load(fresh: AccountSequences, row: SequenceRow, tz: str, pinned: dict[int, 
     )
     fresh.ids[row.key] = row.id
     fresh.keys[row.id] = row.key
+
+
+def info_of(conn: Connection, account_id: int, key: str, definition: SequenceDefinition, status: str) -> SequenceInfo:
+    """A definition as the engine reads it, in the sequence's zone or else the account's."""
+    account = account_store.by_id(conn, account_id)
+    tz = definition.timezone or (account.timezone if account else "UTC")
+    return SequenceInfo(
+        key=key,
+        status="active" if status == "active" else "paused",
+        definition=definition,
+        timezone=tz,
+        account_id=account_id,
+    )

@@ -24,8 +24,7 @@ from stepwise.domain.paths import path_touches
 from stepwise.domain.segments import EVERYTHING, Touch
 from stepwise.engine import date_entry
 from stepwise.engine.model import SequenceInfo
-from stepwise.services.catalog import read_definition
-from stepwise.storage import accounts as account_store
+from stepwise.services.catalog import info_of, read_definition
 from stepwise.storage import date_triggers as store
 from stepwise.storage import inbox as inbox_store
 from stepwise.storage import sequences as sequence_store
@@ -43,9 +42,7 @@ def _info(conn: Connection, row: SequenceRow) -> SequenceInfo | None:
     definition = read_definition(row)[0]
     if row.status != "active" or definition is None:
         return None
-    account = account_store.by_id(conn, row.account_id)
-    tz = definition.timezone or (account.timezone if account else "UTC")
-    info = SequenceInfo(row.key, "active", definition, tz, row.live_version, account_id=row.account_id)
+    info = info_of(conn, row.account_id, row.key, definition, row.status)
     return info if date_entry.has_date_entry(info) else None
 
 

@@ -18,7 +18,7 @@ from stepwise.domain.instants import iso
 from stepwise.domain.validation import check_sequence
 from stepwise.errors import Conflict, NotFound, Unprocessable
 from stepwise.services import audit, impact, sequences, versions
-from stepwise.services.catalog import read_definition
+from stepwise.services.catalog import info_of, read_definition
 from stepwise.services.impact import Impact
 from stepwise.services.references import gather
 from stepwise.storage import sequence_drafts as draft_store
@@ -173,7 +173,7 @@ def publish(db: Database, account_id: int, key: str, body: PublishIn, now: datet
         with db.read() as conn:
             row = _row(conn, account_id, key)
             definition = draft_definition(conn, row)
-            info = sequences.info_of(conn, account_id, key, definition, row.status)
+            info = info_of(conn, account_id, key, definition, row.status)
             pub = versions.Publication.of(definition, body.step_map, body.mode, body.note)
             return impact.preview(conn, account_id, row, info, pub)
     with db.write() as conn:
@@ -197,6 +197,6 @@ def preview_definition(
         if row is None:
             return None
         status = definition.status or "paused"
-        info = sequences.info_of(conn, account_id, key, definition, status)
+        info = info_of(conn, account_id, key, definition, status)
         chosen: versions.PublishMode = "pin" if mode == "pin" else "migrate"
         return impact.preview(conn, account_id, row, info, versions.Publication.of(definition, None, chosen, None))

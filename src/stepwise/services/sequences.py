@@ -20,10 +20,9 @@ from stepwise.errors import Conflict, NotFound, Unprocessable
 from stepwise.services import audit, date_triggers, versions
 from stepwise.services import settings as account_settings
 from stepwise.services.audit import current_actor
-from stepwise.services.catalog import read_definition
+from stepwise.services.catalog import info_of, read_definition
 from stepwise.services.references import gather, users_of
 from stepwise.services.versions import PublishMode, StepMap
-from stepwise.storage import accounts as account_store
 from stepwise.storage import counters as counter_store
 from stepwise.storage import drafts as draft_store
 from stepwise.storage import quarantine as quarantine_store
@@ -236,18 +235,6 @@ def _audited(row: SequenceRow | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"name": row.name, "status": row.status, "definition": row.definition}
-
-
-def info_of(conn: Connection, account_id: int, key: str, definition: SequenceDefinition, status: str) -> SequenceInfo:
-    account = account_store.by_id(conn, account_id)
-    tz = definition.timezone or (account.timezone if account else "UTC")
-    return SequenceInfo(
-        key=key,
-        status="active" if status == "active" else "paused",
-        definition=definition,
-        timezone=tz,
-        account_id=account_id,
-    )
 
 
 def _update(
