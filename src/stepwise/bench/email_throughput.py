@@ -176,11 +176,11 @@ async def _drain(database_url: str, smtp_url: str, batch_size: int, concurrency:
     from stepwise.config import Settings
     from stepwise.services.delivery_store import DatabaseDeliveryStore
     from stepwise.worker.delivery import Deliverer
-    from stepwise.worker.runner import tune_garbage_collector
+    from stepwise.worker.runner import tune_interpreter
 
     settings = Settings(database_url=database_url, send_rate=UNLIMITED)
     app = build_app(settings, migrate=False)
-    tune_garbage_collector()  # as a worker process does
+    tune_interpreter()  # as a worker process does
     transport = SmtpTransport.from_url(smtp_url + ("&" if "?" in smtp_url else "?") + f"pool={pool}", rate=UNLIMITED)
     deliverer = Deliverer(
         DatabaseDeliveryStore(app.db),

@@ -96,11 +96,11 @@ async def _drain(database_url: str, batch_size: int) -> float:
     from stepwise.config import Settings
     from stepwise.delivery.hook_client import HookClient
     from stepwise.services.webhook_delivery import DatabaseWebhookStore
-    from stepwise.worker.runner import tune_garbage_collector
+    from stepwise.worker.runner import tune_interpreter
     from stepwise.worker.webhooks import WebhookDeliverer
 
     app = build_app(Settings(database_url=database_url, allow_private_urls=True), migrate=False)
-    tune_garbage_collector()
+    tune_interpreter()
     loop = WebhookDeliverer(
         DatabaseWebhookStore(app.db, app.secret), HookClient(allow_private=True), app.clock, batch_size=batch_size
     )

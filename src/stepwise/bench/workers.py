@@ -16,10 +16,10 @@ def worker_loop(database_url: str, batch_size: int, stop_when_idle: bool, second
     """One worker process: run the advancing loop; record commit times per subscriber; report peak RSS."""
     from stepwise.services.advancing_store import DatabaseAdvanceStore
     from stepwise.worker.advancing import Advancer
-    from stepwise.worker.runner import tune_garbage_collector
+    from stepwise.worker.runner import tune_interpreter
 
     stepwise = build(settings_for(database_url, batch_size), migrate=False)
-    tune_garbage_collector()  # as `stepwise worker` and `serve` do once they are built
+    tune_interpreter()  # as `stepwise worker` and `serve` do once they are built
     advancer = Advancer(
         DatabaseAdvanceStore(stepwise.db, stepwise.catalog), lambda: datetime.now(UTC), batch_size=batch_size
     )

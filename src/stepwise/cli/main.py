@@ -48,7 +48,7 @@ def serve(
     import uvicorn
 
     from stepwise.serving import HttpLimits, create_app, server_config
-    from stepwise.worker.runner import tune_garbage_collector
+    from stepwise.worker.runner import tune_interpreter
 
     settings = settings_with(database_url)
     if "base_url" not in settings.model_fields_set:
@@ -68,7 +68,7 @@ def serve(
     workers = None if no_worker else stepwise.worker()
     application = create_app(stepwise)
     if workers:
-        tune_garbage_collector()
+        tune_interpreter()
         workers.start()
     try:
         config = server_config(
@@ -89,7 +89,7 @@ def serve(
 @app.command()
 def worker(database_url: DatabaseOption = None, create: CreateOption = False) -> None:
     """Run the processing loops only (events, deadlines, outbox). Run several against PostgreSQL."""
-    from stepwise.worker.runner import tune_garbage_collector
+    from stepwise.worker.runner import tune_interpreter
 
     settings = settings_with(database_url)
     _logging(settings.log_level)
@@ -103,7 +103,7 @@ def worker(database_url: DatabaseOption = None, create: CreateOption = False) ->
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    tune_garbage_collector()
+    tune_interpreter()
     workers.start()
     console.print(f"worker running on {stepwise.db.dialect}; Ctrl-C or SIGTERM to stop")
     while not stop.wait(0.5):

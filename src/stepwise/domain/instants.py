@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from stepwise.domain.durations import InvalidDuration, parse_duration
 
@@ -16,6 +17,12 @@ def parse_instant(value: object) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not _DATE_LIKE.match(value):
         return None
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(value: str) -> datetime | None:
+    """parse_instant of date-like text, remembered: a batch of subscribers repeats the same instants."""
     text = value.strip()
     try:
         if len(text) == 10:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import Connection
 
@@ -24,6 +24,7 @@ from stepwise.domain.segments import (
     EVERYTHING,
     OPENED,
     SENT,
+    SUBSCRIBER,
     Facts,
     Touch,
     change_finder,
@@ -43,9 +44,8 @@ from stepwise.storage.segments import Activity
 from stepwise.storage.subscribers import SubscriberRow
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One subscriber joined (True) or left (False) one segment."""
+class Change(NamedTuple):
+    """One subscriber joined (True) or left (False) one segment (a tuple: a batch makes thousands)."""
 
     segment_id: int
     subscriber_id: int
@@ -61,33 +61,45 @@ def parsed(where_text: str) -> Predicate:
     return predicate
 
 
-def _when(us: int | None) -> str | None:
-    return iso(from_us(us)) if us is not None else None
-
-
 def _facts(
     conn: Connection, account_id: int, segments: Sequence[tuple[int, Predicate]], rows: Sequence[SubscriberRow]
 ) -> dict[int, Facts]:
-    """The `subscriber.*` facts of a batch: lists in one query, activity in one more when a segment reads it."""
+    """The `subscriber.*` facts of a batch: lists in one query, activity in one more when a segment reads it.
+
+    Only the facts some segment reads are filled in (an instant costs a conversion per subscriber).
+    """
+    fields = {c.field for _, p in segments for c in walk(p)}
     lists: dict[int, set[str]] = {}
     if any(reads_lists(p) for _, p in segments):
         lists = subscriber_store.list_keys(conn, account_id, [r.id for r in rows])
     activity: dict[str, Activity] = {}
     if any(needs_activity(p) for _, p in segments):
         activity = store.activity(conn, account_id, [r.email_key for r in rows])
-    created = any(c.field == CREATED_AT for _, p in segments for c in walk(p))  # else left out: nobody reads it
+    sent, opened, clicked = (f"{SUBSCRIBER}.{name}" in fields for name in (SENT, OPENED, CLICKED))
+    when = _Texts()
     facts: dict[int, Facts] = {}
     for r in rows:
         act = activity.get(r.email_key)
         facts[r.id] = Facts(
             status=r.status,
             lists=frozenset(lists.get(r.id, ())),
-            created_at=iso(from_us(r.created_at)) if created else "",
-            last_sent_at=_when(act.sent) if act else None,
-            last_opened_at=_when(act.opened) if act else None,
-            last_clicked_at=_when(act.clicked) if act else None,
+            created_at=when(r.created_at) or "" if CREATED_AT in fields else "",  # else left out: nobody reads it
+            last_sent_at=when(act.sent) if act and sent else None,
+            last_opened_at=when(act.opened) if act and opened else None,
+            last_clicked_at=when(act.clicked) if act and clicked else None,
         )
     return facts
+
+
+class _Texts(dict[int, str]):
+    """Instants (µs) as ISO-8601 text, each distinct one converted once (a batch shares many)."""
+
+    def __call__(self, us: int | None) -> str | None:
+        return None if us is None else self[us]
+
+    def __missing__(self, us: int) -> str:
+        text = self[us] = iso(from_us(us))
+        return text
 
 
 def settle(
@@ -113,8 +125,8 @@ def settle(
         store.change_members(conn, account_id, segment_id, joined, left, to_us(now))
         if uses_now(predicate):
             finder = change_finder(predicate)
-            due = {sid: finder(view, now) for sid, view in views}
-            store.set_deadlines(conn, account_id, segment_id, {s: to_us(at) if at else None for s, at in due.items()})
+            due = {sid: None if (at := finder(view, now)) is None else to_us(at) for sid, view in views}
+            store.set_deadlines(conn, account_id, segment_id, due)
         changes += [Change(segment_id, s, True) for s in joined] + [Change(segment_id, s, False) for s in left]
     return changes
 

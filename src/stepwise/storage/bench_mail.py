@@ -12,7 +12,7 @@ from stepwise.storage import issues as issue_store
 from stepwise.storage import outbox as outbox_store
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps
-from stepwise.storage.dialects import fast_insert
+from stepwise.storage.dialects import fast_insert, refresh_statistics
 from stepwise.storage.outbox import NewOutboxRow
 
 
@@ -62,6 +62,8 @@ def plant_queued_emails(
         rows.append(NewOutboxRow(account_id, sid, 1, 1, issue_id, job, now_us))
     issue_store.add(conn, issues)
     outbox_store.add(conn, rows)
+    # The tables went from empty to thousands of rows at once; a live database has statistics (autovacuum).
+    refresh_statistics(conn, [t.subscribers, t.issues, t.outbox])
 
 
 def count_sent(conn: Connection) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, case, func, or_, select, update
 
 from stepwise.domain.deliveries import IssueChange
 from stepwise.domain.statuses import IssueStatus
+from stepwise.storage import dialects
 from stepwise.storage import schema as t
 from stepwise.storage.codec import dumps
 from stepwise.storage.dialects import fast_insert, fast_update
@@ -185,13 +186,13 @@ def mark_first(conn: Connection, account_id: int, issue_id: str, column: FirstTi
 
 def statuses(conn: Connection, issue_ids: Sequence[str]) -> dict[str, str]:
     """Return the status of each issue by id (the delivery loop checks a whole batch at once)."""
-    found: dict[str, str] = {}
     unique = sorted(set(issue_ids))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        rows = conn.execute(select(t.issues.c.id, t.issues.c.status).where(t.issues.c.id.in_(chunk)))
-        found.update((issue_id, status) for issue_id, status in rows)
-    return found
+    if not unique:
+        return {}
+    rows = conn.execute(
+        select(t.issues.c.id, t.issues.c.status).where(dialects.in_one_parameter(conn, t.issues.c.id, unique, "ids"))
+    )
+    return {str(issue_id): str(status) for issue_id, status in rows}
 
 
 def apply_changes(conn: Connection, changes: Sequence[tuple[str, IssueChange]]) -> None:

@@ -111,11 +111,13 @@ def claim(
     # Compare-and-set: another worker may have leased a row between our read and this write.
     conn.execute(
         update(t.outbox)
-        .where(t.outbox.c.id.in_(ids), t.outbox.c.available_at <= now_us)
+        .where(dialects.ids_in(conn, t.outbox.c.id, ids), t.outbox.c.available_at <= now_us)
         .values(available_at=now_us + lease_us, lease_token=token, attempts=t.outbox.c.attempts + 1)
     )
     rows = conn.execute(
-        select(t.outbox).where(t.outbox.c.id.in_(ids), t.outbox.c.lease_token == token).order_by(t.outbox.c.id)
+        select(t.outbox)
+        .where(dialects.ids_in(conn, t.outbox.c.id, ids), t.outbox.c.lease_token == token)
+        .order_by(t.outbox.c.id)
     )
     claimed = []
     for r in rows:
@@ -206,12 +208,12 @@ def next_available(conn: Connection) -> int | None:
 
 def finish_many(conn: Connection, token: str, row_ids: Sequence[int]) -> set[int]:
     """Remove delivered rows still leased with this token; return the ids removed (the others were lost)."""
-    removed: set[int] = set()
-    for start in range(0, len(row_ids), 500):
-        chunk = list(row_ids[start : start + 500])
-        # Fenced by the token: a row another worker leased after our lease ran out is not ours to finish.
-        result = conn.execute(
-            delete(t.outbox).where(t.outbox.c.id.in_(chunk), t.outbox.c.lease_token == token).returning(t.outbox.c.id)
-        )
-        removed.update(r[0] for r in result)
-    return removed
+    if not row_ids:
+        return set()
+    # Fenced by the token: a row another worker leased after our lease ran out is not ours to finish.
+    result = conn.execute(
+        delete(t.outbox)
+        .where(dialects.ids_in(conn, t.outbox.c.id, row_ids), t.outbox.c.lease_token == token)
+        .returning(t.outbox.c.id)
+    )
+    return {r[0] for r in result}

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
+from stepwise.storage import dialects
 from stepwise.storage import schema_policy as tp
-from stepwise.storage.dialects import fast_insert, insert_new, lock_subscribers
+from stepwise.storage.dialects import insert_new, insert_tuples, lock_subscribers
 
 
 def settings_of(conn: Connection, account_ids: Sequence[int]) -> dict[int, str]:
@@ -38,21 +39,31 @@ def lock_and_read_slots(
     lock_subscribers(conn, subscriber_ids, skip_locked=False)
     c = tp.cap_slots.c
     wanted = sorted(set(subscriber_ids))
-    conn.execute(delete(tp.cap_slots).where(c.account_id == account_id, c.subscriber_id.in_(wanted), c.at < since_us))
     found: dict[int, list[tuple[str, int]]] = defaultdict(list)
     rows = conn.execute(
-        select(c.subscriber_id, c.issue_id, c.at).where(c.account_id == account_id, c.subscriber_id.in_(wanted))
+        select(c.subscriber_id, c.issue_id, c.at).where(
+            c.account_id == account_id, dialects.ids_in(conn, c.subscriber_id, wanted)
+        )
     )
+    stale = False
     for subscriber_id, issue_id, at in rows:
-        found[int(subscriber_id)].append((str(issue_id), int(at)))
+        if at < since_us:
+            stale = True
+        else:
+            found[int(subscriber_id)].append((str(issue_id), int(at)))
+    if stale:  # deleted only when there are some: most batches find none, and a DELETE probes every subscriber
+        conn.execute(
+            delete(tp.cap_slots).where(
+                c.account_id == account_id, dialects.ids_in(conn, c.subscriber_id, wanted), c.at < since_us
+            )
+        )
     return found
 
 
 def add_slots(conn: Connection, account_id: int, slots: Sequence[tuple[str, int]], at_us: int) -> None:
     """Write the slots taken: (issue id, subscriber id) pairs, in one statement."""
-    rows = [{"account_id": account_id, "issue_id": i, "subscriber_id": s, "at": at_us} for i, s in slots]
-    if rows:
-        fast_insert(conn, tp.cap_slots, rows)
+    rows = [(account_id, i, s, at_us) for i, s in slots]
+    insert_tuples(conn, tp.cap_slots, ("account_id", "issue_id", "subscriber_id", "at"), rows)
 
 
 def release_slots(conn: Connection, slots: Sequence[tuple[int, str]]) -> None:

@@ -95,13 +95,15 @@ def memberships(
 ) -> dict[int, set[int]]:
     """Which of these subscribers are members of each of these segments, in one query per chunk."""
     found: dict[int, set[int]] = {segment_id: set() for segment_id in segment_ids}
-    for start in range(0, len(subscriber_ids), IN_CHUNK):
-        chunk = list(subscriber_ids[start : start + IN_CHUNK])
-        stmt = select(M.c.segment_id, M.c.subscriber_id).where(
-            M.c.account_id == account_id, M.c.subscriber_id.in_(chunk), M.c.segment_id.in_(list(segment_ids))
-        )
-        for segment_id, subscriber_id in conn.execute(stmt):
-            found[int(segment_id)].add(int(subscriber_id))
+    if not subscriber_ids or not segment_ids:
+        return found
+    stmt = select(M.c.segment_id, M.c.subscriber_id).where(
+        M.c.account_id == account_id,
+        dialects.ids_in(conn, M.c.subscriber_id, subscriber_ids),
+        dialects.ids_in(conn, M.c.segment_id, segment_ids, "segment_ids"),
+    )
+    for segment_id, subscriber_id in conn.execute(stmt):
+        found[int(segment_id)].add(int(subscriber_id))
     return found
 
 
@@ -115,9 +117,8 @@ def change_members(
             for s in joined
         ]
         insert_ignore(conn, M, rows)
-    for start in range(0, len(left), IN_CHUNK):
-        chunk = list(left[start : start + IN_CHUNK])
-        conn.execute(delete(M).where(M.c.segment_id == segment_id, M.c.subscriber_id.in_(chunk)))
+    if left:
+        conn.execute(delete(M).where(M.c.segment_id == segment_id, dialects.ids_in(conn, M.c.subscriber_id, left)))
     if joined or left:
         delta = len(joined) - len(left)
         conn.execute(update(S).where(S.c.id == segment_id).values(member_count=S.c.member_count + delta))
@@ -148,23 +149,14 @@ def counted(conn: Connection, segment_id: int) -> int:
 
 def activity(conn: Connection, account_id: int, email_keys: Sequence[str]) -> dict[str, Activity]:
     """The latest sent/opened/clicked instants of each subscriber's emails, by email key (an indexed column)."""
-    issues = t.issues
-    found: dict[str, Activity] = {}
-    for start in range(0, len(email_keys), IN_CHUNK):
-        chunk = list(email_keys[start : start + IN_CHUNK])
-        stmt = (
-            select(
-                issues.c.email_key,
-                func.max(issues.c.sent_at),
-                func.max(issues.c.opened_at),
-                func.max(issues.c.clicked_at),
-            )
-            .where(issues.c.account_id == account_id, issues.c.email_key.in_(chunk))
-            .group_by(issues.c.email_key)
-        )
-        for key, sent, opened, clicked in conn.execute(stmt):
-            found[str(key)] = Activity(sent, opened, clicked)
-    return found
+    sql = (
+        "SELECT email_key, max(sent_at), max(opened_at), max(clicked_at) FROM issues "
+        "WHERE account_id = ? AND email_key IN ({ids}) GROUP BY email_key"
+    )
+    return {
+        str(key): Activity(sent, opened, clicked)
+        for key, sent, opened, clicked in dialects.rows_in(conn, sql, list(email_keys), before=[account_id])
+    }
 
 
 def batch_after(conn: Connection, account_id: int, segment_id: int, after_id: int, limit: int) -> list[SubscriberRow]:
@@ -185,18 +177,12 @@ def set_deadlines(conn: Connection, account_id: int, segment_id: int, due: Mappi
     One upsert for the moments, and a delete only for the subscribers who have none any more.
     """
     gone = sorted(sid for sid, at in due.items() if at is None)
-    for start in range(0, len(gone), IN_CHUNK):
-        chunk = gone[start : start + IN_CHUNK]
-        conn.execute(delete(D).where(D.c.segment_id == segment_id, D.c.subscriber_id.in_(chunk)))
+    if gone:
+        conn.execute(delete(D).where(D.c.segment_id == segment_id, dialects.ids_in(conn, D.c.subscriber_id, gone)))
     rows = [(account_id, segment_id, sid, at) for sid, at in sorted(due.items()) if at is not None]
-    if rows:
-        mark = dialects.of(conn).mark
-        conn.exec_driver_sql(
-            "INSERT INTO segment_deadlines (account_id, segment_id, subscriber_id, due_at) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}) "
-            "ON CONFLICT (segment_id, subscriber_id) DO UPDATE SET due_at = excluded.due_at",
-            rows,
-        )
+    dialects.upsert_tuples(
+        conn, D, ("account_id", "segment_id", "subscriber_id", "due_at"), ("segment_id", "subscriber_id"), rows
+    )
 
 
 def due(conn: Connection, now_us: int, limit: int) -> list[tuple[int, int, int]]:

@@ -50,7 +50,8 @@ class Preparer:
 
     def _prepare_group(self, rows: Sequence[OutboxRow], now: datetime) -> list[Prepared]:
         inputs = self.store.inputs([row for row in rows if row.kind != "url" and row.error is None])
-        prepared = [self._prepare_row(inputs, row, now) for row in rows]
+        openings: dict[tuple[int, str], int | None] = {}  # a batch shares `now`: each window and zone once
+        prepared = [self._prepare_row(inputs, row, now, openings) for row in rows]
         return self._take_slots(inputs, prepared, now)
 
     def _take_slots(self, inputs: Inputs, prepared: list[Prepared], now: datetime) -> list[Prepared]:
@@ -90,7 +91,9 @@ class Preparer:
                 item.skip = "frequency_cap"
         return prepared
 
-    def _prepare_row(self, inputs: Inputs, row: OutboxRow, now: datetime) -> Prepared:
+    def _prepare_row(
+        self, inputs: Inputs, row: OutboxRow, now: datetime, openings: dict[tuple[int, str], int | None]
+    ) -> Prepared:
         job = row.job
         if row.error is not None or job is None:
             return Prepared.set_aside(row, row.error or "the stored payload was not decoded")
@@ -98,10 +101,15 @@ class Preparer:
             return _prepare_url(row, job, now)
         if isinstance(job, WebhookJob):  # claimed by the webhook loop only (worker/webhooks.py)
             return Prepared.set_aside(row, "a webhook message reached the email loop")
-        return self._prepare_email(inputs, row, job, now)
+        return self._prepare_email(inputs, row, job, now, openings)
 
     def _prepare_email(
-        self, inputs: Inputs, row: OutboxRow, job: EmailJob | ConfirmationJob, now: datetime
+        self,
+        inputs: Inputs,
+        row: OutboxRow,
+        job: EmailJob | ConfirmationJob,
+        now: datetime,
+        openings: dict[tuple[int, str], int | None],
     ) -> Prepared:
         item = Prepared(row)
         if inputs.issues.get(row.issue_id or "") not in ("queued", "deferred"):
@@ -124,7 +132,7 @@ class Preparer:
             item.skip = "suppressed"  # S31: whatever the subscriber's status
             return item
         if isinstance(job, EmailJob) and not job.test:  # S19: a test run's emails ignore send windows
-            opening = _held_until(inputs, row.account_id, job, now)
+            opening = _held_until(inputs, row.account_id, job, now, openings)
             if opening is not None:
                 item.defer = (opening, "send_window")  # S27: the run does not wait for it
                 return item
@@ -165,16 +173,24 @@ class Preparer:
             item.outgoing = sign_outgoing(composed.outgoing, inputs.signers, row.account_id, now)
 
 
-def _held_until(inputs: Inputs, account_id: int, job: EmailJob, now: datetime) -> int | None:
-    """When a send window holds this email, the next opening (microseconds); None when it may go now."""
+def _held_until(
+    inputs: Inputs, account_id: int, job: EmailJob, now: datetime, openings: dict[tuple[int, str], int | None]
+) -> int | None:
+    """When a send window holds this email, the next opening (microseconds); None when it may go now.
+
+    `openings` remembers the answer per window and zone for this `now` (the window objects live as
+    long as the batch's inputs, so their ids are stable keys)."""
     account = inputs.policies.get(account_id)
     sequence = inputs.sequences.get((account_id, job.sequence or ""))
     window = (sequence.window if sequence else None) or (account.window if account else None)
     if window is None:
         return None
     fallback = (sequence.timezone if sequence else None) or (account.timezone if account else "UTC")
-    opening = next_opening(window, window_zone(window, job.data, fallback), now)
-    return None if opening is None else to_us(opening)
+    key = (id(window), window_zone(window, job.data, fallback))
+    if key not in openings:
+        opening = next_opening(window, key[1], now)
+        openings[key] = None if opening is None else to_us(opening)
+    return openings[key]
 
 
 def with_account_sender(draft: EmailTemplate, account: AccountPolicy | None) -> EmailTemplate:

@@ -29,5 +29,6 @@ def test_S22_upkeep_lookups_use_an_index(db: Database) -> None:
         ("segment_deadlines", lambda conn: segment_store.due(conn, 5, 100)),
     ]:
         lines = plans(db, call, table)
-        scans = [line for line in lines if line.startswith("SCAN")]
+        # the id list bound as one parameter is scanned (json_each); a table never is
+        scans = [line for line in lines if line.startswith("SCAN") and "json_each" not in line]
         assert lines and not scans, (table, lines)

@@ -38,6 +38,18 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         of(conn).insert_ignore(conn, table, rows)
 
 
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert rows given as tuples, or update the other columns where the `conflict` keys exist (one statement)."""
+    if values:
+        of(conn).upsert_tuples(conn, table, columns, conflict, values)
+
+
 def insert_new(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     """Insert one row unless its key exists already; True when this call inserted it."""
     stmt = of(conn).insert_ignore_one(table, row).returning(*table.primary_key.columns)
@@ -61,6 +73,12 @@ def in_one_parameter(
 ) -> ColumnElement[bool]:
     """`column IN (values)` with the values as one parameter (thousands of parameters would cost more)."""
     return of(conn).in_one_parameter(column, values, name)
+
+
+def ids_in(conn: Connection, column: ColumnElement[int], ids: Sequence[int], name: str = "ids") -> ColumnElement[bool]:
+    """`column IN (ids)` with the integer ids as one parameter: no chunking, and no per-id statement cost
+    (SQLAlchemy compiles a bind per id of an IN list; PostgreSQL parses each distinct long list anew)."""
+    return of(conn).ids_in_one_parameter(column, ids, name)
 
 
 def lock_subscribers(conn: Connection, ids: Sequence[int], *, skip_locked: bool, limit: int | None = None) -> list[int]:
@@ -89,10 +107,16 @@ def raw_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tup
 
 
 def rows_in(conn: Connection, sql: str, ids: Sequence[Any], *, before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Run a raw_rows read for many ids, IN_CHUNK at a time; return the rows of every chunk.
+    """Run a raw_rows read for many ids; return the rows.
 
-    `sql` writes `{ids}` where the IN list goes; `before` are the parameters written ahead of it.
+    `sql` writes `IN ({ids})` where the list goes; `before` are the parameters written ahead of it.
+    SQLite gets the ids IN_CHUNK at a time as plain parameters; PostgreSQL gets them as one array
+    (`= ANY(…)`): one statement text whatever the count, which the server need not parse anew.
     """
+    if not ids:
+        return []
+    if of(conn).name == "postgresql":
+        return raw_rows(conn, sql.replace("IN ({ids})", "= ANY(?)"), [*before, list(ids)])
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]

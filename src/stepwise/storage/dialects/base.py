@@ -24,6 +24,16 @@ class Statements(Protocol):
 
     def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None: ...
 
+    def upsert_tuples(
+        self,
+        conn: Connection,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        values: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Insert rows (tuples in `columns` order), or update the other columns where the `conflict` keys exist."""
+
     def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
         """An INSERT of one row that does nothing when its key exists (rowcount 0)."""
 
@@ -39,6 +49,9 @@ class Statements(Protocol):
 
     def in_one_parameter(self, column: ColumnElement[str], values: Sequence[str], name: str) -> ColumnElement[bool]:
         """`column IN (values)` with all values bound as one parameter."""
+
+    def ids_in_one_parameter(self, column: ColumnElement[int], ids: Sequence[int], name: str) -> ColumnElement[bool]:
+        """`column IN (ids)` with all integer ids bound as one parameter."""
 
     def driver_sql(self, sql: str) -> str:
         """Translate `?` parameters to the driver's style."""

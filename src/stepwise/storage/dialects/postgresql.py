@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, String, Table, any_, bindparam, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Insert, String, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -20,7 +20,35 @@ class PostgresStatements:
     mark = "%s"
 
     def insert_ignore(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), list(rows))
+        if rows:
+            columns = list(rows[0])
+            self._from_arrays(conn, table, columns, [tuple(row[c] for c in columns) for row in rows], "DO NOTHING")
+
+    def upsert_tuples(
+        self,
+        conn: Connection,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        values: Sequence[tuple[Any, ...]],
+    ) -> None:
+        keys = ", ".join(f'"{c}"' for c in conflict)
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in conflict)
+        self._from_arrays(conn, table, columns, values, f"({keys}) DO UPDATE SET {sets}")
+
+    def _from_arrays(
+        self, conn: Connection, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]], conflict: str
+    ) -> None:
+        """One INSERT … SELECT FROM unnest(one array per column) ON CONFLICT …: one statement, one round trip,
+        and the same text whatever the row count (executemany sends a statement per row)."""
+        if not values:
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]" for c in columns)
+        params = tuple(list(column) for column in zip(*values, strict=True))
+        conn.exec_driver_sql(
+            f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}', params
+        )
 
     def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
         return postgresql.insert(table).values(**row).on_conflict_do_nothing()
@@ -39,7 +67,7 @@ class PostgresStatements:
         self, conn: Connection, ids: Sequence[int], *, skip_locked: bool, limit: int | None
     ) -> list[int]:
         ids_ = t.subscribers.c.id
-        stmt = select(ids_).where(ids_.in_(sorted(set(ids)))).order_by(ids_)
+        stmt = select(ids_).where(self.ids_in_one_parameter(ids_, sorted(set(ids)), "ids")).order_by(ids_)
         if limit:
             # LIMIT applies after SKIP LOCKED: a second worker takes the next unlocked subscribers of the
             # same candidate list instead of finding all of them taken.
@@ -48,6 +76,9 @@ class PostgresStatements:
 
     def in_one_parameter(self, column: ColumnElement[str], values: Sequence[str], name: str) -> ColumnElement[bool]:
         return column == any_(bindparam(name, list(values), type_=ARRAY(String)))
+
+    def ids_in_one_parameter(self, column: ColumnElement[int], ids: Sequence[int], name: str) -> ColumnElement[bool]:
+        return column == any_(bindparam(name, [int(i) for i in ids], type_=ARRAY(BigInteger)))
 
     def driver_sql(self, sql: str) -> str:
         return sql.replace("?", "%s")

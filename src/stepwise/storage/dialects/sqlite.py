@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from json import dumps
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, String, Table, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Insert, Integer, Select, String, Table, bindparam, func, select
 from sqlalchemy import column as column_
 from sqlalchemy.dialects import sqlite
 
@@ -25,6 +25,20 @@ class SqliteStatements:
         names = ", ".join(f'"{c}"' for c in columns)
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks(len(columns))}) ON CONFLICT DO NOTHING'
         conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+
+    def upsert_tuples(
+        self,
+        conn: Connection,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        values: Sequence[tuple[Any, ...]],
+    ) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        keys = ", ".join(f'"{c}"' for c in conflict)
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in conflict)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks(len(columns))}) ON CONFLICT ({keys}) DO UPDATE SET '
+        conn.exec_driver_sql(sql + sets, list(values))
 
     def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
         return sqlite.insert(table).values(**row).on_conflict_do_nothing()
@@ -49,6 +63,12 @@ class SqliteStatements:
     def in_one_parameter(self, column: ColumnElement[str], values: Sequence[str], name: str) -> ColumnElement[bool]:
         listed: Select[str] = select(column_("value", String)).select_from(
             func.json_each(bindparam(name, dumps(list(values))))
+        )
+        return column.in_(listed.scalar_subquery())
+
+    def ids_in_one_parameter(self, column: ColumnElement[int], ids: Sequence[int], name: str) -> ColumnElement[bool]:
+        listed: Select[int] = select(column_("value", Integer)).select_from(
+            func.json_each(bindparam(name, dumps([int(i) for i in ids])))
         )
         return column.in_(listed.scalar_subquery())
 
