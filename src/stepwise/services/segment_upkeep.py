@@ -160,7 +160,8 @@ def refresh(
     segments = [(row.id, p) for row in stored if concerns(p := parsed(row.where), touch)]
     if not segments:
         return []
-    rows = subscriber_store.by_ids(conn, sorted(set(subscriber_ids)))
+    profile = any(not c.field.startswith(f"{SUBSCRIBER}.") for _, p in segments for c in walk(p))
+    rows = subscriber_store.by_ids(conn, sorted(set(subscriber_ids)), with_data=profile)  # data only if read
     changes = settle(conn, account_id, segments, [r for r in rows if r.account_id == account_id], now)
     if emit:
         queue_events(conn, account_id, changes, {row.id: row.key for row in stored}, now)

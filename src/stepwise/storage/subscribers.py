@@ -88,12 +88,19 @@ def clear_data(conn: Connection, account_id: int, email_key: str) -> None:
     )
 
 
-def by_ids(conn: Connection, ids: Sequence[int]) -> list[SubscriberRow]:
-    sql = (
-        "SELECT id, account_id, email, email_key, status, data, created_at, updated_at FROM subscribers "
-        "WHERE id IN ({ids})"
-    )
-    return [_row(r) for r in rows_in(conn, sql, ids)]
+def by_ids(conn: Connection, ids: Sequence[int], *, with_data: bool = True) -> list[SubscriberRow]:
+    """The subscribers with these ids; without their profile (`data` empty) when the caller reads none of it."""
+    if with_data:
+        sql = (
+            "SELECT id, account_id, email, email_key, status, data, created_at, updated_at FROM subscribers "
+            "WHERE id IN ({ids})"
+        )
+        return [_row(r) for r in rows_in(conn, sql, ids)]
+    sql = "SELECT id, account_id, email, email_key, status, created_at, updated_at FROM subscribers WHERE id IN ({ids})"
+    return [
+        SubscriberRow(r[0], r[1], r[2], r[3], cast(SubscriberStatus, r[4]), {}, r[5], r[6])
+        for r in rows_in(conn, sql, ids)
+    ]
 
 
 def insert_one(

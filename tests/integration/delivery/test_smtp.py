@@ -448,7 +448,8 @@ def test_leases_outlive_a_delivery_waiting_for_the_send_rate(shop: Shop, clock: 
     from tests.support.drive import advance
 
     advance(shop.stepwise)
-    deliverer = shop.deliverer(SmtpTransport.from_url(smtp.url(), rate=2))  # the second waits 0.5 s
+    # The second waits 0.5 s; each run_once records for up to two ticks, so both turns end before it is sent.
+    deliverer = shop.deliverer(SmtpTransport.from_url(smtp.url(), rate=2), tick=0.05)
 
     async def run() -> list[int]:
         await deliverer.run_once()
