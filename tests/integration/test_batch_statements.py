@@ -1,0 +1,53 @@
+"""The dialects' batch statements give the same answers on both databases, whatever the batch size.
+
+Ids bound as one parameter (`ids_in`, `rows_in`), rows inserted or upserted from
+arrays on PostgreSQL: a batch of 2,000 ids (more than one SQLite parameter list) and an empty one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from stepwise.bootstrap import Stepwise
+from stepwise.storage import dialects
+from stepwise.storage.schema_segments import segment_deadlines as D
+from stepwise.storage.schema_segments import segment_members as M
+
+MANY = 2000
+
+
+def test_ids_bound_as_one_parameter_find_exactly_the_rows_asked_for(stepwise: Stepwise) -> None:
+    with stepwise.db.write() as conn:
+        dialects.insert_ignore(
+            conn, M, [{"account_id": 1, "segment_id": 7, "subscriber_id": s, "joined_at": 5} for s in range(MANY)]
+        )
+    wanted = list(range(1, MANY * 2, 2))  # half of them exist
+    with stepwise.db.read() as conn:
+        query = select(M.c.subscriber_id).where(dialects.ids_in(conn, M.c.subscriber_id, wanted))
+        found = {r[0] for r in conn.execute(query)}
+        raw = dialects.rows_in(conn, "SELECT subscriber_id FROM segment_members WHERE subscriber_id IN ({ids})", wanted)
+        none = conn.execute(select(M.c.subscriber_id).where(dialects.ids_in(conn, M.c.subscriber_id, []))).all()
+        no_rows = dialects.rows_in(conn, "SELECT subscriber_id FROM segment_members WHERE subscriber_id IN ({ids})", [])
+    assert found == {r[0] for r in raw} == {s for s in wanted if s < MANY}
+    assert none == [] and no_rows == []
+
+
+def test_insert_ignore_keeps_the_first_row_and_upsert_replaces_the_other_columns(stepwise: Stepwise) -> None:
+    with stepwise.db.write() as conn:
+        dialects.insert_ignore(conn, M, [{"account_id": 1, "segment_id": 1, "subscriber_id": 1, "joined_at": 10}])
+        dialects.insert_ignore(
+            conn,
+            M,
+            [{"account_id": 1, "segment_id": 1, "subscriber_id": s, "joined_at": 20} for s in range(1, MANY + 1)],
+        )
+        columns = ("account_id", "segment_id", "subscriber_id", "due_at")
+        key = ("segment_id", "subscriber_id")
+        dialects.upsert_tuples(conn, D, columns, key, [(1, 1, s, 100) for s in range(MANY)])
+        dialects.upsert_tuples(conn, D, columns, key, [(1, 1, s, 200 + s) for s in range(0, MANY, 2)])
+        dialects.upsert_tuples(conn, D, columns, key, [])
+    with stepwise.db.read() as conn:
+        joined = {r[0]: r[1] for r in conn.execute(select(M.c.subscriber_id, M.c.joined_at))}
+        due = {r[0]: r[1] for r in conn.execute(select(D.c.subscriber_id, D.c.due_at))}
+    assert len(joined) == MANY and joined[1] == 10 and joined[MANY] == 20
+    assert len(due) == MANY
+    assert all(at == (200 + s if s % 2 == 0 else 100) for s, at in due.items())
