@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from stepwise.bootstrap import Stepwise
 from stepwise.storage import dialects
+from stepwise.storage import schema as t
 from stepwise.storage.schema_segments import segment_deadlines as D
 from stepwise.storage.schema_segments import segment_members as M
 
@@ -51,3 +52,33 @@ def test_insert_ignore_keeps_the_first_row_and_upsert_replaces_the_other_columns
     assert len(joined) == MANY and joined[1] == 10 and joined[MANY] == 20
     assert len(due) == MANY
     assert all(at == (200 + s if s % 2 == 0 else 100) for s, at in due.items())
+
+
+TRICKY = ['say "hi"', "back\\slash", "{braces,commas}", "NULL", "", " spaced ", "ünï €", None]
+
+
+def test_updates_and_array_inserts_carry_any_text_bool_and_null_unchanged(stepwise: Stepwise) -> None:
+    """PostgreSQL gets these columns as array literals built by hand: quoting must round-trip exactly."""
+    base = {"account_id": 1, "sequence_id": 1, "pass_no": 1, "status": "ended", "step": 1}
+    rows = [
+        {**base, "id": n, "subscriber_id": n, "entered_at": n, "step_entered_at": n, "recheck": False, "entry": text}
+        for n, text in enumerate(TRICKY, start=1)
+    ]
+    with stepwise.db.write() as conn:
+        dialects.insert_ignore(conn, t.runs, rows)
+        changes = [
+            {"id": n, "end_reason": text, "recheck": n % 2 == 0, "ended_at": None if n % 3 else n * 10}
+            for n, text in enumerate(reversed(TRICKY), start=1)
+        ]
+        dialects.fast_update(conn, t.runs, "id", changes)
+    with stepwise.db.read() as conn:
+        stored = {r.id: r for r in conn.execute(select(t.runs))}
+    for n, text in enumerate(TRICKY, start=1):
+        assert stored[n].entry == text
+    for change in changes:
+        row = stored[change["id"]]
+        assert (row.end_reason, row.recheck, row.ended_at) == (
+            change["end_reason"],
+            change["recheck"],
+            change["ended_at"],
+        )

@@ -28,6 +28,7 @@ class Advancer:
     # S22 re-tests of segment members (services/segments.py), S26 step-1 dates (services/date_triggers.py).
     timed: list[Callable[[datetime], int]] = field(default_factory=list)
     _next_timed: datetime | None = field(default=None, repr=False)
+    _full: bool = field(default=False, repr=False)  # the last batch was full: more work is likely waiting
 
     def run_once(self) -> BatchResult:
         """Process one batch; return what it did (an empty result when idle).
@@ -37,11 +38,15 @@ class Advancer:
         """
         now = self.clock()
         self._run_timed(now)
-        if not self.store.has_work(now):
+        # A full batch says more is waiting: the look before taking the write lock is then a read wasted.
+        if not self._full and not self.store.has_work(now):
             return BatchResult()
         try:
-            return self.store.process_batch(now, self.batch_size)
+            result = self.store.process_batch(now, self.batch_size)
+            self._full = result.subscribers >= self.batch_size
+            return result
         except BatchFailed as failed:
+            self._full = False
             locked = failed.subscriber_ids
             log.warning("a batch of %d subscribers failed; processing them one by one", len(locked), exc_info=True)
             return Isolation(self.store).run(locked, now)

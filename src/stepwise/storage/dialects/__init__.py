@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Table
 
 from stepwise.storage import schema as t
 from stepwise.storage.dialects.base import IN_CHUNK, SelectT, Statements, marks
-from stepwise.storage.dialects.postgresql import PostgresStatements
+from stepwise.storage.dialects.postgresql import PostgresStatements, array_text
 from stepwise.storage.dialects.sqlite import SqliteStatements
 
 __all__ = ["IN_CHUNK", "Statements", "marks", "of"]
@@ -116,7 +116,7 @@ def rows_in(conn: Connection, sql: str, ids: Sequence[Any], *, before: Sequence[
     if not ids:
         return []
     if of(conn).name == "postgresql":
-        return raw_rows(conn, sql.replace("IN ({ids})", "= ANY(?)"), [*before, list(ids)])
+        return raw_rows(conn, sql.replace("IN ({ids})", "= ANY(?)"), [*before, array_text(ids)])
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
