@@ -39,6 +39,23 @@ def test_a_healthy_batch_is_processed_in_one_go() -> None:
     assert not store.aside_events and not store.aside_subscribers
 
 
+class _LookingStore(FakeAdvanceStore):
+    def has_work(self, now: datetime) -> bool:
+        self.calls.append("look")
+        return super().has_work(now)
+
+
+def test_after_a_full_batch_the_next_claims_without_looking_first_and_an_empty_one_looks_again() -> None:
+    store = _LookingStore()
+    for sid in range(1, 4):
+        store.add_events(sid, (sid * 10, at(sid)))
+    loop = advancer(store, batch_size=2)
+    assert loop.run_once().subscribers == 2  # full: more is likely waiting
+    assert loop.run_once().subscribers == 1  # claimed without the look (a read) before the write
+    assert loop.run_once() == BatchResult()  # not full: this call looks, finds nothing, claims nothing
+    assert store.calls == ["look", "batch", "batch", "look"]
+
+
 def test_a_failed_batch_is_retried_per_subscriber_then_per_event() -> None:
     store = FakeAdvanceStore(poison_events={21})
     store.add_events(1, (10, at(1)))
