@@ -11,6 +11,15 @@ from typing import Any
 from stepwise.bench.scenario import settings_for
 from stepwise.bootstrap import build
 
+# Set in each worker process by the pool's initializer: the workers start their loops together, once all
+# are built, so that a late spawn does not leave the first worker alone for part of a run of a second.
+_start_together: Any = None
+
+
+def _share_barrier(barrier: Any) -> None:
+    global _start_together
+    _start_together = barrier
+
 
 def worker_loop(database_url: str, batch_size: int, stop_when_idle: bool, seconds: float) -> dict[str, Any]:
     """One worker process: run the advancing loop; record commit times per subscriber; report peak RSS."""
@@ -20,6 +29,8 @@ def worker_loop(database_url: str, batch_size: int, stop_when_idle: bool, second
 
     stepwise = build(settings_for(database_url, batch_size), migrate=False)
     tune_interpreter()  # as `stepwise worker` and `serve` do once they are built
+    if _start_together is not None:
+        _start_together.wait(timeout=120)
     advancer = Advancer(
         DatabaseAdvanceStore(stepwise.db, stepwise.catalog), lambda: datetime.now(UTC), batch_size=batch_size
     )
@@ -73,7 +84,8 @@ def run_workers(
     database_url: str, workers: int, batch_size: int, *, stop_when_idle: bool = True, seconds: float = 600.0
 ) -> list[dict[str, Any]]:
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers) as pool:
+    barrier = context.Barrier(workers)
+    with context.Pool(workers, initializer=_share_barrier, initargs=(barrier,)) as pool:
         return pool.starmap(worker_loop, [(database_url, batch_size, stop_when_idle, seconds)] * workers)
 
 
