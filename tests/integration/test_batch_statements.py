@@ -82,3 +82,41 @@ def test_updates_and_array_inserts_carry_any_text_bool_and_null_unchanged(stepwi
             change["recheck"],
             change["ended_at"],
         )
+
+
+def test_reads_per_id_and_deletes_by_array_match_the_plain_forms(stepwise: Stepwise) -> None:
+    """rows_each (one index probe per id on PostgreSQL) answers as rows_in; repeated ids count once."""
+    with stepwise.db.write() as conn:
+        dialects.insert_ignore(
+            conn, M, [{"account_id": 1, "segment_id": s % 3, "subscriber_id": s, "joined_at": 5} for s in range(MANY)]
+        )
+    sql = "SELECT subscriber_id, segment_id FROM segment_members WHERE account_id = ? AND subscriber_id IN ({ids})"
+    wanted = [*range(1, MANY * 2, 2), 1, 3]  # half of them exist, two twice
+    with stepwise.db.read() as conn:
+        each = dialects.rows_each(conn, sql, wanted, before=[1])
+        plain = dialects.rows_in(conn, sql, list(dict.fromkeys(wanted)), before=[1])
+        other_account = dialects.rows_each(conn, sql, wanted, before=[2])
+        none = dialects.rows_each(conn, sql, [], before=[1])
+    assert sorted(each) == sorted(plain) == [(s, s % 3) for s in range(1, MANY, 2)]
+    assert other_account == [] and none == []
+    with stepwise.db.write() as conn:
+        dialects.fast_delete(conn, M, "subscriber_id", list(range(0, MANY, 2)))
+        dialects.fast_delete(conn, M, "subscriber_id", [])
+    with stepwise.db.read() as conn:
+        left = {r[0] for r in conn.execute(select(M.c.subscriber_id))}
+    assert left == set(range(1, MANY, 2))
+
+
+def test_reads_per_text_key_find_each_key(stepwise: Stepwise) -> None:
+    keys = ["plain@example.com", 'quote"d@example.com', "back\\slash@example.com", "{brace}@example.com"]
+    with stepwise.db.write() as conn:
+        for n, key in enumerate(keys, start=1):
+            conn.execute(
+                t.subscribers.insert().values(
+                    id=n, account_id=1, email=key, email_key=key, status="active", data="{}", created_at=1, updated_at=1
+                )
+            )
+    sql = "SELECT email_key, id FROM subscribers WHERE account_id = ? AND email_key IN ({ids})"
+    with stepwise.db.read() as conn:
+        found = dict(dialects.rows_each(conn, sql, [*keys, "absent@example.com"], before=[1], item="VARCHAR"))
+    assert found == {key: n for n, key in enumerate(keys, start=1)}

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, case, func, select, update
 
 from stepwise.domain.statuses import EndReason, RunStatus
 from stepwise.storage import schema as t
-from stepwise.storage.dialects import fast_insert, fast_update, has_row_locks, insert_tuples, rows_in
+from stepwise.storage.dialects import fast_insert, fast_update, has_row_locks, insert_tuples, rows_each, rows_in
 from stepwise.storage.notify import WORK, notify
 
 OPEN = ("active", "paused")
@@ -165,7 +165,7 @@ def open_runs(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
         f"SELECT {names} FROM runs WHERE account_id = ? AND subscriber_id IN ({{ids}}) "
         "AND status IN ('active', 'paused')"
     )
-    for r in rows_in(conn, sql, subscriber_ids, before=[account_id]):
+    for r in rows_each(conn, sql, subscriber_ids, before=[account_id]):
         found[r[3]].append(_row(r))
     return found
 
@@ -177,7 +177,7 @@ def passes(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) -> 
         "SELECT subscriber_id, sequence_id, MAX(pass_no) FROM runs "
         "WHERE account_id = ? AND subscriber_id IN ({ids}) GROUP BY subscriber_id, sequence_id"
     )
-    for sid, seq_id, top in rows_in(conn, sql, subscriber_ids, before=[account_id]):
+    for sid, seq_id, top in rows_each(conn, sql, subscriber_ids, before=[account_id]):
         found[sid][seq_id] = int(top)
     return found
 

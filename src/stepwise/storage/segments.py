@@ -153,10 +153,8 @@ def activity(conn: Connection, account_id: int, email_keys: Sequence[str]) -> di
         "SELECT email_key, max(sent_at), max(opened_at), max(clicked_at) FROM issues "
         "WHERE account_id = ? AND email_key IN ({ids}) GROUP BY email_key"
     )
-    return {
-        str(key): Activity(sent, opened, clicked)
-        for key, sent, opened, clicked in dialects.rows_in(conn, sql, list(email_keys), before=[account_id])
-    }
+    found = dialects.rows_each(conn, sql, list(email_keys), before=[account_id], item="VARCHAR")
+    return {str(key): Activity(sent, opened, clicked) for key, sent, opened, clicked in found}
 
 
 def batch_after(conn: Connection, account_id: int, segment_id: int, after_id: int, limit: int) -> list[SubscriberRow]:

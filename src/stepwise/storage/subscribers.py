@@ -23,7 +23,7 @@ from stepwise.errors import UnreadableRow
 from stepwise.storage import date_triggers, dialects, schema_segments
 from stepwise.storage import schema as t
 from stepwise.storage.codec import decoded_object, dumps
-from stepwise.storage.dialects import fast_update, insert_tuples, rows_in
+from stepwise.storage.dialects import fast_update, insert_tuples, rows_each, rows_in
 
 
 @dataclass(slots=True)
@@ -209,7 +209,7 @@ def list_keys(conn: Connection, account_id: int, subscriber_ids: Sequence[int]) 
         "SELECT m.subscriber_id, l.key FROM list_members m JOIN lists l ON l.id = m.list_id "
         "WHERE m.account_id = ? AND m.subscriber_id IN ({ids})"
     )
-    for sid, key in rows_in(conn, sql, subscriber_ids, before=[account_id]):
+    for sid, key in rows_each(conn, sql, subscriber_ids, before=[account_id]):
         found[sid].add(key)
     return found
 
