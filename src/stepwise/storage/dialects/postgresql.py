@@ -148,10 +148,11 @@ class PostgresStatements:
         deadlocks). The statement's text is the same whatever the row count, so neither psycopg nor the server
         parses it anew per batch (a VALUES list of 500 rows made psycopg spend a fifth of a deadline on it)."""
         names = [key, *columns]
-        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]" for c in names)
+        types = {c: table.c[c].type.compile(dialect=conn.dialect) for c in names}
+        arrays = ", ".join(f"%s::{types[c]}[]" for c in names)
         sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
         quoted = ", ".join(f'"{c}"' for c in names)
-        lock = f'SELECT 1 FROM "{table.name}" WHERE "{key}" = ANY(%s) ORDER BY "{key}" FOR UPDATE'
+        lock = f'SELECT 1 FROM "{table.name}" WHERE "{key}" = ANY(%s::{types[key]}[]) ORDER BY "{key}" FOR UPDATE'
         update = (
             f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS v({quoted}) WHERE t."{key}" = v."{key}"'
         )
