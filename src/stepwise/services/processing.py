@@ -149,6 +149,8 @@ def _process_account(
         )
         subscriber.segments = frozenset(in_segments.get(sub.id, ()))  # S22: for segment_matches
         rows = {row.sequence_id: row for row in open_runs.get(sub.id, [])}
+        for row in rows.values():
+            writer.stored[row.id] = row
         runs = [_to_run(row, seqs) for row in rows.values() if row.sequence_id in seqs.keys]
         if seqs.broken:
             writer.hold(row for row in rows.values() if row.sequence_id in seqs.broken)
@@ -210,6 +212,7 @@ class _Writer:
         self.deleted: list[int] = []
         self.aside: list[inbox_store.InboxRow] = []  # events that cannot be decoded (poison isolation)
         self.emails: dict[int, str] = {}  # for webhook facts
+        self.stored: dict[int, RunRow] = {}  # the open runs as read, by id: only what changed is written
 
     def hold(self, rows: Iterable[RunRow]) -> None:
         """Take runs of a sequence that cannot be read out of the due index, as if it were paused."""
@@ -278,7 +281,9 @@ class _Writer:
                 )
             )
         else:
-            self.changed_runs.append(RunChange(run.id, state))
+            stored = self.stored.get(run.id)
+            before = run_store.stored_values(stored) if stored is not None else None
+            self.changed_runs.append(RunChange(run.id, state, before))
 
     def _command(self, sub: SubscriberRow, command: EmailCommand | UrlCommand, test: bool) -> None:
         seq_id, at = self.seqs.ids[command.sequence], to_us(command.at)

@@ -67,10 +67,12 @@ class RunState:
 
 @dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
 class RunChange:
-    """A stored run's new state."""
+    """A stored run's new state; `before`, when known, its stored state (stored_values): only what differs
+    is written, and a run that did not change is not written at all."""
 
     id: int
     state: RunState
+    before: tuple[Any, ...] | None = None
 
 
 @dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 5x
@@ -108,6 +110,25 @@ def _state_values(s: RunState) -> tuple[Any, ...]:
         s.converted_at,
         s.converted_step,
         s.converted_variant,
+    )
+
+
+def stored_values(row: RunRow) -> tuple[Any, ...]:
+    """A stored run's state values in _STATE order, to compare with _state_values of its new state."""
+    return (
+        row.status,
+        row.step,
+        row.step_entered_at,
+        row.wake_at,
+        row.claimable_at,
+        row.recheck,
+        row.resumed_at,
+        row.ended_at,
+        row.end_reason,
+        row.last_variant,
+        row.converted_at,
+        row.converted_step,
+        row.converted_variant,
     )
 
 
@@ -207,10 +228,32 @@ def insert_new(conn: Connection, runs: Sequence[NewRun]) -> None:
 
 
 def save_changes(conn: Connection, changes: Sequence[RunChange]) -> None:
-    """Write the new states of stored runs."""
-    update_many(
-        conn, [{"id": change.id, **dict(zip(_STATE, _state_values(change.state), strict=True))} for change in changes]
-    )
+    """Write the new states of stored runs: one statement setting the columns that changed in any of them.
+
+    A deadline that only moves a run changes four of the thirteen state columns, and an index is
+    rewritten only when a column it holds is set: writing only those cost half as much on SQLite.
+    Runs whose stored state is unknown (`before` None) set every column.
+    """
+    changed: list[tuple[int, tuple[Any, ...]]] = []
+    moved = [False] * len(_STATE)
+    for change in changes:
+        values = _state_values(change.state)
+        before = change.before
+        if before is None:
+            moved = [True] * len(_STATE)
+        elif values == before:
+            continue  # nothing to write
+        else:
+            for index, (new, old) in enumerate(zip(values, before, strict=True)):
+                if new != old:
+                    moved[index] = True
+        changed.append((change.id, values))
+    if not changed:
+        return
+    picked = [index for index, flag in enumerate(moved) if flag]
+    names = [_STATE[index] for index in picked]
+    pairs = list(zip(names, picked, strict=True))
+    update_many(conn, [{"id": run_id, **{name: v[i] for name, i in pairs}} for run_id, v in changed])
 
 
 def update_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
