@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select, update
@@ -94,42 +95,17 @@ _STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values 
 _NEW = ("account_id", "sequence_id", "subscriber_id", "pass_no", "entered_at")
 
 
+_values_of_state = attrgetter(*_STATE)  # RunState and RunRow name these fields alike
+
+
 def _state_values(s: RunState) -> tuple[Any, ...]:
     """A state's values in _STATE order."""
-    return (
-        s.status,
-        s.step,
-        s.step_entered_at,
-        s.wake_at,
-        s.claimable_at,
-        s.recheck,
-        s.resumed_at,
-        s.ended_at,
-        s.end_reason,
-        s.last_variant,
-        s.converted_at,
-        s.converted_step,
-        s.converted_variant,
-    )
+    return _values_of_state(s)
 
 
 def stored_values(row: RunRow) -> tuple[Any, ...]:
     """A stored run's state values in _STATE order, to compare with _state_values of its new state."""
-    return (
-        row.status,
-        row.step,
-        row.step_entered_at,
-        row.wake_at,
-        row.claimable_at,
-        row.recheck,
-        row.resumed_at,
-        row.ended_at,
-        row.end_reason,
-        row.last_variant,
-        row.converted_at,
-        row.converted_step,
-        row.converted_variant,
-    )
+    return _values_of_state(row)
 
 
 def state_of(row: RunRow, *, claimable_at: int | None) -> RunState:
