@@ -169,16 +169,9 @@ def fast_update(conn: Connection, table: Table, key: str, rows: Sequence[dict[st
 
 
 def fast_delete(conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
-    """Delete rows by key, in chunks that stay under every driver's parameter limit."""
-    if of(conn).name == "postgresql" and ids:  # one array: one statement text, no per-id parameter
-        item = table.c[key].type.compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f'DELETE FROM "{table.name}" WHERE "{key}" = ANY(%s::{item}[])', (array_text(ids),))
-        return
-    mark = of(conn).mark
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = list(ids[start : start + IN_CHUNK])
-        sql = f'DELETE FROM "{table.name}" WHERE "{key}" IN ({", ".join([mark] * len(chunk))})'
-        conn.exec_driver_sql(sql, tuple(chunk))
+    """Delete rows by key: one array on PostgreSQL, chunks under SQLite's parameter limit."""
+    if ids:
+        of(conn).delete_rows(conn, table, key, ids)
 
 
 def refresh_statistics(conn: Connection, tables: Sequence[Table]) -> None:

@@ -48,10 +48,15 @@ class _ArrayText(UserDefinedType[str]):
         return f"{self.item}[]"
 
 
+def _sql_type(conn: Connection, table: Table, column: str) -> str:
+    """The column's type as PostgreSQL names it, for the casts of array parameters (`%s::BIGINT[]`)."""
+    return str(table.c[column].type.compile(dialect=conn.dialect))
+
+
 def _element(value: Any) -> str:
     if value is None:
         return "NULL"
-    if value is True or value is False:
+    if type(value) is bool:
         return "t" if value else "f"
     if type(value) is int:
         return str(value)
@@ -89,7 +94,7 @@ class PostgresStatements:
         if not values:
             return
         names = ", ".join(f'"{c}"' for c in columns)
-        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]" for c in columns)
+        arrays = ", ".join(f"%s::{_sql_type(conn, table, c)}[]" for c in columns)
         params = tuple(array_text(column) for column in zip(*values, strict=True))
         conn.exec_driver_sql(
             f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}', params
@@ -148,7 +153,7 @@ class PostgresStatements:
         deadlocks). The statement's text is the same whatever the row count, so neither psycopg nor the server
         parses it anew per batch (a VALUES list of 500 rows made psycopg spend a fifth of a deadline on it)."""
         names = [key, *columns]
-        types = {c: table.c[c].type.compile(dialect=conn.dialect) for c in names}
+        types = {c: _sql_type(conn, table, c) for c in names}
         arrays = ", ".join(f"%s::{types[c]}[]" for c in names)
         sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
         quoted = ", ".join(f'"{c}"' for c in names)
@@ -161,6 +166,11 @@ class PostgresStatements:
             chunk = ordered[start : start + UPDATE_CHUNK]
             conn.exec_driver_sql(lock, (array_text([row[key] for row in chunk]),))
             conn.exec_driver_sql(update, tuple(array_text([row[c] for row in chunk]) for c in names))
+
+    def delete_rows(self, conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
+        """One statement with the keys as one array: the same text whatever the count, no per-key parameter."""
+        item = _sql_type(conn, table, key)
+        conn.exec_driver_sql(f'DELETE FROM "{table.name}" WHERE "{key}" = ANY(%s::{item}[])', (array_text(ids),))
 
     def refresh_statistics(self, conn: Connection, tables: Sequence[Table]) -> None:
         """ANALYZE: without statistics the planner guesses, and a batch lookup can read the whole account."""

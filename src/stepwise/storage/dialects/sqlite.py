@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Connection, Insert, Integer, Select, Strin
 from sqlalchemy import column as column_
 from sqlalchemy.dialects import sqlite
 
-from stepwise.storage.dialects.base import SelectT, marks
+from stepwise.storage.dialects.base import IN_CHUNK, SelectT, marks
 
 
 class SqliteStatements:
@@ -88,6 +88,13 @@ class SqliteStatements:
         sets = ", ".join(f'"{c}" = ?' for c in columns)
         sql = f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?'
         conn.exec_driver_sql(sql, [(*(row[c] for c in columns), row[key]) for row in rows])
+
+    def delete_rows(self, conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
+        """In chunks that stay under SQLite's parameter limit."""
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[start : start + IN_CHUNK])
+            sql = f'DELETE FROM "{table.name}" WHERE "{key}" IN ({marks(len(chunk))})'
+            conn.exec_driver_sql(sql, tuple(chunk))
 
     def refresh_statistics(self, conn: Connection, tables: Sequence[Table]) -> None:
         """Nothing: SQLite chooses indexes without statistics, and the schema leaves it one good choice."""
