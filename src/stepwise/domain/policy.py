@@ -128,6 +128,8 @@ def cap_free_at(caps: Sequence[Cap], sent_us: Sequence[int], now_us: int) -> int
 
     `sent_us` are the times of the emails already sent (or being sent) to the subscriber.
     """
+    if not sent_us:
+        return None  # every cap allows at least one email
     latest = None
     for cap in caps:
         period_us = int(cap.period.total_seconds() * 1_000_000)

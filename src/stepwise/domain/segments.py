@@ -99,6 +99,21 @@ def needs_activity(predicate: Predicate) -> bool:
     return any(c.field in INSTANT_FIELDS - {f"{SUBSCRIBER}.created_at"} for c in walk(predicate))
 
 
+def reads_only_sent(predicate: Predicate) -> bool:
+    """Whether the predicate reads nothing but `subscriber.last_sent_at`.
+
+    Every subscriber sent an email at the same instant then has the same answer and the same
+    re-test moment, so a batch of sends is tested once, not once per subscriber.
+    """
+    found = walk(predicate)
+    return bool(found) and all(c.field == f"{SUBSCRIBER}.{SENT}" for c in found)
+
+
+def sent_view(sent_at: str) -> dict[str, Any]:
+    """The view a `reads_only_sent` predicate is tested on: the last send and nothing else."""
+    return {SUBSCRIBER: {SENT: sent_at}}
+
+
 def matches(predicate: Predicate, data: Mapping[str, Any], facts: Facts, now: datetime) -> bool:
     """Evaluate the segment's predicate on one subscriber."""
     return evaluate(predicate, view_of(data, facts), now)

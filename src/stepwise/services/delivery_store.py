@@ -150,9 +150,7 @@ class DatabaseDeliveryStore:
                 entries.append(_timeline_entry(record, now_us))
                 written.append(record.kind)
             issue_store.apply_changes(conn, changes)
-            sent = [(r.account_id, r.subscriber_id) for r, _, _ in facts]  # S22: last_sent_at moved
-            bounced = any(b for _, _, b in facts)  # a refusal may have marked the subscriber bounced
-            segment_upkeep.refresh_pairs(conn, sent, from_us(now_us), (SENT,), status=bounced)
+            _refresh_segments(conn, facts, now_us)
             timeline_store.add_entries(conn, entries)
             quarantine_store.add(conn, aside)
             policy_store.release_slots(conn, released)
@@ -172,6 +170,17 @@ def _timeline_entry(record: Record, now_us: int) -> timeline_store.NewEntry:
     return timeline_store.NewEntry(
         row.account_id, row.subscriber_id, now_us, record.kind, record.sequence, record.detail
     )
+
+
+def _refresh_segments(conn: Connection, facts: Sequence[tuple[OutboxRow, IssueChange, bool]], now_us: int) -> None:
+    """S22 after recorded outcomes: a send moves `last_sent_at`, a bounce the subscriber's status."""
+    now = from_us(now_us)
+    sent = [(r.account_id, r.subscriber_id) for r, c, _ in facts if c.status == "sent" and c.sent_at_us == now_us]
+    recovered = [(r.account_id, r.subscriber_id) for r, c, _ in facts if c.status == "sent" and c.sent_at_us != now_us]
+    bounced = [(r.account_id, r.subscriber_id) for r, _, b in facts if b]
+    segment_upkeep.refresh_pairs(conn, sent, now, (SENT,), status=False, sent_now=True)  # last send: now
+    segment_upkeep.refresh_pairs(conn, recovered, now, (SENT,), status=False)  # handed over earlier
+    segment_upkeep.refresh_pairs(conn, bounced, now, (), status=True)
 
 
 def _finish(conn: Connection, rows: Sequence[OutboxRow]) -> set[int]:

@@ -33,6 +33,8 @@ from stepwise.domain.segments import (
     needs_activity,
     parse_where,
     reads_lists,
+    reads_only_sent,
+    sent_view,
     uses_now,
     view_of,
 )
@@ -131,6 +133,31 @@ def settle(
     return changes
 
 
+def settle_sent(
+    conn: Connection, account_id: int, segments: Sequence[tuple[int, Predicate]], ids: Sequence[int], now: datetime
+) -> list[Change]:
+    """`settle` for subscribers just sent an email at `now`, against segments that read only the last send.
+
+    They all have the same answer and re-test moment, so each segment is tested once and its
+    membership moves in one statement (which also says who actually joined or left).
+    """
+    if not segments or not ids:
+        return []
+    view, now_us = sent_view(iso(now)), to_us(now)
+    changes: list[Change] = []
+    for segment_id, predicate in segments:
+        inside = matcher(predicate)(view, now)
+        if inside:
+            moved = store.join_all(conn, account_id, segment_id, ids, now_us)
+        else:
+            moved = store.leave_all(conn, segment_id, ids)
+        if uses_now(predicate):
+            at = change_finder(predicate)(view, now)
+            store.set_deadlines(conn, account_id, segment_id, dict.fromkeys(ids, None if at is None else to_us(at)))
+        changes += [Change(segment_id, s, inside) for s in moved]
+    return changes
+
+
 def matching(
     conn: Connection, account_id: int, predicate: Predicate, rows: Sequence[SubscriberRow], now: datetime
 ) -> int:
@@ -148,11 +175,13 @@ def refresh(
     touch: Touch = EVERYTHING,
     *,
     emit: bool = True,
+    sent_now: bool = False,
 ) -> list[Change]:
     """Re-test these subscribers against the account's segments that read what the change touched.
 
     Each change of membership queues `segment_joined` / `segment_left` (unless `emit` is off, as for
-    an import without trigger events).
+    an import without trigger events). `sent_now` says the change is an email sent to each of them
+    at `now` (their last send is now): segments reading nothing else are settled by `settle_sent`.
     """
     if not subscriber_ids:
         return []
@@ -160,9 +189,14 @@ def refresh(
     segments = [(row.id, p) for row in stored if concerns(p := parsed(row.where), touch)]
     if not segments:
         return []
-    profile = any(not c.field.startswith(f"{SUBSCRIBER}.") for _, p in segments for c in walk(p))
-    rows = subscriber_store.by_ids(conn, sorted(set(subscriber_ids)), with_data=profile)  # data only if read
-    changes = settle(conn, account_id, segments, [r for r in rows if r.account_id == account_id], now)
+    ids = sorted(set(subscriber_ids))
+    alike = [(i, p) for i, p in segments if sent_now and reads_only_sent(p)]
+    rest = [(i, p) for i, p in segments if not (sent_now and reads_only_sent(p))]
+    changes = settle_sent(conn, account_id, alike, ids, now)
+    if rest:
+        profile = any(not c.field.startswith(f"{SUBSCRIBER}.") for _, p in rest for c in walk(p))
+        rows = subscriber_store.by_ids(conn, ids, with_data=profile)  # data only if read
+        changes += settle(conn, account_id, rest, [r for r in rows if r.account_id == account_id], now)
     if emit:
         queue_events(conn, account_id, changes, {row.id: row.key for row in stored}, now)
     return changes
@@ -197,11 +231,13 @@ def refresh_pairs(
     activity: Iterable[str] = (SENT, OPENED, CLICKED),
     *,
     status: bool = True,
+    sent_now: bool = False,
 ) -> list[Change]:
     """`refresh` for (account id, subscriber id) pairs of several accounts (activity recorded in a batch).
 
     Only the segments reading the `activity` instants that moved (and the status, when it may have) are
     re-tested: a batch of sends re-tests the segments on `last_sent_at`, not every activity segment.
+    `sent_now`: each pair was just sent an email at `now` (see `refresh`).
     """
     by_account: dict[int, set[int]] = defaultdict(set)
     for account_id, subscriber_id in pairs:
@@ -209,7 +245,9 @@ def refresh_pairs(
             by_account[account_id].add(subscriber_id)
     touch = Touch(activity=frozenset(activity), status=status)
     return [
-        c for account_id, ids in sorted(by_account.items()) for c in refresh(conn, account_id, sorted(ids), now, touch)
+        c
+        for account_id, ids in sorted(by_account.items())
+        for c in refresh(conn, account_id, sorted(ids), now, touch, sent_now=sent_now)
     ]
 
 

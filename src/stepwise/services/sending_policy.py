@@ -46,7 +46,11 @@ def take_slots(conn: Connection, requests: Sequence[SlotRequest], now_us: int) -
         by_account[request.account_id].append(request)
     answers: dict[int, int | None] = {}
     for account_id, wanted in sorted(by_account.items()):
-        longest = max(int(c.period.total_seconds() * 1_000_000) for r in wanted for c in r.caps)
+        longest = max(
+            int(c.period.total_seconds() * 1_000_000)
+            for caps in {id(r.caps): r.caps for r in wanted}.values()
+            for c in caps
+        )
         ledger = policy_store.lock_and_read_slots(conn, account_id, [r.subscriber_id for r in wanted], now_us - longest)
         taken: list[tuple[str, int]] = []
         for request in sorted(wanted, key=lambda r: r.row_id):

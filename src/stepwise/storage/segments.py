@@ -119,8 +119,41 @@ def change_members(
         insert_ignore(conn, M, rows)
     if left:
         conn.execute(delete(M).where(M.c.segment_id == segment_id, dialects.ids_in(conn, M.c.subscriber_id, left)))
-    if joined or left:
-        delta = len(joined) - len(left)
+    _count(conn, segment_id, len(joined) - len(left))
+
+
+def join_all(
+    conn: Connection, account_id: int, segment_id: int, subscriber_ids: Sequence[int], now_us: int
+) -> list[int]:
+    """Make these subscribers of the account members; return those who were not (the count moves by them).
+
+    One statement per batch: existing subscribers of the account only, members already in left as
+    they are, and the rows it inserted say who joined (exact with many writers: a row another
+    transaction inserted first is not counted twice).
+    """
+    sql = (
+        "INSERT INTO segment_members (account_id, segment_id, subscriber_id, joined_at) "
+        "SELECT ?, ?, id, ? FROM subscribers WHERE account_id = ? AND id IN ({ids}) "
+        "ON CONFLICT DO NOTHING RETURNING subscriber_id"
+    )
+    joined = [
+        int(r[0])
+        for r in dialects.rows_in(conn, sql, subscriber_ids, before=[account_id, segment_id, now_us, account_id])
+    ]
+    _count(conn, segment_id, len(joined))
+    return sorted(joined)
+
+
+def leave_all(conn: Connection, segment_id: int, subscriber_ids: Sequence[int]) -> list[int]:
+    """Remove these subscribers from the segment; return those who were members (the count moves by them)."""
+    sql = "DELETE FROM segment_members WHERE segment_id = ? AND subscriber_id IN ({ids}) RETURNING subscriber_id"
+    left = [int(r[0]) for r in dialects.rows_in(conn, sql, subscriber_ids, before=[segment_id])]
+    _count(conn, segment_id, -len(left))
+    return sorted(left)
+
+
+def _count(conn: Connection, segment_id: int, delta: int) -> None:
+    if delta:
         conn.execute(update(S).where(S.c.id == segment_id).values(member_count=S.c.member_count + delta))
 
 
