@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 NARROW = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 900}
+# A page load (goto, and waiting for the URL after a form post) may take longer than an action on a
+# loaded 2-core machine running two test processes and Chromium: it has its own, longer, limit.
+NAVIGATION_MS = 30_000
 OWNER = "owner@acme.example"  # the owner of `acme` that UI tests sign in as
 PASSWORD = "correct horse battery"
 
@@ -155,6 +158,7 @@ def ui(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterator[B
     account_id, key = acme
     context = browser.new_context(viewport=WIDE, java_script_enabled=True)
     context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(NAVIGATION_MS)
     page = context.new_page()
     driver = Browser(ui_server, page, key, account_id)
     page.on("console", lambda message: driver.console_errors.append(message.text) if message.type == "error" else None)
@@ -174,6 +178,7 @@ def no_js(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterato
     account_id, key = acme
     context = browser.new_context(viewport=WIDE, java_script_enabled=False)
     context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(NAVIGATION_MS)
     try:
         yield Browser(ui_server, context.new_page(), key, account_id)
     finally:
