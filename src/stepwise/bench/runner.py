@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import platform
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from stepwise import __version__
 from stepwise.bench.deadlines_workload import deadline_lateness, deadlines_throughput
@@ -143,11 +143,9 @@ def _emails(database_url: str | None, messages: int, workers: int) -> dict[str, 
     def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return max(runs, key=lambda r: r.get("emails_per_second") or 0)
 
-    # Without and with the policy in turn, three times, best of each: one run of a few seconds varies by
-    # a fifth on a shared machine, more than the difference the ratio is about.
-    pairs = [(once("minimal"), once("minimal", policy=True)) for _ in range(3)]
-    figures = {"minimal": best([plain for plain, _ in pairs])}
-    policy = best([with_policy for _, with_policy in pairs])
+    runs = in_turn(lambda policy: once("minimal", policy=policy))
+    figures = {"minimal": best(runs[False])}
+    policy = best(runs[True])
     if importlib.util.find_spec("aiosmtpd"):
         figures["aiosmtpd"] = once("aiosmtpd")
     result = {**figures["minimal"], "sink": "minimal", "emails_per_s": figures["minimal"].get("emails_per_second")}
@@ -167,6 +165,24 @@ def _webhooks(database_url: str | None, messages: int) -> dict[str, Any]:
         return webhooks_per_second(url, receiver, count=messages)
 
 
+_T = TypeVar("_T")
+ROUNDS = 5  # runs each way of the with/without-policy figures
+
+
+def in_turn(measure: Callable[[bool], _T], rounds: int = ROUNDS) -> dict[bool, list[_T]]:
+    """Measure without (False) and with (True) a policy in turn, `rounds` times each; the runs of each.
+
+    A run of a few seconds varies by a fifth on a shared machine, more than the difference a ratio is
+    about; the best of several runs taken in turn is steadier. The order alternates round by round
+    (without first, then with first), so that neither side always runs right after the other.
+    """
+    found: dict[bool, list[_T]] = {False: [], True: []}
+    for round_no in range(rounds):
+        for policy in (False, True) if round_no % 2 == 0 else (True, False):
+            found[policy].append(measure(policy))
+    return found
+
+
 def _policy(database_url: str | None, subscribers: int, members: int) -> dict[str, Any]:
     """SPEC §21 policy figures: segment upkeep (goal ≥ 5,000 changes/s on SQLite) and the count of a big segment."""
     from stepwise.bench.policy_workload import segment_count, segment_upkeep
@@ -180,16 +196,18 @@ def _policy(database_url: str | None, subscribers: int, members: int) -> dict[st
 def _with_segments(database_url: str | None, subscribers: int, workers: int, batch_size: int) -> dict[str, Any]:
     """SPEC §21: the events and deadlines figures with 20 segments in force, and their ratio to without.
 
-    Without and with in turn, three times, best of each (as for the emails): a single run of well under a
+    Without and with in turn, best of each (`in_turn`, as for the emails): a single run of well under a
     second varies more than the difference measured.
     """
     found: dict[str, Any] = {}
     for name, measure in (("events", events_throughput), ("deadlines", deadlines_throughput)):
-        best = {False: 0.0, True: 0.0}
-        for segments in (False, True) * 3:
+
+        def once(segments: bool, name: str = name, measure: Callable[..., dict[str, Any]] = measure) -> float:
             with scratch_database(database_url) as url:
-                figure = measure(url, subscribers, workers, batch_size, segments=segments)[f"{name}_per_s"] or 0.0
-            best[segments] = max(best[segments], figure)
+                return float(measure(url, subscribers, workers, batch_size, segments=segments)[f"{name}_per_s"] or 0.0)
+
+        runs = in_turn(once)
+        best = {policy: max(figures) for policy, figures in runs.items()}
         found[f"{name}_per_s_with_policy"] = best[True]
         found[f"{name}_policy_ratio"] = round(best[True] / best[False], 3) if best[False] else None
     return found
