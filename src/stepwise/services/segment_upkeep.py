@@ -190,8 +190,10 @@ def refresh(
     if not segments:
         return []
     ids = sorted(set(subscriber_ids))
-    alike = [(i, p) for i, p in segments if sent_now and reads_only_sent(p)]
-    rest = [(i, p) for i, p in segments if not (sent_now and reads_only_sent(p))]
+    alike: list[tuple[int, Predicate]] = []
+    rest: list[tuple[int, Predicate]] = []
+    for segment in segments:
+        (alike if sent_now and reads_only_sent(segment[1]) else rest).append(segment)
     changes = settle_sent(conn, account_id, alike, ids, now)
     if rest:
         profile = any(not c.field.startswith(f"{SUBSCRIBER}.") for _, p in rest for c in walk(p))

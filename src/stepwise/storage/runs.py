@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -95,17 +95,10 @@ _STATE = tuple(RunState.__dataclass_fields__)  # _state_values gives the values 
 _NEW = ("account_id", "sequence_id", "subscriber_id", "pass_no", "entered_at")
 
 
-_values_of_state = attrgetter(*_STATE)  # RunState and RunRow name these fields alike
-
-
-def _state_values(s: RunState) -> tuple[Any, ...]:
-    """A state's values in _STATE order."""
-    return _values_of_state(s)
-
-
-def stored_values(row: RunRow) -> tuple[Any, ...]:
-    """A stored run's state values in _STATE order, to compare with _state_values of its new state."""
-    return _values_of_state(row)
+# A state's values in _STATE order; a stored run's too (RunState and RunRow name these fields alike),
+# so that a new state compares with the run as read.
+_state_values: Callable[[RunState | RunRow], tuple[Any, ...]] = attrgetter(*_STATE)
+stored_values = _state_values
 
 
 def state_of(row: RunRow, *, claimable_at: int | None) -> RunState:
