@@ -74,7 +74,7 @@ def account(stepwise: Stepwise) -> tuple[int, str]:
 
 
 # The longest files first: `scripts/test` runs two pytest-xdist workers taking a file at a time in
-# collection order (`--no-loadscope-reorder`), so a long file collected last would run alone at the end. The fuzzing tier
+# collection order, so a long file collected last would run alone at the end. The fuzzing tier
 # (minutes per database) starts at once; everything else keeps its order.
 LONGEST_FIRST = ("tests/fuzz/test_openapi_fuzz.py", "tests/fuzz/test_openapi_fuzz_postgresql.py")
 
