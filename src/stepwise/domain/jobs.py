@@ -28,7 +28,7 @@ class EmailTemplate:
     reply_to: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 3-5x
 class EmailJob:
     """Send a draft (a send_email action of a sequence's step)."""
 

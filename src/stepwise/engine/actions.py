@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Summary = dict[str, Any]  # what an action did, as the timeline shows it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 3-5x
 class ActionContext:
     """Where an action runs: the run, its sequence, the fired step and variant (0-based), the trigger."""
 

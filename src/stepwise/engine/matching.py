@@ -28,7 +28,14 @@ def edge_matches(
     p = event.payload
     if spec.event != event.kind:
         return False
-    match spec:
+    match spec:  # the commonest first: a case is an isinstance test, tried in order
+        case d.CustomEvent(name=name, where=where):
+            if p.get("name") != name:
+                return False
+            if where is not None:
+                body = p.get("data")
+                return evaluate(where, data, event.at, body if isinstance(body, dict) else {})
+            return True
         case d.SubscriberAdded(confirmed=confirmed):
             return confirmed is None or bool(p.get("confirmed")) == confirmed
         case d.SubscriptionConfirmed(method=method):
@@ -52,13 +59,6 @@ def edge_matches(
             if where is not None:
                 after = p.get("data")
                 return evaluate(where, after if isinstance(after, dict) else data, event.at)
-            return True
-        case d.CustomEvent(name=name, where=where):
-            if p.get("name") != name:
-                return False
-            if where is not None:
-                body = p.get("data")
-                return evaluate(where, data, event.at, body if isinstance(body, dict) else {})
             return True
         case d.DateReached():  # S26 step 1: the finder's event for this sequence and this very spec
             return p.get("sequence") == sequence and p.get("spec") == spec_key(spec)

@@ -169,7 +169,7 @@ class SequenceInfo:
         return {number: weights for number, weights in found.items() if weights is not None and number > 1}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 3-5x
 class Event:
     """An edge event about the subscriber. `at` is its logical time (acceptance, or the chain's time)."""
 
@@ -249,7 +249,7 @@ Input = Event | StartRun | StopRun | PauseRun | ResumeRun | DeleteSubscriber
 # ---------------------------------------------------------------- outputs
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 3-5x
 class EmailCommand:
     """Queue an issue: send this draft to the subscriber (or record it skipped)."""
 
@@ -283,7 +283,7 @@ class UrlCommand:
 Command = EmailCommand | UrlCommand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every event, and a frozen __init__ costs 3-5x
 class TimelineEntry:
     at: datetime
     kind: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, insert, select
 from stepwise.ids import new_id
 from stepwise.storage import counters as counter_store
 from stepwise.storage import schema as t
+from stepwise.storage.codec import dumps
 from stepwise.storage.dialects import fast_delete, fast_insert
 
 
@@ -52,6 +54,12 @@ def subscriber_ids(conn: Connection, account_id: int) -> list[int]:
     """The ids of the account's subscribers, in id order."""
     query = select(t.subscribers.c.id).where(t.subscribers.c.account_id == account_id).order_by(t.subscribers.c.id)
     return [int(r[0]) for r in conn.execute(query)]
+
+
+def subscriber_emails(conn: Connection, account_id: int) -> dict[int, str]:
+    """The account's subscribers' addresses, by id."""
+    query = select(t.subscribers.c.id, t.subscribers.c.email).where(t.subscribers.c.account_id == account_id)
+    return {int(r[0]): str(r[1]) for r in conn.execute(query)}
 
 
 def sequence_ids(conn: Connection, account_id: int) -> dict[str, int]:
@@ -126,20 +134,56 @@ class Transitioned:
     now_us: int
 
 
-def write_transitions(conn: Connection, of: Transitioned, events: Sequence[tuple[int, int]]) -> None:
-    """Write raw what the engine writes per (inbox id, subscriber id): delete the inbox row; insert a run
-    at step 2, two timeline entries, a queued issue and its outbox row; add to the entered counter."""
-    fast_delete(conn, t.inbox, "id", [inbox_id for inbox_id, _ in events])
-    subscribers = [sid for _, sid in events]
-    fast_insert(conn, t.runs, _run_rows(of, subscribers))
-    fast_insert(conn, t.timeline, _timeline_rows(of, subscribers))
-    issues = [(new_id(), sid) for sid in subscribers]
+def write_transitions(conn: Connection, of: Transitioned, events: Sequence[tuple[int, int, str]]) -> None:
+    """Write raw what the engine writes per (inbox id, subscriber id, email) for the bench's signup event.
+
+    Delete the inbox row; insert a run at step 2 (with the event it entered by), three timeline entries
+    (the event, the entry, the transition), a queued issue and its outbox row, each with texts of the
+    shape and size the engine writes; add to the counters the engine moves.
+    """
+    fast_delete(conn, t.inbox, "id", [inbox_id for inbox_id, _, _ in events])
+    texts = _Texts.of(of)
+    fast_insert(conn, t.runs, _run_rows(of, texts, events))
+    fast_insert(conn, t.timeline, _timeline_rows(of, texts, events))
+    issues = [(new_id(), sid, email) for _, sid, email in events]
     fast_insert(conn, t.issues, _issue_rows(of, issues))
-    fast_insert(conn, t.outbox, _outbox_rows(of, issues))
-    counter_store.add(conn, [(of.account_id, of.sequence_id, "entered", 0, 0, len(events))])
+    fast_insert(conn, t.outbox, _outbox_rows(of, texts, issues))
+    n = len(events)
+    counter_store.add(
+        conn,
+        [
+            (of.account_id, of.sequence_id, metric, step, variant, n)
+            for metric, step, variant in (("entered", 0, 0), ("subscribers", 0, 0), ("fired", 1, 1), ("on_step", 2, 0))
+        ],
+    )
 
 
-def _run_rows(of: Transitioned, subscribers: Sequence[int]) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """The JSON texts of one signup transition, as the engine writes them (built once per batch)."""
+
+    entry: str
+    details: tuple[tuple[str, str | None, str], ...]  # (kind, sequence, detail) of the three entries
+    payload: str
+
+    @staticmethod
+    def of(of: Transitioned) -> _Texts:
+        at = datetime.fromtimestamp(of.now_us / 1e6, UTC).isoformat().replace("+00:00", "Z")
+        entry = {"type": "custom", "name": "signup", "source": "api", "at": at, "occurred_at": at, "data": {}}
+        sent = {"action": "send_email", "draft": of.draft, "result": "queued"}
+        transition = {"pass": 1, "step": 1, "variant": 1, "trigger": "custom", "actions": [sent]}
+        details = (
+            ("event", None, {"event": "custom", "source": "api", "payload": {"name": "signup", "data": {}}}),
+            ("entered", of.sequence, {"pass": 1, "via": "custom"}),
+            ("transition", of.sequence, {**transition, "result": "arrived at step 2"}),
+        )
+        job = {"draft": of.draft, "event": {}, "data": {"base": {"firstName": "User"}}, "sequence": of.sequence}
+        payload = {**job, "step": 1, "at": of.now_us, "entry": entry}
+        return _Texts(dumps(entry), tuple((kind, seq, dumps(detail)) for kind, seq, detail in details), dumps(payload))
+
+
+def _run_rows(of: Transitioned, texts: _Texts, events: Sequence[tuple[int, int, str]]) -> list[dict[str, Any]]:
+    wake = of.now_us + 86_400_000_000
     return [
         {
             "account_id": of.account_id,
@@ -150,47 +194,53 @@ def _run_rows(of: Transitioned, subscribers: Sequence[int]) -> list[dict[str, An
             "step": 2,
             "entered_at": of.now_us,
             "step_entered_at": of.now_us,
-            "wake_at": of.now_us,
-            "claimable_at": of.now_us,
+            "wake_at": wake,
+            "claimable_at": wake,
             "recheck": False,
+            "last_variant": 1,
+            "entry": texts.entry,
         }
-        for sid in subscribers
+        for _, sid, _ in events
     ]
 
 
-def _timeline_rows(of: Transitioned, subscribers: Sequence[int]) -> list[dict[str, Any]]:
+def _timeline_rows(of: Transitioned, texts: _Texts, events: Sequence[tuple[int, int, str]]) -> list[dict[str, Any]]:
     return [
         {
             "account_id": of.account_id,
             "subscriber_id": sid,
             "at": of.now_us,
             "kind": kind,
-            "sequence": of.sequence,
-            "detail": "{}",
+            "sequence": seq,
+            "detail": detail,
         }
-        for sid in subscribers
-        for kind in ("event", "transition")
+        for _, sid, _ in events
+        for kind, seq, detail in texts.details
     ]
 
 
-def _issue_rows(of: Transitioned, issues: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+def _issue_rows(of: Transitioned, issues: Sequence[tuple[str, int, str]]) -> list[dict[str, Any]]:
     return [
         {
             "id": issue_id,
             "account_id": of.account_id,
             "subscriber_id": sid,
-            "email": "x",
-            "email_key": "x",
+            "email": email,
+            "email_key": email,
             "draft": of.draft,
-            "group_name": "t",
+            "sequence": of.sequence,
+            "step": 1,
+            "variant": 1,
+            "pass_no": 1,
+            "group_name": "transactional",
             "status": "queued",
             "created_at": of.now_us,
         }
-        for issue_id, sid in issues
+        for issue_id, sid, email in issues
     ]
 
 
-def _outbox_rows(of: Transitioned, issues: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+def _outbox_rows(of: Transitioned, texts: _Texts, issues: Sequence[tuple[str, int, str]]) -> list[dict[str, Any]]:
     return [
         {
             "account_id": of.account_id,
@@ -199,9 +249,9 @@ def _outbox_rows(of: Transitioned, issues: Sequence[tuple[str, int]]) -> list[di
             "subscriber_id": sid,
             "sequence_id": of.sequence_id,
             "pass_no": 1,
-            "payload": "{}",
+            "payload": texts.payload,
             "available_at": of.now_us,
             "created_at": of.now_us,
         }
-        for issue_id, sid in issues
+        for issue_id, sid, _ in issues
     ]
