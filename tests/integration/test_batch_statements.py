@@ -54,6 +54,19 @@ def test_insert_ignore_keeps_the_first_row_and_upsert_replaces_the_other_columns
     assert all(at == (200 + s if s % 2 == 0 else 100) for s, at in due.items())
 
 
+def test_insert_ignore_returning_names_only_the_rows_it_inserted(stepwise: Stepwise) -> None:
+    def rows(ids: range) -> list[dict[str, int]]:
+        return [{"account_id": 1, "segment_id": 3, "subscriber_id": s, "joined_at": 30} for s in ids]
+
+    with stepwise.db.write() as conn:
+        first = dialects.insert_ignore_returning(conn, M, rows(range(0, MANY, 2)), "subscriber_id")
+        second = dialects.insert_ignore_returning(conn, M, rows(range(MANY)), "subscriber_id")
+        none = dialects.insert_ignore_returning(conn, M, [], "subscriber_id")
+    assert sorted(first) == list(range(0, MANY, 2))
+    assert sorted(second) == list(range(1, MANY, 2))  # the even ones were there already
+    assert none == []
+
+
 TRICKY = ['say "hi"', "back\\slash", "{braces,commas}", "NULL", "", " spaced ", "ünï €", None]
 
 

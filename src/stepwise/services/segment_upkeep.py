@@ -123,8 +123,9 @@ def settle(
         inside = members[segment_id]
         check = matcher(predicate)
         wanted = {sid for sid, view in views if check(view, now)}
-        joined, left = sorted(wanted - inside), sorted(inside - wanted)
-        store.change_members(conn, account_id, segment_id, joined, left, to_us(now))
+        joined, left = store.change_members(
+            conn, account_id, segment_id, sorted(wanted - inside), sorted(inside - wanted), to_us(now)
+        )
         if uses_now(predicate):
             finder = change_finder(predicate)
             due = {sid: None if (at := finder(view, now)) is None else to_us(at) for sid, view in views}

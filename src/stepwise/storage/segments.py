@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from stepwise.domain.statuses import SubscriberStatus
 from stepwise.storage import dialects
 from stepwise.storage import schema as t
-from stepwise.storage.dialects import IN_CHUNK, insert_ignore
+from stepwise.storage.dialects import IN_CHUNK, insert_ignore_returning
 from stepwise.storage.schema_segments import segment_deadlines as D
 from stepwise.storage.schema_segments import segment_members as M
 from stepwise.storage.schema_segments import segments as S
@@ -109,17 +109,19 @@ def memberships(
 
 def change_members(
     conn: Connection, account_id: int, segment_id: int, joined: Sequence[int], left: Sequence[int], now_us: int
-) -> None:
-    """Add `joined` (not members yet) and remove `left` (members), moving the stored count with them."""
-    if joined:
-        rows = [
-            {"account_id": account_id, "segment_id": segment_id, "subscriber_id": s, "joined_at": now_us}
-            for s in joined
-        ]
-        insert_ignore(conn, M, rows)
-    if left:
-        conn.execute(delete(M).where(M.c.segment_id == segment_id, dialects.ids_in(conn, M.c.subscriber_id, left)))
-    _count(conn, segment_id, len(joined) - len(left))
+) -> tuple[list[int], list[int]]:
+    """Add `joined` and remove `left`; return those actually added and removed (the count moves by them).
+
+    The caller chose them from a membership read; with several writers on PostgreSQL another
+    transaction may have moved one of them since, and the rows written, not the read, are what counts.
+    """
+    rows = [
+        {"account_id": account_id, "segment_id": segment_id, "subscriber_id": s, "joined_at": now_us} for s in joined
+    ]
+    added = [int(s) for s in insert_ignore_returning(conn, M, rows, "subscriber_id")]
+    _count(conn, segment_id, len(added))
+    removed = leave_all(conn, segment_id, left) if left else []
+    return sorted(added), removed
 
 
 def join_all(

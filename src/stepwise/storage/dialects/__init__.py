@@ -38,6 +38,13 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         of(conn).insert_ignore(conn, table, rows)
 
 
+def insert_ignore_returning(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], returning: str
+) -> list[Any]:
+    """Insert rows, skipping those that collide with an existing key; column `returning` of those inserted."""
+    return of(conn).insert_ignore_returning(conn, table, rows, returning) if rows else []
+
+
 def upsert_tuples(
     conn: Connection,
     table: Table,

@@ -34,6 +34,12 @@ class Statements(Protocol):
     ) -> None:
         """Insert rows (tuples in `columns` order), or update the other columns where the `conflict` keys exist."""
 
+    def insert_ignore_returning(
+        self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], returning: str
+    ) -> list[Any]:
+        """insert_ignore, returning column `returning` of the rows it inserted (not of those that collided)."""
+        ...
+
     def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
         """An INSERT of one row that does nothing when its key exists (rowcount 0)."""
 

@@ -86,19 +86,29 @@ class PostgresStatements:
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in conflict)
         self._from_arrays(conn, table, columns, values, f"({keys}) DO UPDATE SET {sets}")
 
+    def insert_ignore_returning(
+        self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], returning: str
+    ) -> list[Any]:
+        if not rows:
+            return []
+        columns = list(rows[0])
+        values = [tuple(row[c] for c in columns) for row in rows]
+        return self._from_arrays(conn, table, columns, values, f'DO NOTHING RETURNING "{returning}"')
+
     def _from_arrays(
         self, conn: Connection, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]], conflict: str
-    ) -> None:
+    ) -> list[Any]:
         """One INSERT … SELECT FROM unnest(one array per column) ON CONFLICT …: one statement, one round trip,
         and the same text whatever the row count (executemany sends a statement per row)."""
         if not values:
-            return
+            return []
         names = ", ".join(f'"{c}"' for c in columns)
         arrays = ", ".join(f"%s::{_sql_type(conn, table, c)}[]" for c in columns)
         params = tuple(array_text(column) for column in zip(*values, strict=True))
-        conn.exec_driver_sql(
+        result = conn.exec_driver_sql(
             f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}', params
         )
+        return [r[0] for r in result] if result.returns_rows else []
 
     def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
         return postgresql.insert(table).values(**row).on_conflict_do_nothing()

@@ -40,6 +40,24 @@ class SqliteStatements:
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks(len(columns))}) ON CONFLICT ({keys}) DO UPDATE SET '
         conn.exec_driver_sql(sql + sets, list(values))
 
+    def insert_ignore_returning(
+        self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], returning: str
+    ) -> list[Any]:
+        """Multi-row VALUES, IN_CHUNK parameters at a time (executemany cannot return rows)."""
+        if not rows:
+            return []
+        columns = list(rows[0])
+        names = ", ".join(f'"{c}"' for c in columns)
+        per = max(1, IN_CHUNK // len(columns))
+        found: list[Any] = []
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            values = ", ".join([f"({marks(len(columns))})"] * len(chunk))
+            sql = f'INSERT INTO "{table.name}" ({names}) VALUES {values} ON CONFLICT DO NOTHING RETURNING "{returning}"'
+            params = tuple(row[c] for row in chunk for c in columns)
+            found += [r[0] for r in conn.exec_driver_sql(sql, params)]
+        return found
+
     def insert_ignore_one(self, table: Table, row: dict[str, Any]) -> Insert:
         return sqlite.insert(table).values(**row).on_conflict_do_nothing()
 
