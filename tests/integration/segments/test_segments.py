@@ -13,6 +13,7 @@ from stepwise.services import lists, segments
 from stepwise.services import subscribers as subs
 from stepwise.services.subscribers import Edit, edit_one
 from stepwise.storage import segments as segment_store
+from stepwise.storage import subscribers as subscriber_store
 from tests.integration.audience.support import queued_events
 
 VIP_IN_PARIS = {
@@ -200,3 +201,27 @@ def test_S22_time_alone_emits_segment_left(stepwise: Stepwise, account_id: int) 
         ("ann@x.com", "segment_joined", {"segment": "recent"}),
         ("ann@x.com", "segment_left", {"segment": "recent"}),
     ]
+
+
+def test_S22_a_stale_membership_read_moves_the_count_only_by_the_rows_written(
+    stepwise: Stepwise, account_id: int
+) -> None:
+    """Two writers decided from the same read (PostgreSQL, read committed): the second changes nothing."""
+    for email in ("ann@x.com", "bob@x.com"):
+        edit(stepwise, account_id, email, data={"base": {"city": "Rome"}})
+    in_paris = {"field": "base.city", "op": "eq", "value": "Paris"}
+    segments.put(stepwise.db, account_id, "paris", "Paris", in_paris, stepwise.clock())
+    with stepwise.db.read() as conn:
+        ids = {k: s.id for k, s in subscriber_store.find_many(conn, account_id, ["ann@x.com", "bob@x.com"]).items()}
+        seg = segment_store.get(conn, account_id, "paris")
+    assert seg is not None and seg.member_count == 0
+    ann, bob = ids["ann@x.com"], ids["bob@x.com"]
+    with stepwise.db.write() as conn:  # the first writer: Ann joins
+        assert segment_store.change_members(conn, account_id, seg.id, [ann], [], 1) == ([ann], [])
+    with stepwise.db.write() as conn:  # the second, from the read before: Ann joins again
+        assert segment_store.change_members(conn, account_id, seg.id, [ann], [], 2) == ([], [])
+    with stepwise.db.write() as conn:  # and Bob, never in, "leaves"
+        assert segment_store.change_members(conn, account_id, seg.id, [], [bob], 3) == ([], [])
+    assert stored_count_is_true(stepwise, account_id, "paris")
+    with stepwise.db.read() as conn:
+        assert segment_store.counted(conn, seg.id) == 1
