@@ -73,9 +73,10 @@ def account(stepwise: Stepwise) -> tuple[int, str]:
     return row.id, key
 
 
-# The longest files first: `scripts/test` runs two pytest-xdist workers taking a file at a time in
-# collection order, so a long file collected last would run alone at the end. The fuzzing tier
-# (minutes per database) starts at once; everything else keeps its order.
+# The longest files first in collection order. Note: pytest-xdist 3.8 (`--dist loadfile`) hands out
+# the files with the most tests first unless `--no-loadscope-reorder` is given, which `scripts/test`
+# does not (with it the fuzzing runs overlap the browser tests); so under the suite's runner this
+# order matters only for a run without xdist, and the one-test fuzzing files go out last.
 LONGEST_FIRST = ("tests/fuzz/test_openapi_fuzz.py", "tests/fuzz/test_openapi_fuzz_postgresql.py")
 
 
