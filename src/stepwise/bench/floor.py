@@ -24,9 +24,8 @@ def floor_writes(database_url: str, subscribers: int, batch_size: int) -> dict[s
     queue_events(db, scenario.account_id, scenario.subscriber_ids)
     with db.read() as conn:
         inbox_ids = seeding.inbox_ids(conn)
-    seq_id = scenario.sequence_ids["welcome"]
-    with db.read() as conn:
         emails = seeding.subscriber_emails(conn, scenario.account_id)
+    seq_id = scenario.sequence_ids["welcome"]
     started = time.perf_counter()
     for begin in range(0, len(inbox_ids), batch_size):
         ids = scenario.subscriber_ids[begin : begin + batch_size]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from stepwise.domain.instants import from_us, iso
 from stepwise.ids import new_id
 from stepwise.storage import counters as counter_store
 from stepwise.storage import schema as t
@@ -168,7 +168,7 @@ class _Texts:
 
     @staticmethod
     def of(of: Transitioned) -> _Texts:
-        at = datetime.fromtimestamp(of.now_us / 1e6, UTC).isoformat().replace("+00:00", "Z")
+        at = iso(from_us(of.now_us))
         entry = {"type": "custom", "name": "signup", "source": "api", "at": at, "occurred_at": at, "data": {}}
         sent = {"action": "send_email", "draft": of.draft, "result": "queued"}
         transition = {"pass": 1, "step": 1, "variant": 1, "trigger": "custom", "actions": [sent]}

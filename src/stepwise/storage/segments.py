@@ -120,7 +120,7 @@ def change_members(
     ]
     added = [int(s) for s in insert_ignore_returning(conn, M, rows, "subscriber_id")]
     _count(conn, segment_id, len(added))
-    removed = leave_all(conn, segment_id, left) if left else []
+    removed = leave_all(conn, segment_id, left)
     return sorted(added), removed
 
 
