@@ -76,8 +76,13 @@ def account(stepwise: Stepwise) -> tuple[int, str]:
 # The longest files first in collection order. Note: pytest-xdist 3.8 (`--dist loadfile`) hands out
 # the files with the most tests first unless `--no-loadscope-reorder` is given, which `scripts/test`
 # does not (with it the fuzzing runs overlap the browser tests); so under the suite's runner this
-# order matters only for a run without xdist, and the one-test fuzzing files go out last.
-LONGEST_FIRST = ("tests/fuzz/test_openapi_fuzz.py", "tests/fuzz/test_openapi_fuzz_postgresql.py")
+# order matters only for a run without xdist, and the one-test fuzzing files go out last: that is
+# why the SQLite fuzzing run is cut in two files, which then run on both workers side by side.
+LONGEST_FIRST = (
+    "tests/fuzz/test_openapi_fuzz.py",
+    "tests/fuzz/test_openapi_fuzz_sqlite_rest.py",
+    "tests/fuzz/test_openapi_fuzz_postgresql.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
