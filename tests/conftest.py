@@ -73,14 +73,13 @@ def account(stepwise: Stepwise) -> tuple[int, str]:
     return row.id, key
 
 
-# The longest files first in collection order. Note: pytest-xdist 3.8 (`--dist loadfile`) hands out
-# the files with the most tests first unless `--no-loadscope-reorder` is given, which `scripts/test`
-# does not (with it the fuzzing runs overlap the browser tests); so under the suite's runner this
-# order matters only for a run without xdist, and the one-test fuzzing files go out last: that is
-# why the SQLite fuzzing run is cut in two files, which then run on both workers side by side.
+# The longest files first in collection order: scripts/test runs pytest-xdist with
+# `--no-loadscope-reorder`, so the fuzzing runs (a file each: the SQLite run cut in two, and
+# PostgreSQL) start first, one per worker, and the many short files fill in around them; the two
+# workers then end within a short file of each other instead of one long run finishing alone.
 LONGEST_FIRST = (
-    "tests/fuzz/test_openapi_fuzz.py",
     "tests/fuzz/test_openapi_fuzz_sqlite_rest.py",
+    "tests/fuzz/test_openapi_fuzz.py",
     "tests/fuzz/test_openapi_fuzz_postgresql.py",
 )
 
