@@ -161,6 +161,9 @@ def ui(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterator[B
     context = browser.new_context(viewport=WIDE, java_script_enabled=True)
     context.set_default_timeout(10_000)
     context.set_default_navigation_timeout(NAVIGATION_MS)
+    # Assertions wait as long as actions do (Playwright's default is 5 s): a builder change is a server
+    # round trip, which a loaded two-core machine (the other test worker busy) can stretch past 5 s.
+    _expect_options(10_000)
     page = context.new_page()
     driver = Browser(ui_server, page, key, account_id)
     page.on("console", lambda message: driver.console_errors.append(message.text) if message.type == "error" else None)
@@ -185,3 +188,10 @@ def no_js(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterato
         yield Browser(ui_server, context.new_page(), key, account_id)
     finally:
         context.close()
+
+
+def _expect_options(timeout_ms: int) -> None:
+    """Set how long Playwright's `expect` assertions wait (process-wide)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=timeout_ms)
