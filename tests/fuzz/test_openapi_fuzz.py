@@ -317,9 +317,9 @@ def test_the_operations_of_a_sequence_draft(fuzz_target: FuzzTarget) -> None:
 
 def fuzz_operations(fuzz_target: FuzzTarget, part: Part) -> None:
     """Run Schemathesis over the part's operations; fail on 5xx, enforced checks and fatal errors."""
-    whole = part is EVERY_OPERATION
-    label = fuzz_target.dialect if whole else f"{fuzz_target.dialect} ({part.name})"
-    reports = ARTIFACTS / "fuzz" / (fuzz_target.dialect if whole else f"{fuzz_target.dialect}-{part.key}")
+    dialect = fuzz_target.dialect
+    label, folder = (f"{dialect} ({part.name})", f"{dialect}-{part.key}") if part.exclude else (dialect, dialect)
+    reports = ARTIFACTS / "fuzz" / folder
     shutil.rmtree(reports, ignore_errors=True)
     reports.mkdir(parents=True)
 

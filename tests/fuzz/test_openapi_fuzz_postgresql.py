@@ -1,5 +1,5 @@
 """The fuzzing tier on PostgreSQL (see test_openapi_fuzz.py): every operation in one run (without the
-coverage phase, it takes about a third of the SQLite run), in a file of its own so that pytest-xdist
+coverage phase, it takes about a tenth of the SQLite run's time), in a file of its own so that pytest-xdist
 (`--dist loadfile`) runs it beside the SQLite parts."""
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ WIDE = {"width": 1280, "height": 900}
 # A page load (goto, and waiting for the URL after a form post) may take longer than an action on a
 # loaded 2-core machine running two test processes and Chromium: it has its own, longer, limit.
 NAVIGATION_MS = 30_000
+# How long actions and `expect` assertions wait (Playwright's own default for assertions is 5 s): a
+# builder change is a server round trip, which a loaded two-core machine can stretch past 5 s.
+WAIT_MS = 10_000
 OWNER = "owner@acme.example"  # the owner of `acme` that UI tests sign in as
 PASSWORD = "correct horse battery"
 
@@ -69,9 +72,10 @@ def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         _missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _missing("the playwright package is not installed (pip install -e '.[test]')")
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
@@ -159,11 +163,8 @@ def ui(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterator[B
     """A fresh browser context on a live server with an account `acme`; fails on console errors and wide pages."""
     account_id, key = acme
     context = browser.new_context(viewport=WIDE, java_script_enabled=True)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     context.set_default_navigation_timeout(NAVIGATION_MS)
-    # Assertions wait as long as actions do (Playwright's default is 5 s): a builder change is a server
-    # round trip, which a loaded two-core machine (the other test worker busy) can stretch past 5 s.
-    _expect_options(10_000)
     page = context.new_page()
     driver = Browser(ui_server, page, key, account_id)
     page.on("console", lambda message: driver.console_errors.append(message.text) if message.type == "error" else None)
@@ -182,16 +183,9 @@ def no_js(browser: Any, acme: tuple[int, str], ui_server: LiveServer) -> Iterato
     """A browser context with JavaScript off, on a live server with an account `acme`."""
     account_id, key = acme
     context = browser.new_context(viewport=WIDE, java_script_enabled=False)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     context.set_default_navigation_timeout(NAVIGATION_MS)
     try:
         yield Browser(ui_server, context.new_page(), key, account_id)
     finally:
         context.close()
-
-
-def _expect_options(timeout_ms: int) -> None:
-    """Set how long Playwright's `expect` assertions wait (process-wide)."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=timeout_ms)
