@@ -109,6 +109,8 @@ def test_s34_keys_are_named_scoped_shown_once_stored_hashed_and_revocable(api: A
         assert used["last_used_at"] is not None
         assert other_api.client.delete(f"/keys/{body['id']}").status_code == 404  # not the rival's to revoke
         assert reader.get("/lists").status_code == 200
+        again = next(k for k in api.client.get("/keys").json()["items"] if k["name"] == "reporting")
+        assert again["last_used_at"] == used["last_used_at"]  # a key's last use is written at most once a minute
         assert api.client.delete(f"/keys/{body['id']}").status_code == 200
         assert reader.get("/lists").status_code == 401
     assert api.client.delete(f"/keys/{body['id']}").status_code == 404  # revoked once

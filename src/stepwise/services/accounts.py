@@ -19,6 +19,7 @@ from stepwise.storage.database import Database
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEY_PREFIX = "sw_"
 PREFIX_LENGTH = 10  # characters of a key kept in clear (api_keys.prefix) to tell keys apart
+USE_EVERY_US = 60_000_000  # a key's last use is written at most this often (microseconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,11 @@ class KeyMatch:
     key_id: int
     name: str = "default"
     scope: str = "write"
+    last_used_at: int | None = None  # microseconds, as read with the key
+
+    def use_due(self, now: datetime) -> bool:
+        """Whether this use should be written as the key's last (at most once a minute per key)."""
+        return self.last_used_at is None or to_us(now) - self.last_used_at >= USE_EVERY_US
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +103,14 @@ def match_key(db: Database, key: str) -> KeyMatch | None:
         found = account_store.key_by_hash(conn, hash_key(key))
         if found is None:
             return None
-        name, scope, _ = account_store.key_details(conn, found[1])
-    return KeyMatch(found[0], found[1], name, scope)
+        name, scope, last_used = account_store.key_details(conn, found[1])
+    return KeyMatch(found[0], found[1], name, scope, last_used)
 
 
 def note_use(db: Database, key_id: int, now: datetime) -> None:
-    """Keep a key's `last_used_at` (written at most once a minute per key)."""
-    now_us = to_us(now)
-    with db.read() as conn:
-        _, _, last_used = account_store.key_details(conn, key_id)
-    if last_used is None or now_us - last_used >= 60_000_000:
-        with db.write() as conn:
-            account_store.touch_key(conn, key_id, now_us)
+    """Write a key's `last_used_at` (callers write it only when `KeyMatch.use_due`)."""
+    with db.write() as conn:
+        account_store.touch_key(conn, key_id, to_us(now))
 
 
 def key_buckets(client: str, key: str) -> list[Bucket]:
