@@ -24,4 +24,7 @@ def test_bench_workload_w_delivers_every_email_once_and_in_order(database_url: s
     assert all(report[k] > 0 for k in W_FIGURES), report
     assert report["lat_b_p50_ms"] >= 2000  # B waits 2 s after A by design
     assert report["worker_rss_peak_mb"] > 0
+    groups = {"stepwise", "sink", "driver"} | ({"database"} if database_url.startswith("postgresql") else set())
+    assert set(report["cpu_s"]) == groups and report["cpu_s"]["stepwise"] > 0 and report["cpu_s"]["sink"] > 0
+    assert report["stepwise_cpu_ms_per_email"] == round(1000 * report["cpu_s"]["stepwise"] / 400, 3)
     assert ("PostgreSQL" in report["config"]) == database_url.startswith("postgresql")

@@ -17,8 +17,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def child_server(command: list[str], port: int, what: str) -> Iterator[None]:
-    """Start `command`, wait until it accepts connections on `port` (10 s), stop it afterwards."""
+def child_server(command: list[str], port: int, what: str) -> Iterator[int]:
+    """Start `command`, wait until it accepts connections on `port` (10 s), stop it afterwards; yield its pid."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
@@ -30,7 +30,7 @@ def child_server(command: list[str], port: int, what: str) -> Iterator[None]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"the {what} did not start") from None
                 time.sleep(0.05)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait(10)

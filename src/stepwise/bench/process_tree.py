@@ -1,10 +1,14 @@
-"""Machine-wide measurements for a bench run: the summed RSS of process trees, and CPU busy and steal shares."""
+"""Machine-wide measurements for a bench run: the summed RSS of process trees, CPU busy and steal shares, and
+the CPU time each group of processes used."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterable
 from types import TracebackType
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _children() -> dict[int, list[int]]:
@@ -33,15 +37,71 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def tree_rss_mb(roots: list[int]) -> float:
-    """The summed resident memory of these processes and all their descendants."""
+def tree_pids(roots: Iterable[int]) -> set[int]:
+    """These processes and all their descendants."""
     tree, seen, todo = _children(), set(), list(roots)
     while todo:
         pid = todo.pop()
         if pid not in seen:
             seen.add(pid)
             todo.extend(tree.get(pid, []))
-    return sum(_rss_kb(pid) for pid in seen) / 1024
+    return seen
+
+
+def tree_rss_mb(roots: list[int]) -> float:
+    """The summed resident memory of these processes and all their descendants."""
+    return sum(_rss_kb(pid) for pid in tree_pids(roots)) / 1024
+
+
+def pids_with(fragment: str) -> list[int]:
+    """Processes whose command line contains `fragment` (PostgreSQL names a backend's database in its title)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if fragment.encode() in cmdline.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process used so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class CpuSplit:
+    """The CPU seconds each named group of processes used during the block.
+
+    A group is a function listing its processes, asked at the start and at the end: a process that
+    started meanwhile counts from zero; one that ended meanwhile is not counted.
+    """
+
+    def __init__(self, groups: dict[str, Callable[[], Iterable[int]]]) -> None:
+        self.groups = groups
+        self.before: dict[str, dict[int, float]] = {}
+        self.used: dict[str, float] = {}
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: _cpu_seconds(pid) for pid in pids()} for name, pids in self.groups.items()}
+
+    def __enter__(self) -> CpuSplit:
+        self.before = self._read()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        after = self._read()
+        self.used = {
+            name: round(sum(cpu - self.before[name].get(pid, 0.0) for pid, cpu in now.items()), 2)
+            for name, now in after.items()
+        }
 
 
 class RssSampler:

@@ -7,7 +7,8 @@ through the whole flow before the clock starts. The `go` events are posted in ba
 after the previous one was accepted (202). The figures are those of the published table: emails/s
 (distinct subscriber × A/B pairs over the time from the first accepted event to the last email),
 events accepted/s, A and B latency (from the event's acceptance to the sink's) p50/p99, subscribers
-whose B came before A, duplicates, missing, and the peak summed RSS of the Stepwise processes.
+whose B came before A, duplicates, missing, and the peak summed RSS of the Stepwise processes; and where
+the CPU time of the timed part went (Stepwise's processes, the sink, the driver, PostgreSQL's backends).
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from stepwise.bench.child_server import child_server, free_port
 from stepwise.bench.figures import percentile
-from stepwise.bench.process_tree import CpuMeter, RssSampler
+from stepwise.bench.process_tree import CpuMeter, CpuSplit, RssSampler, pids_with, tree_pids
 from stepwise.bench.scratch import scratch_database
 
 NAMES = ["Anna", "Boris", "Chloe", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Irina", "Jamal"]
@@ -70,7 +72,7 @@ def run_w(database_url: str | None, subscribers: int, workers: int, timeout_s: f
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stepwise-w-")))
         url = stack.enter_context(scratch_database(database_url))
         sink_file = folder / "sink.tsv"
-        sink_port = stack.enter_context(_sink(sink_file))
+        sink_port, sink_pid = stack.enter_context(_sink(sink_file))
         key = _account(url)
         port = free_port()
         env = {
@@ -88,18 +90,36 @@ def run_w(database_url: str | None, subscribers: int, workers: int, timeout_s: f
             _post_events(api, WARM)
             follow.wait_for(2 * len(WARM), 120)
             emails = [f"u{i}@example.com" for i in range(subscribers)]
+            split = _cpu_split(pids, sink_pid, url)
             with RssSampler(pids) as rss, CpuMeter() as cpu:
-                accepted_at, accepted_per_s = _submit(api, emails)
-                follow.wait_for(2 * len(WARM) + 2 * subscribers, timeout_s, idle_s=IDLE_END_S)
+                with split:
+                    accepted_at, accepted_per_s = _submit(api, emails)
+                    follow.wait_for(2 * len(WARM) + 2 * subscribers, timeout_s, idle_s=IDLE_END_S)
                 time.sleep(1.0)  # late duplicates
         figures = _figures(follow.records(), accepted_at, accepted_per_s)
         return {
             **figures,
             "worker_rss_peak_mb": rss.peak_mb,
             **cpu.figures(),
+            "cpu_s": split.used,
+            "stepwise_cpu_ms_per_email": round(1000 * split.used["stepwise"] / (2 * subscribers), 3),
             "n": subscribers,
             "config": _config(database_url, workers),
         }
+
+
+def _cpu_split(stepwise_pids: list[int], sink_pid: int, url: str) -> CpuSplit:
+    """Where the CPU time of the timed part goes: Stepwise's processes, the sink, this driver, the database
+    server's backends for the scratch database (PostgreSQL; SQLite runs inside Stepwise's processes)."""
+    groups: dict[str, Callable[[], Iterable[int]]] = {
+        "stepwise": lambda: tree_pids(stepwise_pids),
+        "sink": lambda: [sink_pid],
+        "driver": lambda: [os.getpid()],
+    }
+    if url.startswith("postgresql"):
+        name = make_url(url).database or ""
+        groups["database"] = lambda: pids_with(f" {name} ")
+    return CpuSplit(groups)
 
 
 def _config(database_url: str | None, workers: int) -> str:
@@ -109,15 +129,15 @@ def _config(database_url: str | None, workers: int) -> str:
 
 
 @contextmanager
-def _sink(path: Path) -> Iterator[int]:
+def _sink(path: Path) -> Iterator[tuple[int, int]]:
     import importlib.util
 
     port = free_port()
     command = [sys.executable, "-m", "stepwise.bench.recording_sink", str(port), str(path)]
     if importlib.util.find_spec("aiosmtpd"):
         command.append("--aiosmtpd")  # the sink of the published table
-    with child_server(command, port, "recording SMTP sink"):
-        yield port
+    with child_server(command, port, "recording SMTP sink") as pid:
+        yield port, pid
 
 
 def _account(url: str) -> str:
