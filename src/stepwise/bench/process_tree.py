@@ -11,18 +11,27 @@ from types import TracebackType
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _pids() -> list[int]:
+    """Every process now running, from /proc."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, parent, ...); empty when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _children() -> dict[int, list[int]]:
     """Every process's children, from /proc."""
     tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        tree.setdefault(parent, []).append(int(entry))
+    for pid in _pids():
+        fields = _stat_fields(pid)
+        if len(fields) > 1 and fields[1].isdigit():
+            tree.setdefault(int(fields[1]), []).append(pid)
     return tree
 
 
@@ -56,25 +65,20 @@ def tree_rss_mb(roots: list[int]) -> float:
 def pids_with(fragment: str) -> list[int]:
     """Processes whose command line contains `fragment` (PostgreSQL names a backend's database in its title)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    if fragment.encode() in cmdline.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
+    for pid in _pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if fragment.encode() in cmdline.read():
+                    found.append(pid)
+        except OSError:
+            continue
     return found
 
 
 def _cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process used so far (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICKS if len(fields) > 12 else 0.0
 
 
 class CpuSplit:
